@@ -1,0 +1,60 @@
+"""The competition metric (RMSPE) and a bias measure, both over days with positive sales.
+
+Closed days and days with zero sales are ignored, as in the Kaggle competition: a percentage
+error is undefined when the true value is zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def _positive_pairs(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Return (y, yhat) as float arrays restricted to the rows where y > 0."""
+    y = np.asarray(y_true, dtype=float).ravel()
+    yhat = np.asarray(y_pred, dtype=float).ravel()
+    if y.shape != yhat.shape:
+        raise ValueError(
+            f"y_true and y_pred must have the same length, got {y.size} and {yhat.size}"
+        )
+    keep = y > 0
+    if not keep.any():
+        raise ValueError(
+            "no row has y_true > 0: RMSPE is only defined over days with positive sales"
+        )
+    return y[keep], yhat[keep]
+
+
+def rmspe(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Root mean squared percentage error over the rows where ``y_true > 0``.
+
+    Args:
+        y_true: Actual sales (array-like or Series).
+        y_pred: Predicted sales, same length.
+
+    Returns:
+        ``sqrt(mean(((y - yhat) / y) ** 2))`` over rows with positive actual sales.
+
+    Raises:
+        ValueError: If the lengths differ or no row has ``y_true > 0``.
+    """
+    y, yhat = _positive_pairs(y_true, y_pred)
+    return float(np.sqrt(np.mean(((y - yhat) / y) ** 2)))
+
+
+def mean_percentage_error(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Mean signed percentage error (bias) over the rows where ``y_true > 0``.
+
+    Args:
+        y_true: Actual sales (array-like or Series).
+        y_pred: Predicted sales, same length.
+
+    Returns:
+        ``mean((yhat - y) / y)``: positive means over-prediction.
+
+    Raises:
+        ValueError: If the lengths differ or no row has ``y_true > 0``.
+    """
+    y, yhat = _positive_pairs(y_true, y_pred)
+    return float(np.mean((yhat - y) / y))
