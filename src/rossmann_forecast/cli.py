@@ -1,0 +1,251 @@
+"""Project commands: ``kedro model ...`` (``kedro registry`` is already a Kedro command).
+
+The commands are thin: they load the Kedro context of the chosen environment (so kedro-mlflow's
+hook points MLflow at the same tracking URI as ``kedro run``), read the ``registry`` parameters and
+call ``rossmann_forecast.registry``, where every lifecycle rule lives.
+
+Exit codes: 0 success; 1 refusal or error (message on stderr); 75 registry busy (lock timeout,
+retry later); ``check`` exits 1 when it finds problems.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rossmann_forecast.registry import (
+    LockTimeout,
+    ModelRegistry,
+    RegistryError,
+    Transition,
+)
+
+EXIT_BUSY = 75  # EX_TEMPFAIL: the registry was locked by someone else for too long
+
+
+class _RegistryCommandError(click.ClickException):
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _project_path(metadata: Any) -> Path:
+    if metadata is not None and getattr(metadata, "project_path", None):
+        return Path(metadata.project_path)
+    from kedro.utils import find_kedro_project  # noqa: PLC0415
+
+    found = find_kedro_project(Path.cwd())
+    if found is None:
+        raise click.ClickException("Run this command inside the Kedro project.")
+    return Path(found)
+
+
+def _open_registry(metadata: Any, env: str | None) -> tuple[ModelRegistry, dict[str, Any]]:
+    """Load the project context for ``env`` (sets the MLflow tracking URI) and the registry."""
+    import mlflow  # noqa: PLC0415
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    project_path = _project_path(metadata)
+    bootstrap_project(project_path)
+    # Kedro and kedro-mlflow log their start-up chatter at INFO; the command's own output is
+    # what a user reads here, so only their warnings and errors are let through.
+    for name in ("kedro", "kedro_mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with KedroSession.create(project_path=project_path, env=env) as session:
+        context = session.load_context()  # kedro-mlflow's hook sets the tracking URI here
+        # The config loader, not context.params: that one also builds every pipeline.
+        params = dict(context.config_loader["parameters"].get("registry") or {})
+    if "model_name" not in params:
+        raise click.ClickException(
+            "No `registry.model_name` parameter: add conf/base/parameters_registry.yml."
+        )
+    registry = ModelRegistry(
+        params["model_name"],
+        lock_ttl_seconds=float(params.get("lock_ttl_seconds", 120)),
+        lock_wait_seconds=float(params.get("lock_wait_seconds", 60)),
+    )
+    params["tracking_uri"] = mlflow.get_tracking_uri()
+    return registry, params
+
+
+def _registry_command(func: Callable[..., None]) -> Callable[..., None]:
+    """Add ``--env/-e``, pass the registry in and turn registry errors into clean exits."""
+
+    @click.option("--env", "-e", default=None, help="Kedro environment (default: local).")
+    @click.pass_obj
+    @functools.wraps(func)
+    def wrapper(metadata: Any, env: str | None, **kwargs: Any) -> None:
+        registry, params = _open_registry(metadata, env)
+        try:
+            func(registry, params, **kwargs)
+        except LockTimeout as exc:
+            raise _RegistryCommandError(str(exc), EXIT_BUSY) from exc
+        except RegistryError as exc:
+            raise _RegistryCommandError(str(exc)) from exc
+
+    return wrapper
+
+
+@click.group(name="rossmann_forecast")
+def cli() -> None:
+    """Project commands."""
+
+
+@cli.group()
+def model() -> None:
+    """Model lifecycle in the MLflow registry: status, promote, rollback, history, retention."""
+
+
+@model.command()
+@_registry_command
+def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
+    """Every version with its stage, holdout RMSPE, data and who promoted it."""
+    rows = registry.status()
+    click.echo(f"Model {registry.model_name}  (tracking: {params['tracking_uri']})")
+    if not rows:
+        click.echo("No versions registered yet. Train one with `kedro run`.")
+        return
+    header = (
+        f"{'VERSION':>7}  {'STAGE':<10}  {'GATE':<8}  {'RMSPE':>7}  {'REGISTERED (UTC)':<25}  "
+        f"{'DATA':<24}  {'PROMOTED BY':<12}  NOTE"
+    )
+    click.echo(header)
+    for row in rows:
+        rmspe = f"{row.holdout_rmspe:.4f}" if row.holdout_rmspe is not None else "-"
+        data = " ".join(part for part in (row.data_source, row.data_version) if part) or "-"
+        click.echo(
+            f"{row.version:>7}  {row.stage:<10}  {row.validation_status:<8}  {rmspe:>7}  "
+            f"{row.registered_at:<25}  {data:<34}  {row.promoted_by or '-':<12}  {row.note}"
+        )
+
+
+@model.command()
+@click.option("--reason", required=True, help="Why: recorded in the history.")
+@click.option("--version", "version", type=int, default=None, help="Promote/roll back to N.")
+@click.option("--user", default=None, help="Who (default: MLFLOW_TRACKING_USERNAME or OS user).")
+@_registry_command
+def promote(
+    registry: ModelRegistry,
+    params: dict[str, Any],
+    reason: str,
+    version: int | None,
+    user: str | None,
+) -> None:
+    """Put the Staging version (or --version N, a rollback) in Production."""
+    result = registry.promote(reason=reason, version=version, user=user)
+    click.echo(f"✓ Model version {result.version} is now in Production")
+    if result.previous_production is not None:
+        click.echo(f"✓ Previous Production model (version {result.previous_production}) archived")
+    click.echo(f"  {result.operation} #{result.seq} by {result.user}: {result.reason}")
+    click.echo(f"  Load it with {result.model_uri}")
+
+
+def _format_metrics(metrics: dict[str, float]) -> str:
+    shown = {k: v for k, v in metrics.items() if k in ("rmspe", "holdout_rmspe", "bias")} or metrics
+    return " ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())[:3]) or "-"
+
+
+def _echo_history(transitions: list[Transition]) -> None:
+    click.echo(
+        f"{'#':>4}  {'WHEN (UTC)':<25}  {'VERSION':>7}  {'FROM -> TO':<24}  {'WHO':<12}  "
+        f"{'METRICS':<22}  WHY"
+    )
+    for t in transitions:
+        move = f"{t.from_stage} -> {t.to_stage}"
+        why = t.reason + (f" [{t.note}]" if t.note else "")
+        state = "" if t.state == "complete" else f" ({t.state})"
+        click.echo(
+            f"{t.seq:>4}  {t.at:<25}  {t.version:>7}  {move:<24}  {t.user:<12}  "
+            f"{_format_metrics(t.metrics):<26}  {why}{state}"
+        )
+
+
+@model.command()
+@click.option("--version", "version", type=int, default=None, help="Only this version.")
+@_registry_command
+def history(registry: ModelRegistry, params: dict[str, Any], version: int | None) -> None:
+    """Every transition in time order: version, from, to, who, when, why, metrics."""
+    transitions = registry.history()
+    if version is not None:
+        transitions = [t for t in transitions if t.version == version]
+    if not transitions:
+        click.echo(f"No transitions recorded for {registry.model_name} yet.")
+        return
+    _echo_history(transitions)
+
+
+@model.command()
+@click.argument("version", type=int)
+@_registry_command
+def describe(registry: ModelRegistry, params: dict[str, Any], version: int) -> None:
+    """A version's stage, validation, lineage (run, commit, data hashes), CV metrics, history."""
+    info = registry.describe(version)
+    click.echo(f"{info['model']} version {info['version']}: {info['stage']}")
+    click.echo(f"  uri: {info['uri']}   aliases: {', '.join(info['aliases']) or '-'}")
+    click.echo(f"  registered: {info['registered_at']}   run: {info['run_id']}")
+    if info["description"]:
+        click.echo("  description:")
+        for line in info["description"].splitlines():
+            click.echo(f"    {line}")
+    for group in ("lifecycle", "validation", "lineage", "cv", "other"):
+        if info[group]:
+            click.echo(f"{group}:")
+            for key, value in info[group].items():
+                click.echo(f"  {key}: {value}")
+    if info["history"]:
+        click.echo("history:")
+        _echo_history(info["history"])
+
+
+@model.command()
+@click.option("--keep", type=int, default=None, help="Archived versions to keep (conf default).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@click.option("--user", default=None, help="Who (default: MLFLOW_TRACKING_USERNAME or OS user).")
+@_registry_command
+def retain(
+    registry: ModelRegistry,
+    params: dict[str, Any],
+    keep: int | None,
+    dry_run: bool,
+    user: str | None,
+) -> None:
+    """Delete Archived versions beyond the newest --keep; never Production or Staging."""
+    keep = int(params.get("keep_archived", 3)) if keep is None else keep
+    report = registry.apply_retention(keep=keep, dry_run=dry_run, user=user)
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(f"Kept Production: {report.production or '-'}, Staging: {report.staging or '-'}")
+    click.echo(f"Kept archived (newest {keep}): {', '.join(map(str, report.kept_archived)) or '-'}")
+    click.echo(f"{verb}: {', '.join(f'version {v}' for v in report.deleted) or 'nothing'}")
+    if report.untouched:
+        click.echo(
+            "Not in scope (stage None: pending, rejected or superseded): "
+            + ", ".join(map(str, report.untouched))
+        )
+
+
+@model.command()
+@click.option("--repair", "do_repair", is_flag=True, help="Complete and fix what is found.")
+@click.option("--user", default=None, help="Who (default: MLFLOW_TRACKING_USERNAME or OS user).")
+@_registry_command
+def check(
+    registry: ModelRegistry, params: dict[str, Any], do_repair: bool, user: str | None
+) -> None:
+    """Check the lifecycle invariants (aliases vs tags, interrupted operations)."""
+    problems = registry.repair(user=user) if do_repair else registry.check_invariants()
+    for problem in problems:
+        click.echo(f"✗ {problem}")
+    if do_repair:
+        remaining = registry.check_invariants()
+        click.echo("✓ Registry repaired" if not remaining else "✗ Problems remain")
+        if remaining:
+            raise _RegistryCommandError("; ".join(remaining))
+    elif problems:
+        raise _RegistryCommandError("Run `kedro model check --repair` to fix them.")
+    else:
+        click.echo("✓ Registry consistent")

@@ -1,0 +1,118 @@
+"""`kedro model ...` through real `kedro` subprocesses against a temporary tracking database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from rossmann_forecast.registry import ModelRegistry
+from tests.registry_support import REPO_ROOT, VersionFactory, validated
+
+MODEL = "rossmann-ensemble"  # the name in conf/base/globals.yml
+
+
+@pytest.fixture
+def tracking(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "ROSSMANN_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "COLUMNS": "200",
+    }
+    # An earlier test's mlflow.set_registry_uri() exports MLFLOW_REGISTRY_URI: do not inherit it.
+    for variable in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_REGISTRY_URI"):
+        env.pop(variable, None)
+    factory = VersionFactory(uri, MODEL, tmp_path / "artifacts")
+    registry = ModelRegistry(MODEL, MlflowClient(tracking_uri=uri))
+    return env, factory, registry
+
+
+def kedro_model(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    kedro = Path(sys.executable).with_name("kedro")
+    return subprocess.run(
+        [str(kedro), "model", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_promote_status_history_describe_and_refusals(tracking):
+    env, factory, registry = tracking
+    v1 = validated(registry, factory, rmspe=0.0978)
+
+    first = kedro_model(env, "promote", "--reason", "first model", "--user", "ann")
+    assert first.returncode == 0, first.stderr
+    assert f"✓ Model version {v1} is now in Production" in first.stdout
+    assert "archived" not in first.stdout
+
+    v2 = validated(registry, factory, rmspe=0.0921)
+    second = kedro_model(env, "promote", "--reason", "better on recent weeks", "--user", "bob")
+    assert second.returncode == 0, second.stderr
+    assert f"✓ Model version {v2} is now in Production" in second.stdout
+    assert f"✓ Previous Production model (version {v1}) archived" in second.stdout
+
+    rejected = validated(registry, factory, passed=False, rmspe=0.31)
+    refused = kedro_model(env, "promote", "--version", str(rejected), "--reason", "please")
+    assert refused.returncode == 1
+    assert f"Version {rejected} was rejected by the validation gate" in refused.stderr
+
+    status = kedro_model(env, "status")
+    assert status.returncode == 0, status.stderr
+    assert env["MLFLOW_TRACKING_URI"] in status.stdout  # same tracking URI as `kedro run`
+    rows = {
+        int(line.split()[0]): line
+        for line in status.stdout.splitlines()
+        if line.strip()[:1].isdigit() and len(line.split()) > 3
+    }
+    assert rows[v2].split()[1:4] == ["Production", "passed", "0.0921"]
+    assert "bob" in rows[v2]
+    assert rows[v1].split()[1:4] == ["Archived", "passed", "0.0978"]
+    assert "synthetic (seed 42)" in rows[v1]
+    assert rows[rejected].split()[1:3] == ["None", "rejected"]
+
+    history = kedro_model(env, "history")
+    assert history.returncode == 0, history.stderr
+    lines = [line for line in history.stdout.splitlines() if "->" in line and "#" not in line]
+    moves = [
+        (int(line.split()[2]), line.split()[3], line.split()[5], line.split()[6]) for line in lines
+    ]
+    assert moves == [
+        (v1, "None", "Staging", "gate"),
+        (v1, "Staging", "Production", "ann"),
+        (v2, "None", "Staging", "gate"),
+        (v2, "Staging", "Production", "bob"),
+        (v1, "Production", "Archived", "bob"),
+        (rejected, "None", "None", "gate"),
+    ]
+    assert "better on recent weeks" in lines[4]
+
+    describe = kedro_model(env, "describe", str(v1))
+    assert describe.returncode == 0, describe.stderr
+    assert f"{MODEL} version {v1}: Archived" in describe.stdout
+    assert "git.commit: 0123456789abcdef" in describe.stdout
+
+    retain = kedro_model(env, "retain", "--keep", "0", "--dry-run")
+    assert retain.returncode == 0, retain.stderr
+    assert f"Would delete: version {v1}" in retain.stdout
+    assert {r.version for r in registry.status()} == {v1, v2, rejected}
+
+
+def test_promote_without_staging_or_reason_exits_non_zero(tracking):
+    env, _, _ = tracking
+    nothing = kedro_model(env, "promote", "--reason", "ship")
+    assert nothing.returncode == 1
+    assert "No version of rossmann-ensemble is in Staging" in nothing.stderr
+    no_reason = kedro_model(env, "promote")
+    assert no_reason.returncode == 2
+    assert "Missing option '--reason'" in no_reason.stderr
