@@ -107,7 +107,14 @@ def _kedro_command() -> list[str]:
 
 @pytest.fixture
 def kedro_project(tmp_path: Path) -> KedroProject:
+    """An isolated copy of the Kedro project in ``tmp_path``, run with ``-e test``."""
+    return make_kedro_project(tmp_path)
+
+
+def make_kedro_project(tmp_path: Path) -> KedroProject:
     """An isolated copy of the Kedro project in ``tmp_path``, run with ``-e test``.
+
+    A plain function as well as a fixture, for module-scoped fixtures that share one run.
 
     Copies ``conf/`` (without ``conf/local``, which holds one user's settings) and
     ``pyproject.toml``, symlinks the package into ``src/``, creates the ``data/0X_*`` folders, and points MLflow

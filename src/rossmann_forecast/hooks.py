@@ -32,7 +32,6 @@ from typing import Any
 
 import yaml
 from kedro.framework.hooks import hook_impl
-from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
 from rossmann_forecast.schemas import STORE_FILE, TEST_FILE, TRAIN_FILE, RawDataError
@@ -67,7 +66,7 @@ class RawDataHook:
         synthetic = _synthetic_params(catalog)
         ensure_raw_data(paths, n_stores=synthetic["n_stores"], seed=synthetic["seed"])
         project_path = Path(run_params.get("project_path") or Path.cwd())
-        catalog[FINGERPRINT_DATASET] = MemoryDataset(fingerprint_raw_files(paths, project_path))
+        catalog.save(FINGERPRINT_DATASET, fingerprint_raw_files(paths, project_path))
 
 
 def raw_file_paths(catalog: Any) -> dict[str, Path]:
@@ -304,3 +303,51 @@ def _display(path: Path) -> str:
 
 def _names(names: list[str]) -> str:
     return ", ".join(names)
+
+
+class NodeTimingHook:
+    """Shows progress (node k of n, elapsed) and, at the end, where the run's time went."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+        self._durations: dict[str, float] = {}
+        self._total_nodes = 0
+        self._run_started = 0.0
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        """Reset the clock for a new run."""
+        self._started.clear()
+        self._durations.clear()
+        self._total_nodes = len(pipeline.nodes)
+        self._run_started = time.perf_counter()
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        """Start the node's clock."""
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        """Log the node's duration and the run's progress."""
+        duration = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
+        self._durations[node.name] = duration
+        logger.info(
+            "[%d/%d] %s done in %.1f s (%.0f s elapsed)",
+            len(self._durations),
+            self._total_nodes,
+            node.name,
+            duration,
+            time.perf_counter() - self._run_started,
+        )
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Log the slowest nodes: where the time went."""
+        total = time.perf_counter() - self._run_started
+        slowest = sorted(self._durations.items(), key=lambda item: -item[1])[:8]
+        logger.info(
+            "Run finished in %.1f s; slowest nodes: %s",
+            total,
+            ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest),
+        )

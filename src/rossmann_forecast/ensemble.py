@@ -1,0 +1,221 @@
+"""The registered model: a LightGBM + XGBoost + CatBoost ensemble as one MLflow pyfunc.
+
+The model takes rows in the Kaggle test format and returns Sales. The store attributes, the
+statistics frozen at the forecast origin and the feature logic travel inside it
+(``features.FeatureState``), so inference needs no separate preprocessing and cannot drift
+from training.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from catboost import CatBoostRegressor
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from rossmann_forecast.features import FeatureState, features_for_request
+
+logger = logging.getLogger(__name__)
+
+INPUT_COLUMNS = ["Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"]
+MEMBER_LABELS = {"lightgbm": "LightGBM", "xgboost": "XGBoost", "catboost": "CatBoost"}
+VALID_STATE_HOLIDAYS = {"0", "a", "b", "c"}
+
+SIGNATURE = ModelSignature(
+    inputs=Schema(
+        [
+            ColSpec("long", "Id", required=False),
+            ColSpec("long", "Store"),
+            ColSpec("long", "DayOfWeek"),
+            ColSpec("string", "Date"),
+            # Open is missing for a few rows of the Kaggle test file: a missing Open is open.
+            ColSpec("double", "Open", required=False),
+            ColSpec("long", "Promo"),
+            ColSpec("string", "StateHoliday"),
+            ColSpec("long", "SchoolHoliday"),
+        ]
+    ),
+    outputs=Schema([ColSpec("double", "Sales")]),
+)
+
+
+class InvalidInputError(ValueError):
+    """Rows that the model cannot forecast: missing columns, malformed values, unknown stores."""
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One booster of the ensemble: its library and its settings from conf."""
+
+    library: str
+    num_rounds: int
+    params: dict[str, Any]
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "MemberSpec":
+        """Build from ``params:training.members.<name>``."""
+        library = params["library"]
+        if library not in MEMBER_LABELS:
+            raise ValueError(
+                f"Unknown booster library {library!r}; use one of {list(MEMBER_LABELS)}"
+            )
+        return cls(
+            library=library, num_rounds=int(params["num_rounds"]), params=dict(params["params"])
+        )
+
+
+def fit_member(spec: MemberSpec, features: np.ndarray, target: np.ndarray) -> Any:
+    """Fit one booster on float32 features and the log1p target."""
+    if spec.library == "lightgbm":
+        data = lgb.Dataset(features, target, free_raw_data=True)
+        return lgb.train({**spec.params, "verbosity": -1}, data, num_boost_round=spec.num_rounds)
+    if spec.library == "xgboost":
+        data = xgb.DMatrix(features, target, nthread=spec.params.get("nthread", 2))
+        return xgb.train(spec.params, data, num_boost_round=spec.num_rounds)
+    model = CatBoostRegressor(
+        iterations=spec.num_rounds, allow_writing_files=False, verbose=False, **spec.params
+    )
+    return model.fit(features, target)
+
+
+def predict_member(library: str, model: Any, features: np.ndarray) -> np.ndarray:
+    """Log1p-scale predictions of one booster."""
+    if library == "xgboost":
+        return np.asarray(model.inplace_predict(features), dtype="float64")
+    return np.asarray(model.predict(features), dtype="float64")
+
+
+class RossmannEnsemble(mlflow.pyfunc.PythonModel):
+    """Weighted blend of boosters on log1p(Sales), times an RMSPE scale correction."""
+
+    def __init__(
+        self,
+        state: FeatureState,
+        members: dict[str, tuple[str, Any]],
+        weights: dict[str, float],
+        scale: float,
+        feature_names: list[str],
+        lineage: dict[str, Any] | None = None,
+    ) -> None:
+        self.state = state
+        self.members = members
+        self.weights = weights
+        self.scale = scale
+        self.feature_names = feature_names
+        self.lineage = dict(lineage or {})
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """MLflow entry point: rows in the test format in, a ``Sales`` column out."""
+        return self.predict_sales(model_input)
+
+    def predict_sales(self, model_input: pd.DataFrame) -> pd.DataFrame:
+        """Forecast Sales for rows in the Kaggle test format; closed stores get 0.
+
+        Raises:
+            InvalidInputError: When a column is missing, a value is malformed, or a store is
+                unknown to the model.
+        """
+        rows = self.prepare_input(model_input)
+        sales = np.zeros(len(rows), dtype="float64")
+        open_rows = rows["Open"].to_numpy() == 1
+        if open_rows.any():
+            started = time.perf_counter()
+            features = features_for_request(rows.loc[open_rows], self.state)
+            matrix = features[self.feature_names].to_numpy(dtype="float32")
+            blend = np.zeros(len(matrix), dtype="float64")
+            for name, weight in self.weights.items():
+                library, model = self.members[name]
+                blend += weight * predict_member(library, model, matrix)
+            sales[open_rows] = np.expm1(blend) * self.scale
+            logger.debug(
+                "Predicted %d open rows in %.2f s", len(matrix), time.perf_counter() - started
+            )
+        return pd.DataFrame({"Sales": sales}, index=model_input.index)
+
+    def input_example(self, n_rows: int = 3) -> pd.DataFrame:
+        """A few rows in the test format: the first days after the origin for known stores."""
+        stores = sorted(self.state.known_stores)[:n_rows]
+        dates = pd.date_range(self.state.origin, periods=n_rows)
+        rows = pd.DataFrame(
+            {
+                "Store": stores,
+                "DayOfWeek": dates.dayofweek + 1,
+                "Date": dates,
+                "Open": 1.0,
+                "Promo": 0,
+                "StateHoliday": "0",
+                "SchoolHoliday": 0,
+            }
+        )
+        return to_model_input(rows)
+
+    def prepare_input(self, model_input: pd.DataFrame) -> pd.DataFrame:
+        """Check and type rows in the test format, naming what is wrong."""
+        if not isinstance(model_input, pd.DataFrame):
+            raise InvalidInputError(f"Expected a DataFrame, got {type(model_input).__name__}")
+        missing = [c for c in INPUT_COLUMNS if c not in model_input.columns and c != "Open"]
+        if missing:
+            raise InvalidInputError(
+                f"Input is missing column(s) {missing}; expected the test.csv columns "
+                f"{INPUT_COLUMNS} (Id optional)"
+            )
+        rows = pd.DataFrame(index=model_input.index)
+        for column in ("Store", "DayOfWeek", "Promo", "SchoolHoliday"):
+            rows[column] = _integer_column(model_input, column)
+        rows["Date"] = pd.to_datetime(model_input["Date"], format="mixed", errors="coerce")
+        _refuse(rows["Date"].isna(), model_input, "Date", "is not a date (YYYY-MM-DD)")
+        opened = model_input["Open"] if "Open" in model_input else pd.Series(1, index=rows.index)
+        opened = pd.to_numeric(opened, errors="coerce").fillna(1)
+        _refuse(~opened.isin([0, 1]), model_input, "Open", "must be 0, 1 or missing")
+        rows["Open"] = opened.astype("int64")
+        holiday = model_input["StateHoliday"].astype(str).str.strip()
+        _refuse(
+            ~holiday.isin(VALID_STATE_HOLIDAYS), model_input, "StateHoliday", "must be 0, a, b or c"
+        )
+        rows["StateHoliday"] = holiday
+        _refuse(~rows["DayOfWeek"].between(1, 7), model_input, "DayOfWeek", "must be 1..7")
+        for column in ("Promo", "SchoolHoliday"):
+            _refuse(~rows[column].isin([0, 1]), model_input, column, "must be 0 or 1")
+        unknown = sorted(set(rows["Store"].unique()) - self.state.known_stores)
+        if unknown:
+            raise InvalidInputError(
+                f"Unknown store(s) {unknown[:10]}{' ...' if len(unknown) > 10 else ''}: "
+                f"this model knows {len(self.state.known_stores)} stores from its store.csv"
+            )
+        return rows
+
+
+def _integer_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    _refuse(values.isna() | (values % 1 != 0), frame, column, "must be a whole number")
+    return values.astype("int64")
+
+
+def _refuse(bad: pd.Series, frame: pd.DataFrame, column: str, rule: str) -> None:
+    if bool(bad.any()):
+        sample = frame.loc[bad.to_numpy(), column].head(3).tolist()
+        raise InvalidInputError(
+            f"Column {column!r} {rule}: {int(bad.sum())} bad row(s), e.g. {sample}"
+        )
+
+
+def to_model_input(rows: pd.DataFrame) -> pd.DataFrame:
+    """Typed rows (Date as datetime) in the exact test format the model's signature expects."""
+    columns = [c for c in ["Id", *INPUT_COLUMNS] if c in rows.columns]
+    out = rows[columns].copy()
+    out["Date"] = pd.to_datetime(out["Date"]).dt.strftime("%Y-%m-%d").astype(object)
+    out["StateHoliday"] = out["StateHoliday"].astype(str).astype(object)
+    out["Open"] = pd.to_numeric(out["Open"], errors="coerce").astype("float64")
+    for column in ("Store", "DayOfWeek", "Promo", "SchoolHoliday", "Id"):
+        if column in out:
+            out[column] = out[column].astype("int64")
+    return out

@@ -1,0 +1,456 @@
+"""Leak-free feature logic, shared by the data pipeline and the registered model.
+
+The same functions build the training table and run inside the pyfunc model at prediction
+time, so inference cannot drift from training.
+
+Every feature is known at the forecast origin ``o`` for a date ``d`` in ``[o, o + horizon)``:
+
+==========================  ===============================================================
+group                       history needed (how far back it looks)
+==========================  ===============================================================
+calendar                    none: DayOfWeek, day of month, month, week of year, days to
+                            Christmas, Promo, SchoolHoliday, StateHoliday of the row itself
+store attributes            none: StoreType, Assortment, CompetitionDistance, months since
+                            the competition opened, Promo2 weeks and active Promo2 month
+event counters              the calendar only (Open, Promo, holidays are published ahead,
+                            as in test.csv): days since/until a state holiday, a school
+                            holiday, a promo, a closed day; capped at ``counter_cap_days``;
+                            days since the store reopened after a gap of at least
+                            ``gap_min_days`` (refurbishment)
+recent store statistics     sales strictly before ``o``: per store, store x weekday,
+                            store x promo, store x weekday x promo, store x month means of
+                            log sales over each window of ``windows_days`` (91 and 364 days
+                            by default), their spread, customers, short-vs-long trend and
+                            year-over-year growth (looks back 364 + 91 days)
+horizon                     ``d - o`` in days, capped at ``block_days``
+==========================  ===============================================================
+
+Training rows are cut into blocks of ``block_days`` aligned on the holdout origin; the rows of
+a block see statistics frozen at that block's start, exactly as the holdout and the future
+see them frozen at the end of the training window. No row ever sees its own sales or a later
+one. Sales of the holdout are never passed to these functions while training.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+CALENDAR_COLUMNS = ["Store", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"]
+STATE_HOLIDAY_CODES = {"0": 0, "a": 1, "b": 2, "c": 3}
+STORE_TYPE_CODES = {"a": 0, "b": 1, "c": 2, "d": 3}
+ASSORTMENT_CODES = {"a": 0, "b": 1, "c": 2}
+PROMO_INTERVAL_MONTHS = {
+    "Jan,Apr,Jul,Oct": (1, 4, 7, 10),
+    "Feb,May,Aug,Nov": (2, 5, 8, 11),
+    "Mar,Jun,Sept,Dec": (3, 6, 9, 12),
+}
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Tunable settings of the feature logic (from ``params:data_processing.features``)."""
+
+    windows_days: tuple[int, ...] = (91, 364)
+    block_days: int = 42
+    min_history_days: int = 91
+    counter_cap_days: int = 30
+    gap_min_days: int = 30
+    calendar_tail_days: int = 60
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> FeatureConfig:
+        """Build from a parameters dict, ignoring nothing silently."""
+        params = dict(params or {})
+        if "windows_days" in params:
+            params["windows_days"] = tuple(int(w) for w in params["windows_days"])
+        unknown = set(params) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"Unknown feature settings: {sorted(unknown)}")
+        return cls(**params)
+
+
+@dataclass
+class FeatureState:
+    """Everything the features need that is known at the forecast origin."""
+
+    origin: pd.Timestamp
+    config: FeatureConfig
+    stores: pd.DataFrame
+    store_stats: pd.DataFrame
+    group_stats: dict[str, pd.DataFrame] = field(default_factory=dict)
+    calendar_tail: pd.DataFrame = field(default_factory=pd.DataFrame)
+    last_reopen: pd.Series = field(default_factory=lambda: pd.Series(dtype="datetime64[ns]"))
+
+    @property
+    def known_stores(self) -> set[int]:
+        """Stores the state can forecast (present in store.csv)."""
+        return set(self.stores.index.astype(int))
+
+
+def _log_sales(sales: pd.DataFrame) -> pd.DataFrame:
+    """Open rows with positive sales, with log1p targets; the basis of every statistic."""
+    opened = sales.loc[(sales["Open"] == 1) & (sales["Sales"] > 0)]
+    return opened.assign(
+        log_sales=np.log1p(opened["Sales"].to_numpy(dtype="float64")),
+        log_customers=np.log1p(opened["Customers"].to_numpy(dtype="float64")),
+        Month=opened["Date"].dt.month.to_numpy(),
+    )
+
+
+def _window_stats(
+    opened: pd.DataFrame, origin: pd.Timestamp, window: int
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Per-store statistics of log sales over ``[origin - window, origin)``."""
+    recent = opened.loc[
+        (opened["Date"] >= origin - pd.Timedelta(days=window)) & (opened["Date"] < origin)
+    ]
+    prefix = f"w{window}"
+    by_store = recent.groupby("Store")
+    store_stats = pd.DataFrame(
+        {
+            f"{prefix}_mean": by_store["log_sales"].mean(),
+            f"{prefix}_std": by_store["log_sales"].std(),
+            f"{prefix}_customers": by_store["log_customers"].mean(),
+            f"{prefix}_days": by_store["log_sales"].size().astype("float64"),
+        }
+    )
+    store_mean = store_stats[f"{prefix}_mean"]
+    groups: dict[str, pd.DataFrame] = {}
+    for name, keys in (
+        ("dow", ["Store", "DayOfWeek"]),
+        ("promo", ["Store", "Promo"]),
+        ("dowpromo", ["Store", "DayOfWeek", "Promo"]),
+        ("month", ["Store", "Month"]),
+    ):
+        stat = recent.groupby(keys)["log_sales"].mean().rename(f"{prefix}_{name}")
+        # Relative to the store's level so that the effect and the level are separate signals.
+        stat = stat - store_mean.reindex(stat.index.get_level_values("Store")).to_numpy()
+        groups[f"{prefix}_{name}"] = stat.to_frame()
+    return store_stats, groups
+
+
+def _reopen_dates(calendar: pd.DataFrame, gap_min_days: int) -> pd.DataFrame:
+    """Dates where a store's rows start again after a gap of at least ``gap_min_days``."""
+    ordered = calendar[["Store", "Date"]].sort_values(["Store", "Date"])
+    previous = ordered.groupby("Store")["Date"].shift()
+    gap = (ordered["Date"] - previous).dt.days
+    return ordered.loc[gap >= gap_min_days, ["Store", "Date"]]
+
+
+def fit_state(
+    history: pd.DataFrame,
+    stores: pd.DataFrame,
+    origin: pd.Timestamp,
+    config: FeatureConfig,
+) -> FeatureState:
+    """Freeze everything the features need at ``origin``, from rows strictly before it.
+
+    Args:
+        history: Typed train rows (any range; rows on or after ``origin`` are ignored).
+        stores: Typed store table (one row per store).
+        origin: The forecast origin: the first day that may be forecast.
+        config: Feature settings.
+
+    Returns:
+        The state, small enough to travel inside the registered model.
+    """
+    origin = pd.Timestamp(origin)
+    past = history.loc[history["Date"] < origin]
+    opened = _log_sales(past)
+    store_stats = []
+    group_stats: dict[str, pd.DataFrame] = {}
+    for window in config.windows_days:
+        stats, groups = _window_stats(opened, origin, window)
+        store_stats.append(stats)
+        group_stats.update(groups)
+    stats = pd.concat(store_stats, axis=1)
+    short, long = min(config.windows_days), max(config.windows_days)
+    stats["trend"] = stats[f"w{short}_mean"] - stats[f"w{long}_mean"]
+    # Year-over-year growth: the last `short` days against the same days a year earlier.
+    year_ago = opened.loc[
+        (opened["Date"] >= origin - pd.Timedelta(days=364 + short))
+        & (opened["Date"] < origin - pd.Timedelta(days=364))
+    ]
+    stats["yoy"] = stats[f"w{short}_mean"] - year_ago.groupby("Store")["log_sales"].mean()
+
+    tail = past.loc[
+        past["Date"] >= origin - pd.Timedelta(days=config.calendar_tail_days), CALENDAR_COLUMNS
+    ]
+    reopen = _reopen_dates(past, config.gap_min_days).groupby("Store")["Date"].max()
+    return FeatureState(
+        origin=origin,
+        config=config,
+        stores=_store_attributes(stores),
+        store_stats=stats.astype("float32"),
+        group_stats={k: v.astype("float32") for k, v in group_stats.items()},
+        calendar_tail=tail.reset_index(drop=True),
+        last_reopen=reopen,
+    )
+
+
+def _store_attributes(stores: pd.DataFrame) -> pd.DataFrame:
+    """Static store attributes, indexed by Store, with categorical columns as codes."""
+    table = stores.set_index("Store").sort_index()
+    return pd.DataFrame(
+        {
+            "StoreType": table["StoreType"].astype(str).map(STORE_TYPE_CODES),
+            "Assortment": table["Assortment"].astype(str).map(ASSORTMENT_CODES),
+            "CompetitionDistance": table["CompetitionDistance"].astype("float64"),
+            "CompetitionOpenSinceMonth": table["CompetitionOpenSinceMonth"].astype("float64"),
+            "CompetitionOpenSinceYear": table["CompetitionOpenSinceYear"].astype("float64"),
+            "Promo2": table["Promo2"].astype("float64"),
+            "Promo2SinceWeek": table["Promo2SinceWeek"].astype("float64"),
+            "Promo2SinceYear": table["Promo2SinceYear"].astype("float64"),
+            "PromoInterval": table["PromoInterval"]
+            .astype("object")
+            .where(table["PromoInterval"].notna(), None),
+        },
+        index=table.index,
+    )
+
+
+def event_counters(calendar: pd.DataFrame, cap: int) -> pd.DataFrame:
+    """Days since and until each calendar event, per store, capped at ``cap``.
+
+    Args:
+        calendar: Rows with ``CALENDAR_COLUMNS`` (history tail plus the rows to forecast, or
+            the whole train calendar); only the calendar is read, never sales.
+        cap: Counters further than this many days (or unknown) are set to ``cap``.
+
+    Returns:
+        A frame aligned with ``calendar``'s index.
+    """
+    ordered = calendar[CALENDAR_COLUMNS].sort_values(["Store", "Date"])
+    events = {
+        "holiday": ordered["StateHoliday"].astype(str) != "0",
+        "school": ordered["SchoolHoliday"] == 1,
+        "promo": ordered["Promo"] == 1,
+        "closed": ordered["Open"] == 0,
+    }
+    days = (ordered["Date"] - pd.Timestamp("2000-01-01")).dt.days.astype("float64")
+    out = pd.DataFrame(index=ordered.index)
+    for name, happened in events.items():
+        event_day = days.where(happened.fillna(False).to_numpy(dtype=bool))
+        last = event_day.groupby(ordered["Store"]).ffill()
+        following = event_day.groupby(ordered["Store"]).bfill()
+        out[f"days_since_{name}"] = (days - last).fillna(cap).clip(upper=cap)
+        out[f"days_until_{name}"] = (following - days).fillna(cap).clip(upper=cap)
+    return out.reindex(calendar.index).astype("float32")
+
+
+def _promo2_features(rows: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
+    """Weeks since Promo2 started and whether the row's month is a Promo2 month."""
+    iso = rows["Date"].dt.isocalendar()
+    weeks_since = (
+        (iso["year"].astype("float64") - attrs["Promo2SinceYear"].to_numpy()) * 52
+        + iso["week"].astype("float64")
+        - attrs["Promo2SinceWeek"].to_numpy()
+    )
+    started = (attrs["Promo2"].to_numpy() == 1) & (weeks_since.to_numpy() >= 0)
+    months = rows["Date"].dt.month.to_numpy()
+    interval = attrs["PromoInterval"].to_numpy()
+    in_interval = np.array(
+        [
+            iv is not None and m in PROMO_INTERVAL_MONTHS.get(iv, ())
+            for iv, m in zip(interval, months, strict=True)
+        ],
+        dtype=bool,
+    )
+    return pd.DataFrame(
+        {
+            "promo2_weeks": np.where(attrs["Promo2"].to_numpy() == 1, weeks_since, np.nan),
+            "promo2_active_month": (started & in_interval).astype("float32"),
+        },
+        index=rows.index,
+    )
+
+
+def make_features(rows: pd.DataFrame, state: FeatureState, counters: pd.DataFrame) -> pd.DataFrame:
+    """Feature matrix for rows to forecast from ``state``'s origin.
+
+    Args:
+        rows: Rows in the test format, typed (Date as datetime).
+        state: The state frozen at the forecast origin.
+        counters: ``event_counters`` output aligned with ``rows``' index.
+
+    Returns:
+        Float32 features in ``feature_names(state.config)`` order, aligned with ``rows``.
+    """
+    date = rows["Date"]
+    attrs = state.stores.reindex(rows["Store"].to_numpy())
+    attrs.index = rows.index
+    christmas = pd.to_datetime(date.dt.year.astype(str) + "-12-25")
+    competition_months = (date.dt.year - attrs["CompetitionOpenSinceYear"]) * 12 + (
+        date.dt.month - attrs["CompetitionOpenSinceMonth"]
+    )
+    features = pd.DataFrame(
+        {
+            "DayOfWeek": rows["DayOfWeek"].astype("float32"),
+            "Promo": rows["Promo"].astype("float32"),
+            "SchoolHoliday": rows["SchoolHoliday"].astype("float32"),
+            "StateHoliday": rows["StateHoliday"].astype(str).map(STATE_HOLIDAY_CODES),
+            "day": date.dt.day,
+            "month": date.dt.month,
+            "week_of_year": date.dt.isocalendar()["week"].astype("float64"),
+            "day_of_year": date.dt.day_of_year,
+            "days_to_christmas": (christmas - date).dt.days.clip(-10, 60),
+            "horizon": (date - state.origin).dt.days.clip(upper=state.config.block_days),
+            "StoreType": attrs["StoreType"],
+            "Assortment": attrs["Assortment"],
+            "log_competition_distance": np.log1p(attrs["CompetitionDistance"]),
+            "competition_months": competition_months.clip(-12, 120),
+            "Promo2": attrs["Promo2"],
+        },
+        index=rows.index,
+    )
+    features = features.join(_promo2_features(rows, attrs))
+    reopen = state.last_reopen.reindex(rows["Store"].to_numpy()).to_numpy()
+    features["days_since_reopen"] = ((date.to_numpy() - reopen) / np.timedelta64(1, "D")).clip(
+        max=365
+    )
+    features = features.join(counters.reindex(rows.index))
+
+    store_stats = state.store_stats.reindex(rows["Store"].to_numpy())
+    store_stats.index = rows.index
+    features = features.join(store_stats)
+    keys = {
+        "dow": ["Store", "DayOfWeek"],
+        "promo": ["Store", "Promo"],
+        "dowpromo": ["Store", "DayOfWeek", "Promo"],
+        "month": ["Store", "Month"],
+    }
+    lookup = rows[["Store", "DayOfWeek", "Promo"]].astype("int64").assign(Month=date.dt.month)
+    for name, stat in state.group_stats.items():
+        index = pd.MultiIndex.from_frame(lookup[keys[name.split("_", 1)[1]]])
+        features[name] = stat.iloc[:, 0].reindex(index).to_numpy()
+    return features[feature_names(state.config)].astype("float32")
+
+
+def feature_names(config: FeatureConfig) -> list[str]:
+    """The model's feature columns, in order."""
+    names = [
+        "DayOfWeek",
+        "Promo",
+        "SchoolHoliday",
+        "StateHoliday",
+        "day",
+        "month",
+        "week_of_year",
+        "day_of_year",
+        "days_to_christmas",
+        "horizon",
+        "StoreType",
+        "Assortment",
+        "log_competition_distance",
+        "competition_months",
+        "Promo2",
+        "promo2_weeks",
+        "promo2_active_month",
+        "days_since_reopen",
+    ]
+    for name in ("holiday", "school", "promo", "closed"):
+        names += [f"days_since_{name}", f"days_until_{name}"]
+    for window in config.windows_days:
+        prefix = f"w{window}"
+        names += [f"{prefix}_{s}" for s in ("mean", "std", "customers", "days")]
+        names += [f"{prefix}_{g}" for g in ("dow", "promo", "dowpromo", "month")]
+    return [*names, "trend", "yoy"]
+
+
+def block_origins(
+    first_date: pd.Timestamp, origin: pd.Timestamp, config: FeatureConfig
+) -> list[pd.Timestamp]:
+    """Starts of the training blocks, newest first, aligned on ``origin``.
+
+    Block ``k`` covers ``[origin - k * block_days, origin - (k - 1) * block_days)``; only blocks
+    with at least ``min_history_days`` of history before them are kept.
+    """
+    origins = []
+    start = pd.Timestamp(origin) - pd.Timedelta(days=config.block_days)
+    while start - pd.Timedelta(days=config.min_history_days) >= pd.Timestamp(first_date):
+        origins.append(start)
+        start -= pd.Timedelta(days=config.block_days)
+    return origins
+
+
+def build_training_table(
+    sales: pd.DataFrame, stores: pd.DataFrame, origin: pd.Timestamp, config: FeatureConfig
+) -> pd.DataFrame:
+    """Features and target for every open, selling training row before ``origin``.
+
+    Args:
+        sales: Typed train rows strictly before ``origin`` (the holdout already removed).
+        stores: Typed store table.
+        origin: The holdout's first day, the end of the training window.
+        config: Feature settings.
+
+    Returns:
+        One row per (Store, Date) with ``Store``, ``Date``, ``block_origin``, ``Sales`` and the
+        features, for rows with Open = 1 and Sales > 0.
+    """
+    if (sales["Date"] >= origin).any():
+        raise ValueError("build_training_table received rows on or after the forecast origin")
+    counters = event_counters(sales, config.counter_cap_days)
+    parts = []
+    origins = block_origins(sales["Date"].min(), origin, config)
+    for number, block_start in enumerate(origins, start=1):
+        block_end = block_start + pd.Timedelta(days=config.block_days)
+        in_block = (
+            (sales["Date"] >= block_start)
+            & (sales["Date"] < block_end)
+            & (sales["Open"] == 1)
+            & (sales["Sales"] > 0)
+        )
+        rows = sales.loc[in_block]
+        state = fit_state(sales.loc[sales["Date"] < block_start], stores, block_start, config)
+        features = make_features(rows, state, counters.loc[rows.index])
+        parts.append(
+            pd.concat(
+                [
+                    rows[["Store", "Date", "Sales"]].assign(block_origin=block_start),
+                    features,
+                ],
+                axis=1,
+            )
+        )
+        logger.info(
+            "Features for block %d/%d from %s: %d rows",
+            number,
+            len(origins),
+            block_start.date(),
+            len(rows),
+        )
+    table = pd.concat(parts[::-1], ignore_index=True)
+    return table.sort_values(["Date", "Store"], ignore_index=True)
+
+
+def features_for_request(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
+    """Features for rows to forecast, as the registered model computes them.
+
+    Event counters see the calendar tail kept in the state followed by the request's own rows,
+    so send the whole horizon in one request for counters that look ahead (a single row only
+    knows its own day: counters it cannot see are capped, as for the last day of a horizon).
+
+    Args:
+        rows: Typed rows in the test format (Open already filled).
+        state: The state frozen at the model's forecast origin.
+
+    Returns:
+        The feature matrix aligned with ``rows``.
+    """
+    request = rows[CALENDAR_COLUMNS].reset_index(drop=True)
+    tail = state.calendar_tail
+    # The request's own rows win over history rows for the same store and day.
+    requested = pd.MultiIndex.from_frame(request[["Store", "Date"]])
+    tail = tail.loc[~pd.MultiIndex.from_frame(tail[["Store", "Date"]]).isin(requested)]
+    calendar = pd.concat([tail[CALENDAR_COLUMNS], request], ignore_index=True)
+    counters = event_counters(calendar, state.config.counter_cap_days)
+    request_counters = counters.iloc[len(tail) :]
+    request_counters.index = rows.index
+    return make_features(rows, state, request_counters)

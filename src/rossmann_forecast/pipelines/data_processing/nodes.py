@@ -1,0 +1,207 @@
+"""Nodes of the raw data layer: validate and type the three Kaggle files, record their lineage.
+
+Each raw file is validated on its own (``validate_*``), then ``check_known_stores`` checks the
+cross-file rule (every store in train.csv and test.csv is in store.csv) and only then releases
+the three validated tables. So a bad file stops the run before any validated table is written.
+
+Raw-data lineage: reading files is I/O, so it does not happen in a node. ``RawDataHook``
+(``rossmann_forecast.hooks``) fingerprints the raw files before the run (path, sha256, DVC md5,
+synthetic or real) and puts the result in the ``raw_data_fingerprint`` memory dataset;
+``build_raw_data_lineage`` adds the validated row counts and returns the ``raw_data_lineage``
+record, which the catalog saves as JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import Any
+
+import pandas as pd
+
+from rossmann_forecast.features import FeatureConfig, build_training_table
+from rossmann_forecast.schemas import (
+    STORE_FILE,
+    TEST_FILE,
+    TRAIN_FILE,
+    check_known_stores,
+    validate_raw_table,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _validate(raw: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    started = time.perf_counter()
+    validated = validate_raw_table(raw, file_name)
+    logger.info(
+        "Validated %s: %s rows, %d columns in %.1f s",
+        file_name,
+        f"{len(validated):,}",
+        validated.shape[1],
+        time.perf_counter() - started,
+    )
+    return validated
+
+
+def validate_sales(sales_raw: pd.DataFrame) -> pd.DataFrame:
+    """Validate and type ``train.csv`` (daily sales per store).
+
+    Args:
+        sales_raw: ``train.csv`` as loaded.
+
+    Returns:
+        The typed table: Date ``datetime64[us]``, StateHoliday ``"0"/"a"/"b"/"c"``, the other
+        columns ``int64``.
+
+    Raises:
+        RawDataError: The file breaks its schema.
+    """
+    return _validate(sales_raw, TRAIN_FILE)
+
+
+def validate_stores(stores_raw: pd.DataFrame) -> pd.DataFrame:
+    """Validate and type ``store.csv`` (one row of attributes per store).
+
+    Args:
+        stores_raw: ``store.csv`` as loaded.
+
+    Returns:
+        The typed table: categories as strings, CompetitionDistance ``float64``, competition and
+        Promo2 dates nullable ``Int64``, Store and Promo2 ``int64``.
+
+    Raises:
+        RawDataError: The file breaks its schema.
+    """
+    return _validate(stores_raw, STORE_FILE)
+
+
+def validate_test(test_raw: pd.DataFrame) -> pd.DataFrame:
+    """Validate and type ``test.csv`` (the days to forecast).
+
+    Args:
+        test_raw: ``test.csv`` as loaded.
+
+    Returns:
+        The typed table as for ``validate_sales``, plus ``Id``; Open is nullable ``Int64``.
+
+    Raises:
+        RawDataError: The file breaks its schema.
+    """
+    return _validate(test_raw, TEST_FILE)
+
+
+def check_stores_known(
+    sales: pd.DataFrame, stores: pd.DataFrame, test: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Check that every store in train.csv and test.csv is listed in store.csv.
+
+    Args:
+        sales: Validated ``train.csv``.
+        stores: Validated ``store.csv``.
+        test: Validated ``test.csv``.
+
+    Returns:
+        The three tables unchanged, released only when the check passes.
+
+    Raises:
+        RawDataError: A Store in train.csv or test.csv is not in store.csv.
+    """
+    known = stores["Store"]
+    check_known_stores(sales, known, TRAIN_FILE)
+    check_known_stores(test, known, TEST_FILE)
+    logger.info(
+        "Every store in %s (%d) and %s (%d) is in %s (%d)",
+        TRAIN_FILE,
+        sales["Store"].nunique(),
+        TEST_FILE,
+        test["Store"].nunique(),
+        STORE_FILE,
+        len(stores),
+    )
+    return sales, stores, test
+
+
+def build_raw_data_lineage(
+    raw_data_fingerprint: dict[str, Any],
+    sales: pd.DataFrame,
+    stores: pd.DataFrame,
+    test: pd.DataFrame,
+) -> dict[str, Any]:
+    """The raw-data lineage record: source, synthetic parameters, and each file's identity.
+
+    Args:
+        raw_data_fingerprint: From ``RawDataHook``: ``{"source", "synthetic", "files": {name:
+            {"path", "sha256", "dvc_md5"}}}``.
+        sales: Validated ``train.csv``.
+        stores: Validated ``store.csv``.
+        test: Validated ``test.csv``.
+
+    Returns:
+        ``{"source": "synthetic"|"real", "synthetic": {"seed", "n_stores"}|None,
+        "files": {name: {"path", "sha256", "dvc_md5", "rows"}}}``.
+    """
+    lineage = copy.deepcopy(raw_data_fingerprint)
+    rows = {TRAIN_FILE: len(sales), STORE_FILE: len(stores), TEST_FILE: len(test)}
+    for name, count in rows.items():
+        lineage["files"][name]["rows"] = int(count)
+    logger.info(
+        "Raw data lineage: %s data, %s",
+        lineage["source"],
+        ", ".join(f"{name} {count:,} rows" for name, count in rows.items()),
+    )
+    return lineage
+
+
+def split_holdout(
+    sales_validated: pd.DataFrame, data_processing: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cut the last ``holdout_days`` of train off as the holdout.
+
+    Args:
+        sales_validated: Typed train rows.
+        data_processing: ``params:data_processing`` (``holdout_days``).
+
+    Returns:
+        The training window (every row before the holdout) and the holdout rows (all rows,
+        closed days included, in the test format plus Sales and Customers).
+    """
+    days = int(data_processing["holdout_days"])
+    origin = sales_validated["Date"].max() - pd.Timedelta(days=days - 1)
+    before = sales_validated["Date"] < origin
+    window = sales_validated.loc[before].sort_values(["Date", "Store"], ignore_index=True)
+    holdout = sales_validated.loc[~before].sort_values(["Date", "Store"], ignore_index=True)
+    logger.info(
+        "Holdout %s .. %s: %d rows; training window %s .. %s: %d rows",
+        holdout["Date"].min().date(),
+        holdout["Date"].max().date(),
+        len(holdout),
+        window["Date"].min().date(),
+        window["Date"].max().date(),
+        len(window),
+    )
+    return window, holdout
+
+
+def build_model_input(
+    sales_train_window: pd.DataFrame,
+    stores_validated: pd.DataFrame,
+    features: dict[str, Any],
+) -> pd.DataFrame:
+    """Leak-free features for every open, selling day of the training window.
+
+    Closed days and zero-sales days are left out (a closed store is forecast 0 by the model).
+
+    Args:
+        sales_train_window: Typed train rows before the holdout.
+        stores_validated: Typed store table.
+        features: ``params:data_processing.features``.
+
+    Returns:
+        The training table: ``Store``, ``Date``, ``block_origin``, ``Sales`` and the features.
+    """
+    origin = sales_train_window["Date"].max() + pd.Timedelta(days=1)
+    return build_training_table(
+        sales_train_window, stores_validated, origin, FeatureConfig.from_params(features)
+    )

@@ -1,0 +1,207 @@
+"""Nodes of the validation gate.
+
+The gate scores a registered version exactly as inference calls it: holdout rows in the test
+format, without their Sales, through the loaded pyfunc; the holdout's sales only score.
+The decision (Staging or rejected) is recorded by the registry module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from rossmann_forecast.ensemble import to_model_input
+from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.registry import ModelRegistry, NothingInStage, RegistryError
+
+logger = logging.getLogger(__name__)
+
+
+def holdout_digest(holdout_table: pd.DataFrame) -> str:
+    """Content hash of the holdout rows (order-sensitive), recorded with every verdict."""
+    hashed = pd.util.hash_pandas_object(holdout_table, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def select_candidate(
+    validation: dict[str, Any], registered_model_version: dict[str, Any] | None = None
+) -> int:
+    """The version to judge: ``validation.version`` if set; else the version this run just
+    registered; else the newest version not yet validated.
+
+    Raises:
+        RegistryError: When no version waits for validation.
+    """
+    registry = ModelRegistry(validation["model_name"])
+    if validation.get("version") is not None:
+        return int(validation["version"])
+    if registered_model_version is not None:
+        return int(registered_model_version["version"])
+    version = registry.next_version_to_validate()
+    if version is None:
+        raise RegistryError(
+            f"No version of {validation['model_name']!r} waits for validation. Train one with "
+            "`kedro run --pipelines training`, or judge a given one with "
+            "`kedro run --pipelines validation --params validation.version=N`."
+        )
+    return version
+
+
+def _predict(model_uri: str, holdout_table: pd.DataFrame) -> pd.Series:
+    model = mlflow.pyfunc.load_model(model_uri)
+    inputs = to_model_input(holdout_table.drop(columns=["Sales", "Customers"], errors="ignore"))
+    return pd.Series(model.predict(inputs)["Sales"].to_numpy(), index=holdout_table.index)
+
+
+def score_candidate(
+    candidate_version: int, holdout_table: pd.DataFrame, validation: dict[str, Any]
+) -> pd.DataFrame:
+    """Holdout predictions of the candidate, loaded from the registry by its version."""
+    uri = ModelRegistry(validation["model_name"]).model_uri(candidate_version)
+    logger.info("Scoring %s on %d holdout rows", uri, len(holdout_table))
+    return holdout_table[["Store", "Date", "Sales"]].assign(
+        version=candidate_version, prediction=_predict(uri, holdout_table)
+    )
+
+
+def score_production(holdout_table: pd.DataFrame, validation: dict[str, Any]) -> pd.DataFrame:
+    """Holdout predictions of the current Production version (empty before the first)."""
+    registry = ModelRegistry(validation["model_name"])
+    version = registry.version_for_stage("production")
+    if version is None:
+        logger.info("No Production version yet: nothing to compare the candidate with")
+        return pd.DataFrame(columns=["Store", "Date", "Sales", "version", "prediction"])
+    uri = registry.model_uri("production")
+    return holdout_table[["Store", "Date", "Sales"]].assign(
+        version=version, prediction=_predict(uri, holdout_table)
+    )
+
+
+def _scores(predictions: pd.DataFrame, stores: pd.DataFrame, recent_days: int) -> dict[str, float]:
+    frame = predictions.merge(stores[["Store", "StoreType"]], on="Store", how="left")
+    actual, predicted = frame["Sales"].to_numpy(), frame["prediction"].to_numpy()
+    scores = {
+        "holdout_rmspe": rmspe(actual, predicted),
+        "holdout_bias": mean_percentage_error(actual, predicted),
+    }
+    recent = frame["Date"] >= frame["Date"].max() - pd.Timedelta(days=recent_days - 1)
+    scores[f"holdout_rmspe_last_{recent_days}d"] = rmspe(actual[recent], predicted[recent])
+    for store_type, rows in frame.groupby("StoreType"):
+        position = frame.index.get_indexer(rows.index)
+        if (actual[position] > 0).any():
+            scores[f"holdout_rmspe_storetype_{store_type}"] = rmspe(
+                actual[position], predicted[position]
+            )
+    return scores
+
+
+def evaluate_holdout(
+    candidate_predictions: pd.DataFrame,
+    production_predictions: pd.DataFrame,
+    holdout_table: pd.DataFrame,
+    stores_validated: pd.DataFrame,
+    validation: dict[str, Any],
+) -> dict[str, Any]:
+    """Holdout metrics of the candidate (and of Production on the same rows).
+
+    Returns:
+        The report: version, metrics, Production's metrics, threshold, holdout hash, time.
+    """
+    recent_days = int(validation["recent_days"])
+    report: dict[str, Any] = {
+        "version": int(candidate_predictions["version"].iloc[0]),
+        "threshold": float(validation["threshold"]),
+        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "holdout_sha256": holdout_digest(holdout_table),
+        "holdout_rows": int(len(holdout_table)),
+        "holdout_start": str(holdout_table["Date"].min().date()),
+        "holdout_end": str(holdout_table["Date"].max().date()),
+        "metrics": _scores(candidate_predictions, stores_validated, recent_days),
+        "production": None,
+    }
+    if len(production_predictions):
+        report["production"] = {
+            "version": int(production_predictions["version"].iloc[0]),
+            "metrics": _scores(production_predictions, stores_validated, recent_days),
+        }
+    return report
+
+
+def apply_gate(report: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
+    """Record the verdict: below the threshold the version goes to Staging, else rejected.
+
+    Returns:
+        A machine-readable gate status (also written to ``data/08_reporting``).
+    """
+    version, threshold = report["version"], report["threshold"]
+    score = report["metrics"]["holdout_rmspe"]
+    passed = bool(np.isfinite(score) and score < threshold)
+    production = report["production"]
+    if production is not None:
+        logger.info(
+            "Production version %d on the same rows: RMSPE %.4f",
+            production["version"],
+            production["metrics"]["holdout_rmspe"],
+        )
+    logger.info("Validation RMSPE: %.4f", score)
+    reason = (
+        f"holdout RMSPE {score:.4f} < threshold {threshold:.2f}"
+        if passed
+        else f"holdout RMSPE {score:.4f} >= threshold {threshold:.2f}"
+    )
+    # Stored as validation.<name> version tags: rmspe, bias, rmspe_last_14d, rmspe_storetype_a..
+    metrics = {k.removeprefix("holdout_"): float(v) for k, v in report["metrics"].items()}
+    if production is not None:
+        metrics["production_rmspe"] = float(production["metrics"]["holdout_rmspe"])
+        metrics["production_version"] = float(production["version"])
+    registry = ModelRegistry(validation["model_name"])
+    run = mlflow.active_run()
+    registry.record_validation(
+        version,
+        passed=passed,
+        metrics=metrics,
+        threshold=threshold,
+        reason=reason,
+        run_id=run.info.run_id if run else None,
+    )
+    if passed:
+        logger.info("✓ Performance meets threshold (< %.2f)", threshold)
+        logger.info("✓ Model version %d promoted to Staging", version)
+    else:
+        logger.warning("✗ Performance does not meet threshold (< %.2f)", threshold)
+        logger.warning("✗ Model version %d rejected: %s", version, reason)
+    return {
+        "version": version,
+        "passed": passed,
+        "status": "staging" if passed else "rejected",
+        "holdout_rmspe": score,
+        "threshold": threshold,
+        "reason": reason,
+        "evaluated_at": report["evaluated_at"],
+    }
+
+
+def gate_metrics_for_mlflow(report: dict[str, Any]) -> dict[str, dict[str, float | int]]:
+    """The report's metrics in the shape kedro-mlflow's metrics dataset logs."""
+    metrics = {k: {"value": float(v), "step": 0} for k, v in report["metrics"].items()}
+    if report["production"] is not None:
+        for key, value in report["production"]["metrics"].items():
+            metrics[f"production_{key}"] = {"value": float(value), "step": 0}
+    return metrics
+
+
+__all__ = [
+    "NothingInStage",
+    "apply_gate",
+    "evaluate_holdout",
+    "gate_metrics_for_mlflow",
+    "score_candidate",
+    "score_production",
+    "select_candidate",
+]

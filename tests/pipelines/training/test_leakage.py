@@ -1,0 +1,95 @@
+"""No leakage, shown: sales after the forecast origin cannot move the holdout forecast.
+
+A public Rossmann project scored 0.096 on its holdout with rolling features that read the
+holdout's own sales; frozen at the origin it scored 0.27. Here the whole path (split,
+features, CV, weights, refit, the model's own feature state) is rebuilt with every Sales
+value after the origin multiplied by 1,000, and the holdout predictions must not change.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rossmann_forecast.ensemble import to_model_input
+from rossmann_forecast.pipelines.data_processing.nodes import build_model_input, split_holdout
+from rossmann_forecast.pipelines.training.nodes import (
+    assemble_ensemble,
+    cross_validate_member,
+    fit_ensemble_weights,
+    fit_final_member,
+    fit_model_state,
+)
+from rossmann_forecast.synthetic import generate
+
+FEATURES = {"windows_days": [91, 364], "block_days": 42, "min_history_days": 91}
+CV = {"n_folds": 2, "fold_days": 42}
+MEMBERS = {
+    "lightgbm": {
+        "library": "lightgbm",
+        "num_rounds": 20,
+        "params": {"objective": "regression", "num_leaves": 15, "num_threads": 1, "seed": 1},
+    },
+    "xgboost": {
+        "library": "xgboost",
+        "num_rounds": 20,
+        "params": {"tree_method": "hist", "max_depth": 4, "nthread": 1, "seed": 1},
+    },
+    "catboost": {
+        "library": "catboost",
+        "num_rounds": 20,
+        "params": {"depth": 4, "thread_count": 1, "random_seed": 1},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def raw():
+    synthetic = generate(n_stores=15, seed=11)
+    sales = synthetic.train.assign(
+        Date=lambda f: pd.to_datetime(f["Date"]),
+        StateHoliday=lambda f: f["StateHoliday"].astype(str),
+    )
+    return sales, synthetic.store
+
+
+def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> np.ndarray:
+    window, holdout = split_holdout(sales, {"holdout_days": 42})
+    table = build_model_input(window, stores, FEATURES)
+    oof = {m: cross_validate_member(table, CV, MEMBERS[m], FEATURES) for m in MEMBERS}
+    blend = fit_ensemble_weights(oof["lightgbm"], oof["xgboost"], oof["catboost"])
+    fitted = {m: fit_final_member(table, MEMBERS[m], FEATURES) for m in MEMBERS}
+    model = assemble_ensemble(
+        fit_model_state(window, stores, FEATURES),
+        fitted["lightgbm"],
+        fitted["xgboost"],
+        fitted["catboost"],
+        blend,
+        {},
+        FEATURES,
+    )
+    rows = to_model_input(holdout.drop(columns=["Sales", "Customers"]))
+    return model.predict(None, rows)["Sales"].to_numpy()
+
+
+def _scaled(sales: pd.DataFrame, where: pd.Series, factor: float) -> pd.DataFrame:
+    changed = sales.copy()
+    changed.loc[where, "Sales"] = changed.loc[where, "Sales"] * factor
+    return changed
+
+
+def test_sales_after_the_origin_do_not_change_the_holdout_forecast(raw):
+    sales, stores = raw
+    origin = sales["Date"].max() - pd.Timedelta(days=41)
+    baseline = _holdout_forecast(sales, stores)
+    inflated = _holdout_forecast(_scaled(sales, sales["Date"] >= origin, 1000.0), stores)
+    np.testing.assert_array_equal(baseline, inflated)
+    assert (baseline > 0).any()
+
+
+def test_the_check_can_fail_sales_before_the_origin_do_change_it(raw):
+    sales, stores = raw
+    origin = sales["Date"].max() - pd.Timedelta(days=41)
+    recent = (sales["Date"] < origin) & (sales["Date"] >= origin - pd.Timedelta(days=60))
+    baseline = _holdout_forecast(sales, stores)
+    changed = _holdout_forecast(_scaled(sales, recent, 3.0), stores)
+    assert not np.allclose(baseline, changed)

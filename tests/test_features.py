@@ -1,0 +1,111 @@
+"""Tests of the shared feature logic: what each feature may see, and when."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rossmann_forecast.features import (
+    FeatureConfig,
+    block_origins,
+    build_training_table,
+    event_counters,
+    feature_names,
+    features_for_request,
+    fit_state,
+)
+from rossmann_forecast.synthetic import generate
+
+CONFIG = FeatureConfig()
+
+
+@pytest.fixture(scope="module")
+def data():
+    synthetic = generate(n_stores=12, seed=3)
+    sales = synthetic.train.copy()
+    sales["Date"] = pd.to_datetime(sales["Date"])
+    sales["StateHoliday"] = sales["StateHoliday"].astype(str)
+    return sales, synthetic.store
+
+
+def test_event_counters_count_days_to_and_from_events():
+    calendar = pd.DataFrame(
+        {
+            "Store": 1,
+            "Date": pd.date_range("2015-01-01", periods=6),
+            "Open": [1, 1, 0, 1, 1, 1],
+            "Promo": [0, 1, 1, 0, 0, 0],
+            "StateHoliday": ["0", "0", "a", "0", "0", "0"],
+            "SchoolHoliday": 0,
+        }
+    )
+    counters = event_counters(calendar, cap=30)
+    assert counters["days_until_holiday"].tolist() == [2, 1, 0, 30, 30, 30]
+    assert counters["days_since_holiday"].tolist() == [30, 30, 0, 1, 2, 3]
+    assert counters["days_since_promo"].tolist() == [30, 0, 0, 1, 2, 3]
+    assert counters["days_since_school"].eq(30).all()
+
+
+def test_state_ignores_rows_on_or_after_the_origin(data):
+    sales, stores = data
+    origin = pd.Timestamp("2015-03-01")
+    changed = sales.copy()
+    later = changed["Date"] >= origin
+    changed.loc[later, "Sales"] = changed.loc[later, "Sales"] * 50
+    before = fit_state(sales, stores, origin, CONFIG)
+    after = fit_state(changed, stores, origin, CONFIG)
+    pd.testing.assert_frame_equal(before.store_stats, after.store_stats)
+    for name, stat in before.group_stats.items():
+        pd.testing.assert_frame_equal(stat, after.group_stats[name])
+
+
+def test_state_reacts_to_history_before_the_origin(data):
+    """The check above must be able to fail: earlier sales do move the statistics."""
+    sales, stores = data
+    origin = pd.Timestamp("2015-03-01")
+    changed = sales.copy()
+    earlier = changed["Date"] < origin
+    changed.loc[earlier, "Sales"] = changed.loc[earlier, "Sales"] * 2
+    before = fit_state(sales, stores, origin, CONFIG)
+    after = fit_state(changed, stores, origin, CONFIG)
+    assert not before.store_stats.equals(after.store_stats)
+
+
+def test_training_rows_see_only_statistics_from_before_their_block(data):
+    sales, stores = data
+    origin = sales["Date"].max() - pd.Timedelta(days=41)
+    window = sales.loc[sales["Date"] < origin]
+    table = build_training_table(window, stores, origin, CONFIG)
+    assert (table["Date"] >= table["block_origin"]).all()
+    assert (table["Date"] < table["block_origin"] + pd.Timedelta(days=CONFIG.block_days)).all()
+    assert (table["Sales"] > 0).all()
+    assert list(table.columns[4:]) == feature_names(CONFIG)
+    # Sales inside the last block change nothing in that block's features.
+    last = table["block_origin"].max()
+    changed = window.copy()
+    inside = changed["Date"] >= last
+    changed.loc[inside, "Sales"] *= 50
+    again = build_training_table(changed, stores, origin, CONFIG)
+    pd.testing.assert_frame_equal(
+        table.drop(columns="Sales"), again.drop(columns="Sales"), check_exact=True
+    )
+
+
+def test_block_origins_align_on_the_holdout_origin():
+    origins = block_origins(pd.Timestamp("2015-01-01"), pd.Timestamp("2015-06-20"), CONFIG)
+    assert origins[0] == pd.Timestamp("2015-05-09")
+    assert all((a - b).days == 42 for a, b in zip(origins, origins[1:], strict=False))
+    assert origins[-1] - pd.Timedelta(days=CONFIG.min_history_days) >= pd.Timestamp("2015-01-01")
+
+
+def test_request_features_match_the_training_path_for_the_same_origin(data):
+    sales, stores = data
+    origin = sales["Date"].max() - pd.Timedelta(days=41)
+    rows = sales.loc[(sales["Date"] >= origin) & (sales["Open"] == 1)]
+    state = fit_state(sales, stores, origin, CONFIG)
+    features = features_for_request(rows.drop(columns=["Sales", "Customers"]), state)
+    assert list(features.columns) == feature_names(CONFIG)
+    assert len(features) == len(rows)
+    # Store statistics come from the state, identical for every row of a store.
+    per_store = features.groupby(rows["Store"])["w91_mean"].nunique()
+    assert (per_store == 1).all()
+    assert np.isfinite(features["w91_mean"]).all()
