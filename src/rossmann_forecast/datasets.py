@@ -10,6 +10,7 @@ from typing import Any
 
 import mlflow
 from kedro.io import AbstractDataset
+from kedro_datasets.json import JSONDataset
 from kedro_mlflow.io.models import MlflowModelTrackingDataset
 
 import rossmann_forecast
@@ -67,6 +68,13 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
                 int(version), version_description(name, lineage)
             )
             logger.info("✓ Model registered: %s version %s", name, version)
+
+
+class OptionalJSONDataset(JSONDataset):
+    """A JSON file that may not exist yet: loads as None instead of failing."""
+
+    def load(self) -> Any:
+        return super().load() if self._exists() else None
 
 
 class MlflowInputDataset(AbstractDataset):

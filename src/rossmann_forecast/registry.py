@@ -542,16 +542,19 @@ class ModelRegistry:
         for key, value in tags.items():
             self.client.set_model_version_tag(self.model_name, str(version), key, value)
 
-    def next_version_to_validate(self) -> int | None:
-        """The newest version whose lineage is complete and that the gate has not judged yet."""
+    def versions_to_validate(self) -> list[int]:
+        """Versions whose lineage is complete and that the gate has not judged yet, oldest first."""
         state = self._read_state()
-        candidates = [
+        return sorted(
             version
             for version in state.versions
             if state.tags(version).get(STATUS_TAG) == PENDING
             and state.tags(version).get(LINEAGE_COMPLETE_TAG, "").lower() == "true"
-        ]
-        return max(candidates) if candidates else None
+        )
+
+    def next_version_to_validate(self) -> int | None:
+        """The newest version whose lineage is complete and that the gate has not judged yet."""
+        return max(self.versions_to_validate(), default=None)
 
     def status(self) -> list[VersionStatus]:
         """Every version, newest first, with stage, holdout RMSPE, lineage and who promoted it."""

@@ -32,8 +32,12 @@ def holdout_digest(holdout_table: pd.DataFrame) -> str:
 def select_candidate(
     validation: dict[str, Any], registered_model_version: dict[str, Any] | None = None
 ) -> int:
-    """The version to judge: ``validation.version`` if set; else the version this run just
-    registered; else the newest version not yet validated.
+    """The version to judge: ``validation.version`` if set; else the version the last training
+    registered, while it waits for validation; else the newest version waiting.
+
+    Args:
+        validation: ``params:validation``.
+        registered_model_version: What the last training run registered (None before any).
 
     Raises:
         RegistryError: When no version waits for validation.
@@ -41,9 +45,10 @@ def select_candidate(
     registry = ModelRegistry(validation["model_name"])
     if validation.get("version") is not None:
         return int(validation["version"])
-    if registered_model_version is not None:
+    pending = registry.versions_to_validate()
+    if registered_model_version is not None and int(registered_model_version["version"]) in pending:
         return int(registered_model_version["version"])
-    version = registry.next_version_to_validate()
+    version = max(pending, default=None)
     if version is None:
         raise RegistryError(
             f"No version of {validation['model_name']!r} waits for validation. Train one with "

@@ -12,22 +12,17 @@ from .nodes import (
 )
 
 
-def create_pipeline(after_training: bool = False, **kwargs) -> Pipeline:
+def create_pipeline(**kwargs) -> Pipeline:
     """The gate: candidate -> holdout scores (and Production's) -> verdict in the registry.
 
-    Args:
-        after_training: In the default pipeline the gate judges the version that the same run
-            just registered (``registered_model_version``), and so runs after it. Alone, it
-            judges ``validation.version`` or the newest version not yet validated.
+    ``registered_model_version`` (written by training) orders the gate after training when both
+    run together, so that it judges the version the same run registered.
     """
-    candidate_inputs = ["params:validation"]
-    if after_training:
-        candidate_inputs.append("registered_model_version")
     return Pipeline(
         [
             Node(
                 select_candidate,
-                inputs=candidate_inputs,
+                inputs=["params:validation", "registered_model_version"],
                 outputs="candidate_version",
                 name="select_candidate",
             ),

@@ -1,0 +1,119 @@
+"""The whole model lifecycle, end to end, with real `kedro run` and `kedro model` calls.
+
+train v1 -> gate passes -> promote -> train v2 -> gate passes -> promote (v1 archived) ->
+rollback to v1 (v2 archived) -> v3 judged with a stricter threshold is rejected and cannot be
+promoted -> history shows every move with users and reasons.
+"""
+
+import json
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import make_kedro_project
+
+MODEL = "rossmann-ensemble"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_kedro_project(tmp_path_factory.mktemp("lifecycle"))
+
+
+def _ok(result):
+    assert result.returncode == 0, result.output
+    return result
+
+
+def _gate_status(project):
+    return json.loads((project.path / "data" / "08_reporting" / "gate_status.json").read_text())
+
+
+def _stages(project):
+    client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
+    model = client.get_registered_model(MODEL)
+    tags = {
+        int(v.version): v.tags.get("lifecycle.stage")
+        for v in client.search_model_versions(f"name='{MODEL}'")
+    }
+    return dict(model.aliases), tags
+
+
+def test_train_gate_promote_rollback_reject_and_history(project):
+    # v1: the default pipeline trains, registers and gates it.
+    first = _ok(project.run())
+    assert "Validation RMSPE: " in first.output
+    assert "✓ Performance meets threshold (< 0.15)" in first.output
+    assert "✓ Model version 1 promoted to Staging" in first.output
+    assert _gate_status(project) | {"evaluated_at": None} == _gate_status(project) | {
+        "version": 1,
+        "passed": True,
+        "status": "staging",
+        "evaluated_at": None,
+    }
+    promoted = _ok(project.kedro("model", "promote", "-e", "test", "--reason", "first model",
+                                 "--user", "ann"))  # fmt: skip
+    assert "✓ Model version 1 is now in Production" in promoted.stdout
+
+    # v2: trained and gated in a second run; promoting it archives v1.
+    _ok(project.run("--pipelines", "training,validation"))
+    assert _gate_status(project)["version"] == 2 and _gate_status(project)["passed"]
+    second = _ok(project.kedro("model", "promote", "-e", "test", "--reason", "better recent weeks",
+                               "--user", "bob"))  # fmt: skip
+    assert "✓ Model version 2 is now in Production" in second.stdout
+    assert "✓ Previous Production model (version 1) archived" in second.stdout
+    aliases, stages = _stages(project)
+    assert aliases == {"production": 2}
+    assert stages == {1: "Archived", 2: "Production"}
+
+    # Rollback to v1 in one command: v2 is archived.
+    rollback = _ok(project.kedro("model", "promote", "-e", "test", "--version", "1",
+                                 "--reason", "v2 over-forecasts Sundays", "--user", "carol"))  # fmt: skip
+    assert "✓ Model version 1 is now in Production" in rollback.stdout
+    assert "✓ Previous Production model (version 2) archived" in rollback.stdout
+    aliases, stages = _stages(project)
+    assert aliases == {"production": 1}
+    assert stages == {1: "Production", 2: "Archived"}
+
+    # v3, judged with a stricter threshold, is rejected and cannot be promoted.
+    _ok(project.run("--pipelines", "training"))
+    strict = _ok(project.run("--pipelines", "validation", "--params", "validation.threshold=0.05"))
+    assert "✗ Model version 3 rejected" in strict.output
+    assert _gate_status(project) | {
+        "evaluated_at": None,
+        "holdout_rmspe": None,
+        "reason": None,
+    } == {
+        "version": 3,
+        "passed": False,
+        "status": "rejected",
+        "threshold": 0.05,
+        "evaluated_at": None,
+        "holdout_rmspe": None,
+        "reason": None,
+    }
+    refused = project.kedro("model", "promote", "-e", "test", "--version", "3", "--reason", "try")
+    assert refused.returncode != 0
+    assert "Version 3 was rejected" in refused.output
+    aliases, stages = _stages(project)
+    assert aliases == {"production": 1}
+    assert stages[3] == "None"
+
+    # History: every move, in order, with who and why.
+    history = _ok(project.kedro("model", "history", "-e", "test")).stdout
+    lines = [line for line in history.splitlines() if "->" in line and "#" not in line]
+    expected = [
+        ("1", "None -> Staging", "holdout RMSPE"),
+        ("1", "Staging -> Production", "first model"),
+        ("2", "None -> Staging", "holdout RMSPE"),
+        ("2", "Staging -> Production", "better recent weeks"),
+        ("1", "Production -> Archived", "better recent weeks"),
+        ("1", "Archived -> Production", "v2 over-forecasts Sundays"),
+        ("2", "Production -> Archived", "v2 over-forecasts Sundays"),
+        ("3", "None -> None", "rejected"),
+    ]
+    assert len(lines) == len(expected), history
+    for line, (version, move, why) in zip(lines, expected, strict=True):
+        assert f" {version} " in line and move in line and why in line, line
+    for who in ("ann", "bob", "carol"):
+        assert who in history
