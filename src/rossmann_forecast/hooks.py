@@ -34,6 +34,7 @@ import yaml
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from rossmann_forecast.registry import ModelRegistry
 from rossmann_forecast.schemas import STORE_FILE, TEST_FILE, TRAIN_FILE, RawDataError
 
 logger = logging.getLogger(__name__)
@@ -350,4 +351,33 @@ class NodeTimingHook:
             "Run finished in %.1f s; slowest nodes: %s",
             total,
             ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest),
+        )
+
+
+class FailedRunHook:
+    """A run that fails after registering a version leaves that version abandoned.
+
+    The registry must not hold a usable entry from a failed run: the version stays (nothing is
+    deleted outside retention) but is marked ``validation.status=abandoned`` with the error, so
+    the gate never picks it up by itself and it can never be promoted without a verdict.
+    """
+
+    def __init__(self, model_dataset: str = "ensemble_model") -> None:
+        self._model_dataset = model_dataset
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, catalog: Any) -> None:
+        """Abandon the version this run registered, if any."""
+        try:
+            dataset = catalog.get(self._model_dataset)
+        except Exception:  # noqa: BLE001 - no such dataset in this catalog
+            return
+        info = getattr(dataset, "model_info", None)
+        version = getattr(info, "registered_model_version", None)
+        name = getattr(dataset, "_save_args", {}).get("registered_model_name")
+        if version is None or name is None:
+            return
+        ModelRegistry(name).abandon(
+            int(version),
+            f"the run that registered it failed: {type(error).__name__}: {error}"[:500],
         )

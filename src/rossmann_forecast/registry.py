@@ -91,6 +91,9 @@ ALIAS_FOR_STAGE = {PRODUCTION: "production", STAGING: "staging"}
 PENDING = "pending"
 PASSED = "passed"
 REJECTED = "rejected"
+# Registered by a `kedro run` that then failed: never judged or promoted unless a person asks
+# for exactly that version (`--params validation.version=N`).
+ABANDONED = "abandoned"
 
 STAGE_TAG = "lifecycle.stage"
 STATUS_TAG = "validation.status"
@@ -859,6 +862,22 @@ class ModelRegistry:
         )
         return report
 
+    def abandon(self, version: int, reason: str) -> bool:
+        """Mark a version whose registering run failed, so that nothing picks it up.
+
+        Only a version still waiting for the gate is marked (one the gate already judged keeps
+        its verdict). Returns whether it was marked.
+        """
+        tags = self.client.get_model_version(self.model_name, str(version)).tags
+        if tags.get(STATUS_TAG) != PENDING:
+            return False
+        self.client.set_model_version_tag(self.model_name, str(version), STATUS_TAG, ABANDONED)
+        self.client.set_model_version_tag(
+            self.model_name, str(version), "validation.reason", reason
+        )
+        logger.warning("Version %d abandoned: %s", version, reason)
+        return True
+
     def repair(self, user: str | None = None) -> list[str]:
         """Complete interrupted operations and fix tags from the aliases; returns what was found."""
         found = self.check_invariants()
@@ -1258,6 +1277,8 @@ def _first(tags: dict[str, str], *keys: str) -> str | None:
 def _status_note(tags: dict[str, str]) -> str:
     if tags.get(STATUS_TAG) == REJECTED:
         return f"rejected: {tags.get('validation.reason', '')}"
+    if tags.get(STATUS_TAG) == ABANDONED:
+        return f"abandoned: {tags.get('validation.reason', '')}"
     if tags.get("lifecycle.superseded_by"):
         return f"superseded by version {tags['lifecycle.superseded_by']}"
     if tags.get(STATUS_TAG) == PENDING:

@@ -5,12 +5,12 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/
 
 from omegaconf.resolvers import oc
 
-from rossmann_forecast.hooks import NodeTimingHook, RawDataHook
+from rossmann_forecast.hooks import FailedRunHook, NodeTimingHook, RawDataHook
 from rossmann_forecast.paths import project_root
 
 # kedro-mlflow registers its own hook through its entry point. Ours make sure raw data exist,
-# and show progress and where the time goes.
-HOOKS = (RawDataHook(), NodeTimingHook())
+# show progress and where the time goes, and abandon a version whose registering run failed.
+HOOKS = (RawDataHook(), NodeTimingHook(), FailedRunHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
