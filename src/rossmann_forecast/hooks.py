@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 from kedro.framework.hooks import hook_impl
+from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
 from rossmann_forecast.registry import ModelRegistry
@@ -67,7 +68,11 @@ class RawDataHook:
         synthetic = _synthetic_params(catalog)
         ensure_raw_data(paths, n_stores=synthetic["n_stores"], seed=synthetic["seed"])
         project_path = Path(run_params.get("project_path") or Path.cwd())
-        catalog.save(FINGERPRINT_DATASET, fingerprint_raw_files(paths, project_path))
+        fingerprint = fingerprint_raw_files(paths, project_path)
+        if FINGERPRINT_DATASET in catalog:
+            catalog.save(FINGERPRINT_DATASET, fingerprint)
+        else:  # a catalog without the declared memory dataset (e.g. a unit test's)
+            catalog[FINGERPRINT_DATASET] = MemoryDataset(fingerprint)
 
 
 def raw_file_paths(catalog: Any) -> dict[str, Path]:

@@ -1186,6 +1186,11 @@ class ModelRegistry:
                 self._lock_token = token
                 return token
             except MlflowException as exc:
+                if exc.error_code == _DOES_NOT_EXIST:
+                    # The insert collided with a held lock, and MLflow's SQL store then reads
+                    # that lock back to report it; the holder released it in between, so the
+                    # read says "not found". The lock is free now: try again.
+                    continue
                 if exc.error_code != _ALREADY_EXISTS:
                     raise
             holder = self._read_lock()
