@@ -134,7 +134,10 @@ def test_real_files_are_used_as_they_are(kedro_project, raw_frames, write_raw_cs
     paths = write_raw_csvs(kedro_project.raw_dir, raw_frames)
     before = {name: path.read_bytes() for name, path in paths.items()}
 
-    result = kedro_project.run("--pipelines", "data_processing")
+    # Five days are valid raw files but too short to forecast from: run the raw layer only.
+    result = kedro_project.run(
+        "--pipelines", "data_processing", "--to-nodes", "build_raw_data_lineage"
+    )
 
     assert result.returncode == 0, result.output
     assert {name: path.read_bytes() for name, path in paths.items()} == before
@@ -168,3 +171,17 @@ def test_partial_set_of_kaggle_files_fails_the_run(kedro_project, raw_frames, wr
     assert result.returncode != 0
     assert "holds store.csv but not train.csv, test.csv" in " ".join(result.output.split())
     assert not (kedro_project.raw_dir / "train.csv").exists()
+
+
+def test_a_train_file_too_short_to_forecast_from_is_refused_clearly(
+    kedro_project, raw_frames, write_raw_csvs
+):
+    write_raw_csvs(kedro_project.raw_dir, raw_frames)
+
+    result = kedro_project.run("--pipelines", "data_processing")
+
+    assert result.returncode != 0
+    assert "train.csv covers 5 days (2015-07-27 .. 2015-07-31)" in result.output
+    assert not (
+        kedro_project.path / "data" / "05_model_input" / "model_input_table.parquet"
+    ).exists()

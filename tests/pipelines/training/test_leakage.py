@@ -53,7 +53,7 @@ def raw():
 
 
 def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> np.ndarray:
-    window, holdout = split_holdout(sales, {"holdout_days": 42})
+    window, holdout = split_holdout(sales, {"holdout_days": 42, "features": FEATURES})
     table = build_model_input(window, stores, FEATURES)
     oof = {m: cross_validate_member(table, CV, MEMBERS[m], FEATURES) for m in MEMBERS}
     blend = fit_ensemble_weights(oof["lightgbm"], oof["xgboost"], oof["catboost"])

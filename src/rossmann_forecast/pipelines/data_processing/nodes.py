@@ -161,14 +161,29 @@ def split_holdout(
 
     Args:
         sales_validated: Typed train rows.
-        data_processing: ``params:data_processing`` (``holdout_days``).
+        data_processing: ``params:data_processing`` (``holdout_days``, ``features``).
 
     Returns:
         The training window (every row before the holdout) and the holdout rows (all rows,
         closed days included, in the test format plus Sales and Customers).
+
+    Raises:
+        ValueError: When train.csv is too short to hold a holdout and enough history.
     """
     days = int(data_processing["holdout_days"])
-    origin = sales_validated["Date"].max() - pd.Timedelta(days=days - 1)
+    history_days = int(data_processing["features"]["min_history_days"])
+    block_days = int(data_processing["features"]["block_days"])
+    first, last = sales_validated["Date"].min(), sales_validated["Date"].max()
+    covered = (last - first).days + 1
+    needed = days + history_days + 2 * block_days
+    if covered < needed:
+        raise ValueError(
+            f"train.csv covers {covered} days ({first.date()} .. {last.date()}); forecasting "
+            f"needs at least {needed}: the holdout ({days} days), the history the features look "
+            f"back on ({history_days}) and two training blocks of {block_days} days. "
+            "Use the full Kaggle train.csv (942 days) or remove the files to use synthetic data."
+        )
+    origin = last - pd.Timedelta(days=days - 1)
     before = sales_validated["Date"] < origin
     window = sales_validated.loc[before].sort_values(["Date", "Store"], ignore_index=True)
     holdout = sales_validated.loc[~before].sort_values(["Date", "Store"], ignore_index=True)
