@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.registry_support import start_mlflow_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_LAYERS = (
@@ -221,3 +224,16 @@ def write_raw_frames(directory: Path, frames: dict[str, pd.DataFrame]) -> dict[s
 def write_raw_csvs():
     """The ``write_raw_frames(directory, frames)`` helper, as a fixture."""
     return write_raw_frames
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real ``mlflow server`` on loopback (SQLite backend, proxied artifacts) for the session."""
+    uri, process = start_mlflow_server(tmp_path_factory.mktemp("mlflow_server"))
+    yield uri
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

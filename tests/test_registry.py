@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
 import time
 import uuid
 
@@ -29,7 +27,6 @@ from tests.registry_support import (
     VersionFactory,
     finish,
     release_barrier,
-    start_mlflow_server,
     start_worker,
     validated,
     worker_result,
@@ -37,18 +34,6 @@ from tests.registry_support import (
 
 
 # ------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    uri, process = start_mlflow_server(tmp_path_factory.mktemp("mlflow_server"))
-    yield uri
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def sqlite_uri(tmp_path_factory):
     return f"sqlite:///{tmp_path_factory.mktemp('mlflow_sqlite') / 'mlflow.db'}"
