@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import warnings
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -23,7 +24,17 @@ logger = logging.getLogger(__name__)
 
 # What the pyfunc imports when it loads; pinned to what trained it. Listed explicitly because
 # MLflow's inference of requirements costs seconds per save and guesses.
-MODEL_REQUIREMENTS = ("mlflow", "pandas", "numpy", "lightgbm", "xgboost-cpu", "catboost")
+MODEL_REQUIREMENTS = (
+    "mlflow",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "lightgbm",
+    "xgboost-cpu",
+    "catboost",
+)
+# MLflow "models from code": the file MLflow runs to build the model on load.
+MODEL_ENTRYPOINT = Path(rossmann_forecast.__file__).with_name("model_entrypoint.py")
 
 
 def model_pip_requirements() -> list[str]:
@@ -37,8 +48,10 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
     The model's lineage (data hashes, window, features, hyperparameters, CV metrics, weights)
     plus the run id and git commit become tags of the new model version at the moment
     MLflow creates it, so no version exists without them; they are also set on the run.
-    The project package travels in the model (``code_paths``) so that a model loads with the
-    exact feature code it was trained with.
+    The model is logged from code (``model_entrypoint.py``) with its boosters, feature state
+    and weights as plain artifact files, so no pickled object is stored; the project package
+    travels in the model (``code_paths``) so that it loads with the exact feature code it was
+    trained with.
     """
 
     def _save(self, model: Any) -> None:
@@ -60,7 +73,10 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
         if run is not None:
             mlflow.set_tags({k: v for k, v in tags.items() if k.startswith(("lineage.", "cv."))})
             mlflow.log_dict(lineage, "lineage.json")
-        super()._save(model)
+        with tempfile.TemporaryDirectory() as directory:
+            self._save_args["artifacts"] = model.save_artifacts(Path(directory))
+            super()._save(str(MODEL_ENTRYPOINT))
+        self._save_args.pop("artifacts")
         name = self._save_args.get("registered_model_name")
         version = getattr(self.model_info, "registered_model_version", None)
         if name and version is not None:

@@ -4,11 +4,18 @@ The model takes rows in the Kaggle test format and returns Sales. The store attr
 statistics frozen at the forecast origin and the feature logic travel inside it
 (``features.FeatureState``), so inference needs no separate preprocessing and cannot drift
 from training.
+
+It is logged as MLflow "models from code": ``model_entrypoint.py`` declares an empty
+``RossmannEnsemble`` and ``load_context`` reads its artifacts, which are plain files: each
+booster in its library's own format (LightGBM text, XGBoost UBJSON, CatBoost binary), the
+feature state as Parquet tables, weights and lineage as JSON. Nothing is unpickled on load.
 """
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -20,7 +27,7 @@ from catboost import CatBoostRegressor
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from rossmann_forecast.features import FeatureState, features_for_request
+from rossmann_forecast.features import FeatureState, features_for_request, load_state, save_state
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +92,27 @@ def fit_member(spec: MemberSpec, features: np.ndarray, target: np.ndarray) -> An
     return model.fit(features, target)
 
 
+BOOSTER_FILES = {"lightgbm": "model.txt", "xgboost": "model.ubj", "catboost": "model.cbm"}
+
+
+def save_member(library: str, model: Any, path: Path) -> None:
+    """Write one booster in its library's own file format."""
+    model.save_model(str(path))
+
+
+def load_member(library: str, path: Path) -> Any:
+    """Read one booster written by ``save_member``."""
+    if library == "lightgbm":
+        return lgb.Booster(model_file=str(path))
+    if library == "xgboost":
+        booster = xgb.Booster()
+        booster.load_model(str(path))
+        return booster
+    model = CatBoostRegressor()
+    model.load_model(str(path))
+    return model
+
+
 def predict_member(library: str, model: Any, features: np.ndarray) -> np.ndarray:
     """Log1p-scale predictions of one booster."""
     if library == "xgboost":
@@ -97,19 +125,57 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
 
     def __init__(
         self,
-        state: FeatureState,
-        members: dict[str, tuple[str, Any]],
-        weights: dict[str, float],
-        scale: float,
-        feature_names: list[str],
+        state: FeatureState | None = None,
+        members: dict[str, tuple[str, Any]] | None = None,
+        weights: dict[str, float] | None = None,
+        scale: float = 1.0,
+        feature_names: list[str] | None = None,
         lineage: dict[str, Any] | None = None,
     ) -> None:
+        # Empty when MLflow builds it from model_entrypoint.py; load_context fills it in.
         self.state = state
-        self.members = members
-        self.weights = weights
+        self.members = members or {}
+        self.weights = weights or {}
         self.scale = scale
-        self.feature_names = feature_names
+        self.feature_names = feature_names or []
         self.lineage = dict(lineage or {})
+
+    def save_artifacts(self, directory: Path) -> dict[str, str]:
+        """Write the model as plain files; returns MLflow's ``artifacts`` mapping."""
+        directory.mkdir(parents=True, exist_ok=True)
+        artifacts = {}
+        for name, (library, model) in self.members.items():
+            path = directory / f"{name}.{BOOSTER_FILES[library]}"
+            save_member(library, model, path)
+            artifacts[f"member.{name}"] = str(path)
+        save_state(self.state, directory / "feature_state")
+        artifacts["feature_state"] = str(directory / "feature_state")
+        header = {
+            "members": {name: library for name, (library, _) in self.members.items()},
+            "weights": self.weights,
+            "scale": self.scale,
+            "feature_names": self.feature_names,
+            "lineage": self.lineage,
+        }
+        (directory / "ensemble.json").write_text(json.dumps(header, indent=2, default=str))
+        artifacts["ensemble"] = str(directory / "ensemble.json")
+        return artifacts
+
+    def load_context(self, context: Any) -> None:
+        """MLflow entry point on load: read the files written by ``save_artifacts``."""
+        artifacts = context.artifacts
+        if "ensemble" not in artifacts:
+            return
+        header = json.loads(Path(artifacts["ensemble"]).read_text())
+        self.members = {
+            name: (library, load_member(library, Path(artifacts[f"member.{name}"])))
+            for name, library in header["members"].items()
+        }
+        self.weights = header["weights"]
+        self.scale = float(header["scale"])
+        self.feature_names = header["feature_names"]
+        self.lineage = header["lineage"]
+        self.state = load_state(Path(artifacts["feature_state"]))
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None

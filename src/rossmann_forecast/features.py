@@ -33,8 +33,10 @@ one. Sales of the holdout are never passed to these functions while training.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,6 +51,13 @@ PROMO_INTERVAL_MONTHS = {
     "Jan,Apr,Jul,Oct": (1, 4, 7, 10),
     "Feb,May,Aug,Nov": (2, 5, 8, 11),
     "Mar,Jun,Sept,Dec": (3, 6, 9, 12),
+}
+# The keys of each per-store group statistic ("w91_dowpromo" -> Store, DayOfWeek, Promo).
+_GROUP_KEYS = {
+    "dow": ["Store", "DayOfWeek"],
+    "promo": ["Store", "Promo"],
+    "dowpromo": ["Store", "DayOfWeek", "Promo"],
+    "month": ["Store", "Month"],
 }
 
 
@@ -319,15 +328,9 @@ def make_features(rows: pd.DataFrame, state: FeatureState, counters: pd.DataFram
     store_stats = state.store_stats.reindex(rows["Store"].to_numpy())
     store_stats.index = rows.index
     features = features.join(store_stats)
-    keys = {
-        "dow": ["Store", "DayOfWeek"],
-        "promo": ["Store", "Promo"],
-        "dowpromo": ["Store", "DayOfWeek", "Promo"],
-        "month": ["Store", "Month"],
-    }
     lookup = rows[["Store", "DayOfWeek", "Promo"]].astype("int64").assign(Month=date.dt.month)
     for name, stat in state.group_stats.items():
-        index = pd.MultiIndex.from_frame(lookup[keys[name.split("_", 1)[1]]])
+        index = pd.MultiIndex.from_frame(lookup[_GROUP_KEYS[name.split("_", 1)[1]]])
         features[name] = stat.iloc[:, 0].reindex(index).to_numpy()
     return features[feature_names(state.config)].astype("float32")
 
@@ -454,3 +457,39 @@ def features_for_request(rows: pd.DataFrame, state: FeatureState) -> pd.DataFram
     request_counters = counters.iloc[len(tail) :]
     request_counters.index = rows.index
     return make_features(rows, state, request_counters)
+
+
+def save_state(state: FeatureState, directory: Path) -> None:
+    """Write the state as Parquet tables and a JSON header (no pickles)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    header = {
+        "origin": state.origin.isoformat(),
+        "config": {**asdict(state.config), "windows_days": list(state.config.windows_days)},
+        "groups": sorted(state.group_stats),
+    }
+    (directory / "state.json").write_text(json.dumps(header, indent=2))
+    state.stores.to_parquet(directory / "stores.parquet")
+    state.store_stats.to_parquet(directory / "store_stats.parquet")
+    state.calendar_tail.to_parquet(directory / "calendar_tail.parquet")
+    state.last_reopen.rename("last_reopen").to_frame().to_parquet(directory / "last_reopen.parquet")
+    for name, stat in state.group_stats.items():
+        stat.reset_index().to_parquet(directory / f"{name}.parquet")
+
+
+def load_state(directory: Path) -> FeatureState:
+    """Read a state written by ``save_state``."""
+    header = json.loads((directory / "state.json").read_text())
+    config = FeatureConfig.from_params(header["config"])
+    groups = {}
+    for name in header["groups"]:
+        keys = _GROUP_KEYS[name.split("_", 1)[1]]
+        groups[name] = pd.read_parquet(directory / f"{name}.parquet").set_index(keys)
+    return FeatureState(
+        origin=pd.Timestamp(header["origin"]),
+        config=config,
+        stores=pd.read_parquet(directory / "stores.parquet"),
+        store_stats=pd.read_parquet(directory / "store_stats.parquet"),
+        group_stats=groups,
+        calendar_tail=pd.read_parquet(directory / "calendar_tail.parquet"),
+        last_reopen=pd.read_parquet(directory / "last_reopen.parquet")["last_reopen"],
+    )
