@@ -249,3 +249,116 @@ def check(
         raise _RegistryCommandError("Run `kedro model check --repair` to fix them.")
     else:
         click.echo("✓ Registry consistent")
+
+
+# --------------------------------------------------------------------------------------------
+# Commands that run project pipelines (kedro-mlflow logs them exactly like `kedro run`)
+# --------------------------------------------------------------------------------------------
+def _run_pipeline(
+    metadata: Any, env: str | None, pipeline: str, runtime_params: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run one pipeline in a KedroSession; node errors become clean command errors.
+
+    Returns:
+        The run's free output datasets by name (``session.run``'s result) and the pipeline's
+        parameter group as the run saw it (conf merged with ``runtime_params``).
+    """
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+    from kedro.runner import SequentialRunner  # noqa: PLC0415
+
+    from rossmann_forecast.ensemble import InvalidInputError  # noqa: PLC0415
+
+    project_path = _project_path(metadata)
+    bootstrap_project(project_path)
+    try:
+        with KedroSession.create(
+            project_path=project_path, env=env, runtime_params=runtime_params
+        ) as session:
+            params = session.load_context().config_loader["parameters"].get(pipeline) or {}
+            return session.run(pipeline_names=[pipeline], runner=SequentialRunner()), dict(params)
+    except LockTimeout as exc:
+        raise _RegistryCommandError(str(exc), EXIT_BUSY) from exc
+    except (RegistryError, InvalidInputError) as exc:
+        raise _RegistryCommandError(str(exc)) from exc
+
+
+@model.command()
+@click.option(
+    "--stage",
+    type=click.Choice(["Production", "Staging"], case_sensitive=False),
+    default="Production",
+    show_default=True,
+    help="Predict with the version in this stage.",
+)
+@click.option("--version", "version", type=int, default=None, help="Predict with version N.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Kaggle submission CSV (Id,Sales); the detailed CSV goes beside it as "
+    "<name>_detailed.csv. Default: data/07_model_output/.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Rows in the test.csv format (default: data/01_raw/test.csv).",
+)
+@click.option("--env", "-e", default=None, help="Kedro environment (default: local).")
+@click.pass_obj
+def predict(
+    metadata: Any,
+    stage: str,
+    version: int | None,
+    output: Path | None,
+    input_path: Path | None,
+    env: str | None,
+) -> None:
+    """Batch predictions with a stage's version: `kedro run --pipelines inference`, logged."""
+    inference: dict[str, Any] = {"stage": stage.lower()}
+    if version is not None:
+        inference["version"] = version
+    if input_path is not None:
+        inference["input_path"] = input_path.resolve().as_posix()
+    if output is not None:
+        output = output.resolve()
+        inference["output_path"] = output.as_posix()
+        inference["predictions_path"] = output.with_name(f"{output.stem}_detailed.csv").as_posix()
+    outputs, params = _run_pipeline(metadata, env, "inference", {"inference": inference})
+    record = outputs["inference_record"].load()
+    click.echo(
+        f"✓ {record['predicted_rows']:,} predictions by {record['model_name']} version "
+        f"{record['model_version']} ({record['model_stage']}) for "
+        f"{record['date_start']}..{record['date_end']}"
+    )
+    click.echo(f"  submission: {params['output_path']}")
+    click.echo(f"  detailed:   {params['predictions_path']}")
+
+
+@model.command()
+@click.option("--env", "-e", default=None, help="Kedro environment (default: local).")
+@click.pass_obj
+def review(metadata: Any, env: str | None) -> None:
+    """Staging vs Production on the holdout: checklist, plots, report (`--pipelines review`)."""
+    outputs, _ = _run_pipeline(metadata, env, "review", {})
+    summary = outputs["review_summary"].load()
+    production = summary["production_version"]
+    click.echo(
+        f"Review of {summary['model_name']} version {summary['staging_version']} (Staging) "
+        + (
+            f"against version {production} (Production)"
+            if production is not None
+            else "alone: no version is in Production yet"
+        )
+    )
+    for item in summary["checklist"]:
+        mark = {"pass": "✓", "fail": "✗"}.get(item["status"], "-")
+        click.echo(f"  {mark} {item['item']}: {item['detail']}")
+    click.echo(f"Verdict: {summary['verdict']}")
+    click.echo(f"Report: {outputs['review_report'].report_path}")
+    if summary["logged_on_run"]:
+        click.echo(
+            f"  logged on run {summary['logged_on_run']} (version's validation) under review/"
+        )

@@ -251,7 +251,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         _refuse(~rows["DayOfWeek"].between(1, 7), model_input, "DayOfWeek", "must be 1..7")
         for column in ("Promo", "SchoolHoliday"):
             _refuse(~rows[column].isin([0, 1]), model_input, column, "must be 0 or 1")
-        unknown = sorted(set(rows["Store"].unique()) - self.state.known_stores)
+        unknown = sorted(int(s) for s in set(rows["Store"].unique()) - self.state.known_stores)
         if unknown:
             raise InvalidInputError(
                 f"Unknown store(s) {unknown[:10]}{' ...' if len(unknown) > 10 else ''}: "

@@ -1,0 +1,61 @@
+"""Inference pipeline: resolve a version by stage -> predict the input file -> record it."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    describe_prediction_run,
+    make_submission,
+    predict_sales,
+    prediction_log_entry,
+    prediction_metrics,
+    resolve_model,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Batch predictions with the Production version (or ``inference.stage``/``version``).
+
+    Writes the Kaggle submission (``Id,Sales``), the detailed predictions (Store, Date, Sales
+    and the version that made them; logged as an artifact), a partition of the prediction log
+    that monitoring reads, and the run's record (version, stage, training run, input hash).
+    """
+    return Pipeline(
+        [
+            Node(
+                resolve_model,
+                inputs="params:inference",
+                outputs="inference_model",
+                name="resolve_inference_model",
+            ),
+            Node(
+                predict_sales,
+                inputs=["inference_model", "inference_input"],
+                outputs="inference_predictions",
+                name="predict_sales",
+            ),
+            Node(
+                make_submission,
+                inputs="inference_predictions",
+                outputs="inference_submission",
+                name="make_submission",
+            ),
+            Node(
+                prediction_log_entry,
+                inputs="inference_predictions",
+                outputs="prediction_log",
+                name="append_prediction_log",
+            ),
+            Node(
+                describe_prediction_run,
+                inputs=["inference_model", "inference_input", "inference_predictions"],
+                outputs="inference_record",
+                name="describe_prediction_run",
+            ),
+            Node(
+                prediction_metrics,
+                inputs="inference_predictions",
+                outputs="inference_metrics",
+                name="log_inference_metrics",
+            ),
+        ]
+    )

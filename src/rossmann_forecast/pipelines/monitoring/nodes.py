@@ -1,0 +1,313 @@
+"""Nodes of live monitoring: actual sales against the predictions that versions made.
+
+Every inference run adds its detailed predictions (Store, Date, Sales, model version) to the
+prediction log. Monitoring joins them with actual sales by Store and Date, scores each version
+that predicted those days (RMSPE overall, per week and over the latest window) and flags drift
+when the latest window's RMSPE exceeds the threshold in conf.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.registry import ModelRegistry
+
+logger = logging.getLogger(__name__)
+
+PREDICTION_COLUMNS = ("Store", "Date", "Sales", "model_name", "model_version", "predicted_at")
+ACTUAL_COLUMNS = ("Store", "Date", "Sales")
+
+
+class MonitoringInputError(ValueError):
+    """The prediction log or the actual sales cannot be used: the message says why."""
+
+
+def collect_predictions(
+    monitoring_predictions: dict[str, Callable[[], pd.DataFrame]], monitoring: dict[str, Any]
+) -> pd.DataFrame:
+    """All logged predictions of the model, the newest per (version, Store, Date).
+
+    Args:
+        monitoring_predictions: Partitions of the prediction log (lazy loaders by name).
+        monitoring: ``params:monitoring`` (``model_name``).
+
+    Returns:
+        Columns ``Store, Date, model_version, prediction, predicted_at, source``.
+
+    Raises:
+        MonitoringInputError: The log is empty, or a file lacks the detailed columns.
+    """
+    if not monitoring_predictions:
+        raise MonitoringInputError(
+            "The prediction log is empty: run `kedro run --pipelines inference` (or "
+            "`kedro model predict`) first, or point --params monitoring.predictions_dir=DIR at "
+            "a folder of detailed prediction files."
+        )
+    frames = []
+    for name, load in sorted(monitoring_predictions.items()):
+        frame = load()
+        missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+        if missing:
+            raise MonitoringInputError(
+                f"Prediction file {name!r} lacks column(s) {missing}: monitoring reads the "
+                f"detailed predictions ({', '.join(PREDICTION_COLUMNS)}), not the submission."
+            )
+        frames.append(frame[list(PREDICTION_COLUMNS)].assign(source=name))
+    predictions = pd.concat(frames, ignore_index=True)
+    predictions = predictions[predictions["model_name"] == monitoring["model_name"]]
+    predictions = predictions.assign(
+        Date=pd.to_datetime(predictions["Date"]),
+        model_version=predictions["model_version"].astype("int64"),
+    ).rename(columns={"Sales": "prediction"})
+    newest = predictions.sort_values("predicted_at").drop_duplicates(
+        ["model_version", "Store", "Date"], keep="last"
+    )
+    logger.info(
+        "%s logged predictions from %d file(s) by version(s) %s",
+        f"{len(newest):,}",
+        len(frames),
+        sorted(newest["model_version"].unique().tolist()),
+    )
+    return newest.drop(columns="model_name").reset_index(drop=True)
+
+
+def join_actuals(live_predictions: pd.DataFrame, actual_sales: pd.DataFrame) -> pd.DataFrame:
+    """Predictions that have actual sales, matched by Store and Date.
+
+    Args:
+        live_predictions: Output of ``collect_predictions``.
+        actual_sales: Actual sales in the train.csv format (Store, Date, Sales at least).
+
+    Returns:
+        Columns ``Store, Date, model_version, prediction, actual, predicted_at, source``;
+        empty when no predicted day has actual sales yet.
+
+    Raises:
+        MonitoringInputError: The actual sales lack a column or hold malformed values.
+    """
+    missing = [c for c in ACTUAL_COLUMNS if c not in actual_sales.columns]
+    if missing:
+        raise MonitoringInputError(
+            f"The actual sales lack column(s) {missing}: expected the train.csv format "
+            "(Store, DayOfWeek, Date, Sales, Customers, Open, ...)."
+        )
+    actual = pd.DataFrame(
+        {
+            "Store": pd.to_numeric(actual_sales["Store"], errors="coerce"),
+            "Date": pd.to_datetime(actual_sales["Date"], format="mixed", errors="coerce"),
+            "actual": pd.to_numeric(actual_sales["Sales"], errors="coerce"),
+        }
+    )
+    bad = actual.isna().any(axis=1)
+    if bad.any():
+        sample = actual_sales.loc[bad.to_numpy(), list(ACTUAL_COLUMNS)].head(3)
+        raise MonitoringInputError(
+            f"{int(bad.sum())} actual sales row(s) have a malformed Store, Date or Sales, "
+            f"e.g. {sample.to_dict('records')}"
+        )
+    actual = actual.astype({"Store": "int64"}).drop_duplicates(["Store", "Date"], keep="last")
+    joined = live_predictions.merge(actual, on=["Store", "Date"], how="inner")
+    if joined.empty:
+        logger.warning(
+            "No predicted day has actual sales yet: predictions cover %s..%s, actual sales %s..%s",
+            _day(live_predictions["Date"].min()),
+            _day(live_predictions["Date"].max()),
+            _day(actual["Date"].min()),
+            _day(actual["Date"].max()),
+        )
+    return joined
+
+
+def _day(value: Any) -> str:
+    return "-" if pd.isna(value) else str(pd.Timestamp(value).date())
+
+
+def _scores(rows: pd.DataFrame) -> dict[str, float | int]:
+    selling = rows[rows["actual"] > 0]
+    if selling.empty:
+        return {"rmspe": float("nan"), "bias": float("nan"), "rows": 0}
+    return {
+        "rmspe": rmspe(selling["actual"], selling["prediction"]),
+        "bias": mean_percentage_error(selling["actual"], selling["prediction"]),
+        "rows": len(selling),
+    }
+
+
+def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) -> dict[str, Any]:
+    """Live RMSPE per version: overall, per week, and over the latest window (the drift test).
+
+    Args:
+        live_joined: Output of ``join_actuals``.
+        monitoring: ``params:monitoring`` (``drift_threshold``, ``window_days``, ``min_rows``).
+
+    Returns:
+        ``{"status": "drift"|"ok"|"no_data", "threshold", "window_days", "versions":
+        {version: {"overall", "window", "weekly", "drift", "enough_data", ...}}}``.
+    """
+    threshold = float(monitoring["drift_threshold"])
+    window_days = int(monitoring["window_days"])
+    min_rows = int(monitoring["min_rows"])
+    versions: dict[str, Any] = {}
+    for version, rows in live_joined.groupby("model_version"):
+        end = rows["Date"].max()
+        window_start = end - pd.Timedelta(days=window_days - 1)
+        window = _scores(rows[rows["Date"] >= window_start])
+        weeks = rows.assign(week=rows["Date"].dt.to_period("W-SUN").dt.start_time)
+        weekly = [
+            {"week_start": str(week.date()), **_scores(part)}
+            for week, part in weeks.groupby("week")
+        ]
+        enough = window["rows"] >= min_rows
+        versions[str(int(version))] = {
+            "version": int(version),
+            "start": _day(rows["Date"].min()),
+            "end": _day(end),
+            "window_start": _day(window_start),
+            "overall": _scores(rows),
+            "window": window,
+            "weekly": weekly,
+            "enough_data": bool(enough),
+            "drift": bool(enough and np.isfinite(window["rmspe"]) and window["rmspe"] > threshold),
+        }
+    judged = [v for v in versions.values() if v["enough_data"]]
+    status = "no_data" if not judged else "drift" if any(v["drift"] for v in judged) else "ok"
+    return {
+        "status": status,
+        "threshold": threshold,
+        "window_days": window_days,
+        "min_rows": min_rows,
+        "matched_rows": int(len(live_joined)),
+        "versions": versions,
+    }
+
+
+def record_live_metrics(
+    live_metrics: dict[str, Any], monitoring: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tag each judged version with its live RMSPE, say whether it drifts, build the status.
+
+    Returns:
+        The machine-readable status (``data/08_reporting/monitoring_status.json``) and the
+        run's record (tags ``monitoring.*`` of this run).
+    """
+    registry = ModelRegistry(monitoring["model_name"])
+    run = mlflow.active_run()
+    run_id = run.info.run_id if run else None
+    threshold = live_metrics["threshold"]
+    rows = []
+    for entry in sorted(live_metrics["versions"].values(), key=lambda e: e["version"]):
+        window = entry["window"]
+        span = f"{entry['window_start']}..{entry['end']}"
+        if not entry["enough_data"]:
+            logger.warning(
+                "Version %d: only %d day(s) with sales in %s (need %d): not judged",
+                entry["version"],
+                window["rows"],
+                span,
+                live_metrics["min_rows"],
+            )
+        elif entry["drift"]:
+            logger.warning(
+                "✗ DRIFT: %s version %d live RMSPE %.4f over %s (%d rows) > threshold %.2f",
+                monitoring["model_name"],
+                entry["version"],
+                window["rmspe"],
+                span,
+                window["rows"],
+                threshold,
+            )
+        else:
+            logger.info(
+                "✓ No drift: %s version %d live RMSPE %.4f over %s (%d rows) <= threshold %.2f",
+                monitoring["model_name"],
+                entry["version"],
+                window["rmspe"],
+                span,
+                window["rows"],
+                threshold,
+            )
+        if entry["enough_data"]:
+            registry.record_live_metrics(
+                entry["version"],
+                rmspe=window["rmspe"],
+                drift=entry["drift"],
+                threshold=threshold,
+                window=span,
+                run_id=run_id,
+            )
+        rows.append(
+            {
+                "version": entry["version"],
+                "live_rmspe": _finite(window["rmspe"]),
+                "live_bias": _finite(window["bias"]),
+                "overall_rmspe": _finite(entry["overall"]["rmspe"]),
+                "window": span,
+                "rows": window["rows"],
+                "judged": entry["enough_data"],
+                "drift": entry["drift"],
+            }
+        )
+    if live_metrics["status"] == "no_data":
+        logger.warning("Monitoring: no version has enough predicted days with actual sales yet")
+    drifting = [row["version"] for row in rows if row["drift"]]
+    status = {
+        "model_name": monitoring["model_name"],
+        "status": live_metrics["status"],
+        "drift": bool(drifting),
+        "drifting_versions": drifting,
+        "threshold": threshold,
+        "window_days": live_metrics["window_days"],
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "versions": rows,
+    }
+    record = {
+        "status": status["status"],
+        "drift": status["drift"],
+        "versions": ",".join(str(row["version"]) for row in rows),
+        "drifting_versions": ",".join(map(str, drifting)),
+        "threshold": threshold,
+    }
+    return status, record
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def live_metrics_for_mlflow(live_metrics: dict[str, Any]) -> dict[str, Any]:
+    """Per version: live RMSPE and bias, and the weekly RMSPE as a history (step = YYYYWW).
+
+    Returns:
+        Metrics in the shape kedro-mlflow's metrics dataset logs (prefixed ``monitoring.``).
+    """
+    logged: dict[str, Any] = {}
+    for key, entry in live_metrics["versions"].items():
+        for name, value in (
+            ("live_rmspe", entry["window"]["rmspe"]),
+            ("live_bias", entry["window"]["bias"]),
+            ("overall_rmspe", entry["overall"]["rmspe"]),
+        ):
+            if np.isfinite(value):
+                logged[f"v{key}.{name}"] = {"value": float(value), "step": 0}
+        weekly = [
+            {"value": float(week["rmspe"]), "step": _week_step(week["week_start"])}
+            for week in entry["weekly"]
+            if np.isfinite(week["rmspe"])
+        ]
+        if weekly:
+            logged[f"v{key}.weekly_rmspe"] = weekly
+    return logged
+
+
+def _week_step(week_start: str) -> int:
+    year, week, _ = pd.Timestamp(week_start).isocalendar()
+    return int(year) * 100 + int(week)

@@ -1,0 +1,49 @@
+"""Monitoring pipeline: prediction log + actual sales -> live RMSPE per version -> drift."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    collect_predictions,
+    compute_live_metrics,
+    join_actuals,
+    live_metrics_for_mlflow,
+    record_live_metrics,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Live accuracy of the versions that made predictions, recorded against each version."""
+    return Pipeline(
+        [
+            Node(
+                collect_predictions,
+                inputs=["monitoring_predictions", "params:monitoring"],
+                outputs="live_predictions",
+                name="collect_predictions",
+            ),
+            Node(
+                join_actuals,
+                inputs=["live_predictions", "actual_sales"],
+                outputs="live_joined",
+                name="join_actuals",
+            ),
+            Node(
+                compute_live_metrics,
+                inputs=["live_joined", "params:monitoring"],
+                outputs="live_metrics",
+                name="compute_live_metrics",
+            ),
+            Node(
+                live_metrics_for_mlflow,
+                inputs="live_metrics",
+                outputs="monitoring_metrics",
+                name="log_live_metrics",
+            ),
+            Node(
+                record_live_metrics,
+                inputs=["live_metrics", "params:monitoring"],
+                outputs=["monitoring_status", "monitoring_record"],
+                name="record_live_metrics",
+            ),
+        ]
+    )

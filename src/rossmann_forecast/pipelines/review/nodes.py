@@ -1,0 +1,504 @@
+"""Nodes of the review: the manual checklist before a promotion, automated.
+
+The Staging version and the Production version (if any) score the same holdout rows, loaded
+from the registry by version and called exactly as inference calls them. Metrics, checklist,
+plots and the Markdown report are built here from data only; the catalog writes the report
+folder and logs it on the Staging version's validation run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from rossmann_forecast.ensemble import to_model_input
+from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.registry import ModelRegistry
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("staging", "production")
+COLOURS = {"actual": "#222222", "staging": "#1f77b4", "production": "#ff7f0e"}
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+
+
+def resolve_review_versions(review: dict[str, Any]) -> dict[str, Any]:
+    """The Staging version to review and the Production version to compare it with.
+
+    Args:
+        review: ``params:review`` (``model_name``).
+
+    Returns:
+        ``{"model_name", "staging": {...}, "production": {...} | None}``; each entry holds
+        ``version``, ``model_uri``, ``validation_run_id``, ``holdout_rmspe`` (gate).
+
+    Raises:
+        NothingInStage: No version is in Staging (nothing to review).
+    """
+    registry = ModelRegistry(review["model_name"])
+    staging, _ = registry.resolve("staging")
+    production = registry.version_for_stage("production")
+    versions: dict[str, Any] = {"model_name": review["model_name"], "production": None}
+    for role, version in (("staging", staging), ("production", production)):
+        if version is None:
+            continue
+        summary = registry.version_summary(version)
+        versions[role] = {
+            "version": version,
+            "model_uri": registry.model_uri(version),
+            "validation_run_id": summary["validation_run_id"],
+            "gate_rmspe": summary["holdout_rmspe"],
+        }
+    if production is None:
+        logger.info(
+            "No version of %s is in Production yet (first promotion): reviewing Staging "
+            "version %d alone",
+            review["model_name"],
+            staging,
+        )
+    else:
+        logger.info(
+            "Reviewing Staging version %d against Production version %d", staging, production
+        )
+    return versions
+
+
+def score_review_versions(
+    review_versions: dict[str, Any], holdout_table: pd.DataFrame
+) -> pd.DataFrame:
+    """Holdout predictions of Staging (and Production), one row per holdout row and version.
+
+    Returns:
+        Columns ``Store, Date, Open, Sales, role, version, prediction``.
+    """
+    inputs = to_model_input(holdout_table.drop(columns=["Sales", "Customers"], errors="ignore"))
+    frames = []
+    for role in ROLES:
+        entry = review_versions.get(role)
+        if entry is None:
+            continue
+        model = mlflow.pyfunc.load_model(entry["model_uri"])
+        predicted = model.predict(inputs)["Sales"].to_numpy(dtype="float64")
+        frames.append(
+            holdout_table[["Store", "Date", "Open", "Sales"]].assign(
+                role=role, version=int(entry["version"]), prediction=predicted
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _error_stats(rows: pd.DataFrame) -> dict[str, float | int]:
+    """RMSPE, bias and row count over the rows with positive sales (NaN if none)."""
+    selling = rows[rows["Sales"] > 0]
+    if selling.empty:
+        return {"rmspe": float("nan"), "bias": float("nan"), "rows": 0}
+    return {
+        "rmspe": rmspe(selling["Sales"], selling["prediction"]),
+        "bias": mean_percentage_error(selling["Sales"], selling["prediction"]),
+        "rows": len(selling),
+    }
+
+
+def _distribution(values: pd.Series) -> dict[str, float]:
+    stats = {f"q{int(q * 100):02d}": float(values.quantile(q)) for q in QUANTILES}
+    return {"mean": float(values.mean()), **stats}
+
+
+def compute_review_metrics(
+    review_predictions: pd.DataFrame, stores_validated: pd.DataFrame, review: dict[str, Any]
+) -> dict[str, Any]:
+    """Overall, recent, per-StoreType and per-Assortment RMSPE and bias of each version.
+
+    Args:
+        review_predictions: Output of ``score_review_versions``.
+        stores_validated: Store attributes (StoreType, Assortment).
+        review: ``params:review`` (``recent_days``).
+
+    Returns:
+        ``{"window": {...}, "<role>": {"version", "overall", "recent", "store_type": {...},
+        "assortment": {...}, "predictions": {...}}, "actuals": {...}}``.
+    """
+    frame = review_predictions.merge(
+        stores_validated[["Store", "StoreType", "Assortment"]], on="Store", how="left"
+    )
+    end = frame["Date"].max()
+    recent_start = end - pd.Timedelta(days=int(review["recent_days"]) - 1)
+    metrics: dict[str, Any] = {
+        "window": {
+            "start": str(frame["Date"].min().date()),
+            "end": str(end.date()),
+            "recent_start": str(recent_start.date()),
+            "recent_days": int(review["recent_days"]),
+        }
+    }
+    for role, rows in frame.groupby("role", sort=False):
+        open_rows = rows[rows["Open"] == 1]
+        metrics[str(role)] = {
+            "version": int(rows["version"].iloc[0]),
+            "overall": _error_stats(rows),
+            "recent": _error_stats(rows[rows["Date"] >= recent_start]),
+            "store_type": {str(k): _error_stats(g) for k, g in rows.groupby("StoreType")},
+            "assortment": {str(k): _error_stats(g) for k, g in rows.groupby("Assortment")},
+            "predictions": _distribution(open_rows["prediction"]),
+        }
+    first_role = frame[frame["role"] == frame["role"].iloc[0]]
+    metrics["actuals"] = _distribution(first_role.loc[first_role["Open"] == 1, "Sales"])
+    return metrics
+
+
+def evaluate_checklist(review_metrics: dict[str, Any], review: dict[str, Any]) -> list[dict]:
+    """The review checklist, one pass/fail (or skipped) per item, thresholds from conf.
+
+    Args:
+        review_metrics: Output of ``compute_review_metrics``.
+        review: ``params:review.checklist`` thresholds: ``max_rmspe_increase``,
+            ``max_group_rmspe``, ``max_abs_bias``, ``max_abs_group_bias``, ``max_recent_rmspe``.
+
+    Returns:
+        ``[{"item", "status", "detail"}, ...]`` in the checklist's order.
+    """
+    limits = review["checklist"]
+    staging, production = review_metrics["staging"], review_metrics.get("production")
+    items = []
+
+    overall = staging["overall"]["rmspe"]
+    if production is None:
+        items.append(
+            _item(
+                "Staging better than Production",
+                SKIPPED,
+                "no version in Production yet (first promotion): nothing to compare with",
+            )
+        )
+    else:
+        reference = production["overall"]["rmspe"]
+        allowed = reference + float(limits["max_rmspe_increase"])
+        items.append(
+            _item(
+                "Staging better than Production",
+                PASS if overall <= allowed else FAIL,
+                f"holdout RMSPE {overall:.4f} (v{staging['version']}) vs {reference:.4f} "
+                f"(v{production['version']}); allowed up to {allowed:.4f}",
+            )
+        )
+
+    groups = {
+        f"{kind} {name}": stats["rmspe"]
+        for kind, key in (("StoreType", "store_type"), ("Assortment", "assortment"))
+        for name, stats in staging[key].items()
+        if stats["rows"]
+    }
+    worst = max(groups, key=groups.get)
+    items.append(
+        _item(
+            "Reasonable across store types",
+            PASS if groups[worst] <= float(limits["max_group_rmspe"]) else FAIL,
+            f"worst group {worst}: RMSPE {groups[worst]:.4f} "
+            f"(limit {float(limits['max_group_rmspe']):.2f})",
+        )
+    )
+
+    bias = staging["overall"]["bias"]
+    group_bias = {
+        f"StoreType {name}": stats["bias"]
+        for name, stats in staging["store_type"].items()
+        if stats["rows"]
+    }
+    worst_bias = max(group_bias, key=lambda k: abs(group_bias[k]))
+    unbiased = abs(bias) <= float(limits["max_abs_bias"]) and abs(group_bias[worst_bias]) <= float(
+        limits["max_abs_group_bias"]
+    )
+    items.append(
+        _item(
+            "No systematic over- or under-prediction",
+            PASS if unbiased else FAIL,
+            f"bias {bias:+.2%} overall (limit ±{float(limits['max_abs_bias']):.0%}), "
+            f"{group_bias[worst_bias]:+.2%} for {worst_bias} "
+            f"(limit ±{float(limits['max_abs_group_bias']):.0%})",
+        )
+    )
+
+    recent = staging["recent"]["rmspe"]
+    items.append(
+        _item(
+            "Good on recent data",
+            PASS if recent <= float(limits["max_recent_rmspe"]) else FAIL,
+            f"RMSPE {recent:.4f} over the last {review_metrics['window']['recent_days']} days "
+            f"(limit {float(limits['max_recent_rmspe']):.2f})",
+        )
+    )
+    return items
+
+
+def _item(name: str, status: str, detail: str) -> dict[str, str]:
+    return {"item": name, "status": status, "detail": detail}
+
+
+def plot_review(
+    review_predictions: pd.DataFrame, stores_validated: pd.DataFrame, review: dict[str, Any]
+) -> dict[str, Figure]:
+    """The review's plots: forecast vs actual, residuals by store type, error distribution.
+
+    Returns:
+        ``{"forecast_vs_actual": Figure, "residuals_by_store_type": Figure,
+        "error_distribution": Figure}``.
+    """
+    frame = review_predictions.merge(stores_validated[["Store", "StoreType"]], on="Store")
+    return {
+        "forecast_vs_actual": plot_forecast_vs_actual(frame, int(review["plot_stores"])),
+        "residuals_by_store_type": plot_residuals_by_store_type(frame),
+        "error_distribution": plot_error_distribution(frame),
+    }
+
+
+def _pick_stores(frame: pd.DataFrame, count: int) -> list[int]:
+    """Stores spread over the sales ranking: the biggest, the smallest and some in between."""
+    totals = frame[frame["role"] == "staging"].groupby("Store")["Sales"].sum().sort_values()
+    positions = np.unique(np.linspace(0, len(totals) - 1, num=min(count, len(totals))).round())
+    return [int(totals.index[int(p)]) for p in positions[::-1]]
+
+
+def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
+    """Daily actual sales and each version's forecast over the holdout for a few stores."""
+    stores = _pick_stores(frame, count)
+    figure = Figure(figsize=(11, 2.4 * len(stores)), layout="constrained")
+    axes = figure.subplots(len(stores), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, store in zip(axes, stores, strict=True):
+        rows = frame[frame["Store"] == store].sort_values("Date")
+        actual = rows[rows["role"] == "staging"]
+        ax.plot(actual["Date"], actual["Sales"], color=COLOURS["actual"], lw=1.6, label="actual")
+        for role, part in rows.groupby("role", sort=False):
+            ax.plot(
+                part["Date"],
+                part["prediction"],
+                color=COLOURS[str(role)],
+                lw=1.1,
+                ls="--" if role == "production" else "-",
+                label=f"{role} v{int(part['version'].iloc[0])}",
+            )
+        store_type = rows["StoreType"].iloc[0]
+        ax.set_title(f"Store {store} (type {store_type})", loc="left", fontsize=10)
+        ax.set_ylabel("Sales")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper right", ncols=3, fontsize=8)
+    figure.suptitle("Forecast vs actual over the holdout")
+    return figure
+
+
+def _percentage_errors(frame: pd.DataFrame) -> pd.DataFrame:
+    selling = frame[frame["Sales"] > 0]
+    return selling.assign(error=(selling["prediction"] - selling["Sales"]) / selling["Sales"])
+
+
+def plot_residuals_by_store_type(frame: pd.DataFrame) -> Figure:
+    """Box plots of the percentage error per StoreType, each version side by side."""
+    errors = _percentage_errors(frame)
+    types = sorted(errors["StoreType"].unique())
+    roles = [r for r in ROLES if r in set(errors["role"])]
+    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = figure.subplots()
+    width = 0.8 / len(roles)
+    for offset, role in enumerate(roles):
+        part = errors[errors["role"] == role]
+        data = [part.loc[part["StoreType"] == t, "error"].to_numpy() for t in types]
+        positions = np.arange(len(types)) + (offset - (len(roles) - 1) / 2) * width
+        boxes = ax.boxplot(
+            data,
+            positions=positions,
+            widths=width * 0.9,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "black"},
+        )
+        for box in boxes["boxes"]:
+            box.set_facecolor(COLOURS[role])
+            box.set_alpha(0.6)
+        ax.plot([], [], color=COLOURS[role], lw=6, alpha=0.6, label=role)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(np.arange(len(types)), [f"type {t}" for t in types])
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:+.0%}")
+    ax.set_ylabel("(forecast - actual) / actual")
+    ax.set_title("Residuals by store type (open days with sales, no outliers shown)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def plot_error_distribution(frame: pd.DataFrame) -> Figure:
+    """Histogram of percentage errors and of predicted vs actual daily sales."""
+    errors = _percentage_errors(frame)
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    bins = np.linspace(-0.5, 0.5, 61)
+    for role, part in errors.groupby("role", sort=False):
+        colour = COLOURS[str(role)]
+        left.hist(part["error"].clip(-0.5, 0.5), bins=bins, alpha=0.5, color=colour, label=role)
+        right.hist(part["prediction"], bins=50, alpha=0.5, color=colour, label=f"{role} forecast")
+    actual = errors[errors["role"] == errors["role"].iloc[0]]["Sales"]
+    right.hist(actual, bins=50, histtype="step", color=COLOURS["actual"], lw=1.5, label="actual")
+    left.xaxis.set_major_formatter(lambda value, _: f"{value:+.0%}")
+    left.set_title("Percentage error (clipped to ±50%)")
+    right.set_title("Daily sales on open days: forecast vs actual")
+    for ax in (left, right):
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return figure
+
+
+def render_review_report(
+    review_versions: dict[str, Any],
+    review_metrics: dict[str, Any],
+    review_checklist: list[dict],
+    review_plots: dict[str, Figure],
+) -> dict[str, Any]:
+    """The Markdown report with its plots, and where to log it.
+
+    Returns:
+        ``{"markdown", "figures", "attachments", "log_to_runs"}`` for the report dataset: logged
+        on the Staging version's validation run (when the gate recorded one).
+    """
+    summary = review_summary(review_versions, review_metrics, review_checklist)
+    markdown = _markdown(review_versions, review_metrics, review_checklist, list(review_plots))
+    run_id = review_versions["staging"]["validation_run_id"]
+    if not run_id:
+        logger.warning(
+            "Staging version %d has no validation run recorded: the report is not logged on it",
+            review_versions["staging"]["version"],
+        )
+    return {
+        "markdown": markdown,
+        "figures": review_plots,
+        "attachments": {"review_summary.json": summary},
+        "log_to_runs": [run_id] if run_id else [],
+    }
+
+
+def review_summary(
+    review_versions: dict[str, Any],
+    review_metrics: dict[str, Any],
+    review_checklist: list[dict],
+) -> dict[str, Any]:
+    """Machine-readable outcome of the review (what the CLI prints and scripts read)."""
+    failed = [item["item"] for item in review_checklist if item["status"] == FAIL]
+    production = review_versions["production"]
+    return {
+        "model_name": review_versions["model_name"],
+        "staging_version": review_versions["staging"]["version"],
+        "production_version": production["version"] if production else None,
+        "verdict": "ready to promote" if not failed else f"needs attention: {', '.join(failed)}",
+        "checklist": review_checklist,
+        "metrics": review_metrics,
+        "logged_on_run": review_versions["staging"]["validation_run_id"],
+    }
+
+
+def review_metrics_for_mlflow(review_metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Overall and recent RMSPE and bias per role, for kedro-mlflow (prefixed ``review.``)."""
+    logged = {}
+    for role in ROLES:
+        if role not in review_metrics:
+            continue
+        for scope in ("overall", "recent"):
+            for stat in ("rmspe", "bias"):
+                value = review_metrics[role][scope][stat]
+                if np.isfinite(value):
+                    logged[f"{role}_{scope}_{stat}"] = {"value": float(value), "step": 0}
+    return logged
+
+
+def _fmt(value: float, pct: bool = False) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:+.2%}" if pct else f"{value:.4f}"
+
+
+def _markdown(
+    versions: dict[str, Any], metrics: dict[str, Any], checklist: list[dict], plots: list[str]
+) -> str:
+    staging, production = versions["staging"], versions["production"]
+    roles = [r for r in ROLES if r in metrics]
+    window = metrics["window"]
+    lines = [
+        f"# Review: {versions['model_name']} version {staging['version']} (Staging)",
+        "",
+    ]
+    if production is None:
+        lines.append(
+            "**No version is in Production yet (first promotion): Staging is reported alone.**"
+        )
+    else:
+        lines.append(f"Compared with version {production['version']} (Production).")
+    lines += [
+        "",
+        f"Holdout: {window['start']} .. {window['end']}; recent data: the last "
+        f"{window['recent_days']} days ({window['recent_start']} .. {window['end']}). "
+        "Errors over open days with sales, as the Kaggle metric.",
+        "",
+        "## Checklist",
+        "",
+        "| Item | Result | Detail |",
+        "|---|---|---|",
+    ]
+    marks = {PASS: "✅ pass", FAIL: "❌ fail", SKIPPED: "➖ skipped"}
+    lines += [f"| {i['item']} | {marks[i['status']]} | {i['detail']} |" for i in checklist]
+    header = " | ".join(f"{r} v{metrics[r]['version']}" for r in roles)
+    lines += [
+        "",
+        "## Overall and recent",
+        "",
+        f"| Metric | {header} |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for scope, label in (("overall", "holdout"), ("recent", "recent days")):
+        lines.append(
+            f"| RMSPE ({label}) | "
+            + " | ".join(_fmt(metrics[r][scope]["rmspe"]) for r in roles)
+            + " |"
+        )
+        lines.append(
+            f"| bias ({label}) | "
+            + " | ".join(_fmt(metrics[r][scope]["bias"], pct=True) for r in roles)
+            + " |"
+        )
+    for key, title in (("store_type", "StoreType"), ("assortment", "Assortment")):
+        lines += [
+            "",
+            f"## By {title}",
+            "",
+            f"| {title} | rows | " + " | ".join(f"RMSPE {r} | bias {r}" for r in roles) + " |",
+            "|---|---|" + "---|---|" * len(roles),
+        ]
+        for name in sorted(metrics["staging"][key]):
+            cells = []
+            for role in roles:
+                stats = metrics[role][key].get(name, {"rmspe": None, "bias": None})
+                cells += [_fmt(stats["rmspe"]), _fmt(stats["bias"], pct=True)]
+            rows = metrics["staging"][key][name]["rows"]
+            lines.append(f"| {name} | {rows:,} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Distribution of daily predictions (open days)",
+        "",
+        "| | mean | 5% | 25% | median | 75% | 95% |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, dist in [
+        (f"{r} v{metrics[r]['version']}", metrics[r]["predictions"]) for r in roles
+    ] + [("actual", metrics["actuals"])]:
+        values = [dist["mean"], dist["q05"], dist["q25"], dist["q50"], dist["q75"], dist["q95"]]
+        lines.append(f"| {label} | " + " | ".join(f"{v:,.0f}" for v in values) + " |")
+    titles = {
+        "forecast_vs_actual": "Forecast vs actual over time",
+        "residuals_by_store_type": "Residuals by store type",
+        "error_distribution": "Error distribution",
+    }
+    lines += ["", "## Plots", ""]
+    for name in plots:
+        lines += [f"### {titles.get(name, name)}", "", f"![{name}](plots/{name}.png)", ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,74 @@
+"""Review pipeline: Staging vs Production on the holdout -> checklist, plots, report."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    compute_review_metrics,
+    evaluate_checklist,
+    plot_review,
+    render_review_report,
+    resolve_review_versions,
+    review_metrics_for_mlflow,
+    review_summary,
+    score_review_versions,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """The review a promotion needs, as a report logged on the Staging version's validation run.
+
+    Works before the first promotion too: without a Production version, Staging is reported
+    alone and the comparison item of the checklist is skipped.
+    """
+    return Pipeline(
+        [
+            Node(
+                resolve_review_versions,
+                inputs="params:review",
+                outputs="review_versions",
+                name="resolve_review_versions",
+            ),
+            Node(
+                score_review_versions,
+                inputs=["review_versions", "holdout_table"],
+                outputs="review_predictions",
+                name="score_review_versions",
+            ),
+            Node(
+                compute_review_metrics,
+                inputs=["review_predictions", "stores_validated", "params:review"],
+                outputs="review_metrics",
+                name="compute_review_metrics",
+            ),
+            Node(
+                evaluate_checklist,
+                inputs=["review_metrics", "params:review"],
+                outputs="review_checklist",
+                name="evaluate_checklist",
+            ),
+            Node(
+                plot_review,
+                inputs=["review_predictions", "stores_validated", "params:review"],
+                outputs="review_plots",
+                name="plot_review",
+            ),
+            Node(
+                render_review_report,
+                inputs=["review_versions", "review_metrics", "review_checklist", "review_plots"],
+                outputs="review_report",
+                name="render_review_report",
+            ),
+            Node(
+                review_summary,
+                inputs=["review_versions", "review_metrics", "review_checklist"],
+                outputs="review_summary",
+                name="summarise_review",
+            ),
+            Node(
+                review_metrics_for_mlflow,
+                inputs="review_metrics",
+                outputs="review_mlflow_metrics",
+                name="log_review_metrics",
+            ),
+        ]
+    )

@@ -1,0 +1,121 @@
+"""End-to-end inference: real `kedro run --pipelines inference` and `kedro model predict` runs
+against the shared lifecycle (Production = v1, Staging = v2), and the errors a user can hit."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tests.conftest import make_kedro_project
+
+MODEL = "rossmann-ensemble"
+
+
+def _inference_run(lifecycle, version: int):
+    experiment = lifecycle.client.get_experiment_by_name("rossmann-forecast")
+    runs = lifecycle.client.search_runs(
+        [experiment.experiment_id],
+        f"tags.`inference.model_version` = '{version}'",
+        order_by=["attributes.start_time DESC"],
+    )
+    assert runs, f"no inference run logged for version {version}"
+    return runs[0]
+
+
+def test_kedro_run_predicts_with_production_by_default(lifecycle, production_batch):
+    result, submission_path, detailed_path = production_batch
+    test_rows = lifecycle.test_rows
+
+    submission = pd.read_csv(submission_path)
+    detailed = pd.read_csv(detailed_path)
+    assert list(submission.columns) == ["Id", "Sales"]
+    assert len(submission) == len(detailed) == len(test_rows)
+    assert sorted(submission["Id"]) == sorted(test_rows["Id"])
+    assert {"Store", "Date", "Sales", "model_version", "model_stage"} <= set(detailed.columns)
+    assert set(detailed["model_version"]) == {lifecycle.production}
+    assert set(detailed["model_stage"]) == {"Production"}
+    closed = detailed["Open"].eq(0)
+    assert (detailed.loc[closed, "Sales"] == 0).all() and (detailed.loc[~closed, "Sales"] > 0).all()
+    assert f"predictions by {MODEL} version 1 (Production)" in result.output
+
+
+def test_the_prediction_run_says_which_version_produced_the_file(lifecycle, production_batch):
+    run = _inference_run(lifecycle, lifecycle.production)
+    tags = run.data.tags
+    version = lifecycle.client.get_model_version(MODEL, str(lifecycle.production))
+    assert tags["inference.model_name"] == MODEL
+    assert tags["inference.model_stage"] == "Production"
+    assert tags["inference.requested"] == "Production"
+    assert tags["inference.training_run_id"] == version.run_id
+    assert len(tags["inference.input_sha256"]) == 64
+    assert int(tags["inference.input_rows"]) == len(lifecycle.test_rows)
+    assert run.data.metrics["inference.predicted_rows"] == len(lifecycle.test_rows)
+    artifacts = {a.path for a in lifecycle.client.list_artifacts(run.info.run_id, "predictions")}
+    assert artifacts == {"predictions/predictions.csv", "predictions/submission.csv"}
+    inputs = {(d.dataset.name, t.value) for d in run.inputs.dataset_inputs for t in d.tags}
+    assert ("inference_input", "inference") in inputs
+    # The detailed file names the run that produced it.
+    detailed = pd.read_csv(production_batch[2])
+    assert set(detailed["run_id"]) == {run.info.run_id}
+
+
+def test_model_predict_with_staging_writes_both_files(lifecycle, tmp_path):
+    output = tmp_path / "predictions_staging.csv"
+
+    result = lifecycle.project.kedro(
+        "model", "predict", "--stage", "Staging", "--output", str(output), "-e", "test"
+    )
+
+    assert result.returncode == 0, result.output
+    assert f"predictions by {MODEL} version 2 (Staging)" in result.stdout
+    submission = pd.read_csv(output)
+    detailed = pd.read_csv(tmp_path / "predictions_staging_detailed.csv")
+    assert list(submission.columns) == ["Id", "Sales"]
+    assert len(submission) == len(detailed) == len(lifecycle.test_rows)
+    assert set(detailed["model_version"]) == {lifecycle.staging}
+    assert _inference_run(lifecycle, lifecycle.staging).data.tags["inference.model_stage"] == (
+        "Staging"
+    )
+
+
+def test_an_explicit_version_wins_over_the_stage(lifecycle, tmp_path):
+    output = tmp_path / "v1.csv"
+
+    result = lifecycle.project.kedro(
+        "model", "predict", "--stage", "Staging", "--version", "1", "--output", str(output),
+        "-e", "test",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.output
+    assert set(pd.read_csv(tmp_path / "v1_detailed.csv")["model_version"]) == {1}
+
+
+def test_a_bad_input_file_is_refused_with_a_clear_message(lifecycle, tmp_path):
+    bad = tmp_path / "bad.csv"
+    lifecycle.test_rows.head(20).drop(columns="Promo").to_csv(bad, index=False)
+
+    result = lifecycle.project.kedro(
+        "model", "predict", "--input", str(bad), "--output", str(tmp_path / "out.csv"), "-e", "test"
+    )
+
+    assert result.returncode == 1, result.output
+    assert "Input is missing column(s) ['Promo']" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_nothing_in_the_stage_says_how_to_get_a_version_there(tmp_path):
+    empty = make_kedro_project(tmp_path)
+
+    production = empty.kedro("model", "predict", "-e", "test")
+    staging = empty.run("--pipelines", "inference", "--params", "inference.stage=staging")
+    review = empty.kedro("model", "review", "-e", "test")
+
+    assert production.returncode == 1
+    assert f"No version of {MODEL} is in Production" in production.stderr
+    assert "kedro model promote" in production.stderr
+    assert "Traceback" not in production.stderr
+    assert staging.returncode != 0
+    assert f"No version of {MODEL} is in Staging" in staging.output
+    assert "kedro run --pipelines validation" in staging.output
+    assert review.returncode == 1
+    assert f"No version of {MODEL} is in Staging" in review.stderr

@@ -1,0 +1,121 @@
+"""REST serving: MLflow's own scoring server on loopback answers with the batch numbers.
+
+Starts `mlflow models serve -m models:/rossmann-ensemble@production --env-manager local`
+(the command the README documents) against the shared lifecycle's registry, posts test rows as
+``dataframe_split`` and compares with `kedro run --pipelines inference`'s file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+START_TIMEOUT_SECONDS = 120
+REQUEST_TIMEOUT_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _post(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def scoring_server(lifecycle, tmp_path_factory):
+    """The Production model served on a free loopback port; stopped after the module."""
+    port = _free_port()
+    venv_bin = Path(sys.executable).parent
+    # The scoring server starts uvicorn from PATH: the virtualenv's bin must be on it.
+    env = {**lifecycle.project.env, "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+    log_path = tmp_path_factory.mktemp("serving") / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [
+                str(venv_bin / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                "models:/rossmann-ensemble@production",
+                "--env-manager",
+                "local",
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+            ],  # fmt: skip
+            cwd=lifecycle.project.path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: uvicorn goes down with it
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"scoring server exited ({server.returncode}):\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"scoring server not up in {START_TIMEOUT_SECONDS} s:\n{log_path.read_text()}"
+                )
+            time.sleep(0.5)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+def test_the_scoring_server_gives_the_batch_numbers(lifecycle, production_batch, scoring_server):
+    rows = lifecycle.test_rows.head(300)
+    split = json.loads(rows.to_json(orient="split", index=False))
+
+    status, body = _post(f"{scoring_server}/invocations", {"dataframe_split": split})
+
+    assert status == 200, body
+    served = pd.DataFrame(body["predictions"])["Sales"].to_numpy()
+    batch = pd.read_csv(production_batch[2]).set_index("Id").loc[rows["Id"], "Sales"].to_numpy()
+    np.testing.assert_allclose(served, batch, rtol=1e-6)
+
+
+def test_the_scoring_server_refuses_rows_it_cannot_forecast(lifecycle, scoring_server):
+    rows = lifecycle.test_rows.head(3).drop(columns="Promo")
+    split = json.loads(rows.to_json(orient="split", index=False))
+
+    status, body = _post(f"{scoring_server}/invocations", {"dataframe_split": split})
+
+    assert status == 400
+    assert "Promo" in body["message"]

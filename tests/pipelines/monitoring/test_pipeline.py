@@ -1,0 +1,79 @@
+"""End-to-end monitoring on the shared lifecycle: Production predicts the holdout days, then
+`kedro run --pipelines monitoring` judges it against faithful actuals (train.csv itself, the
+default) and against actuals shifted by x1.3."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+MODEL = "rossmann-ensemble"
+
+
+@pytest.fixture(scope="module")
+def holdout_predicted(lifecycle, tmp_path_factory):
+    """Production (v1) predicts the holdout rows, given as an input file in the test format."""
+    folder = tmp_path_factory.mktemp("monitoring")
+    holdout = lifecycle.holdout
+    rows = holdout.drop(columns=["Sales", "Customers"]).assign(
+        Date=holdout["Date"].dt.strftime("%Y-%m-%d")
+    )
+    rows.insert(0, "Id", range(1, len(rows) + 1))
+    rows.to_csv(folder / "holdout_rows.csv", index=False)
+    result = lifecycle.project.kedro(
+        "model", "predict", "--input", str(folder / "holdout_rows.csv"),
+        "--output", str(folder / "holdout_predictions.csv"), "-e", "test",
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    shifted = holdout.assign(
+        Date=holdout["Date"].dt.strftime("%Y-%m-%d"),
+        Sales=(holdout["Sales"] * 1.3).round().astype("int64"),
+    )
+    shifted.to_csv(folder / "shifted_actuals.csv", index=False)
+    return folder
+
+
+def _status(lifecycle) -> dict:
+    path = lifecycle.project.path / "data" / "08_reporting" / "monitoring_status.json"
+    return json.loads(path.read_text())
+
+
+def test_faithful_actuals_raise_no_drift(lifecycle, holdout_predicted):
+    result = lifecycle.project.run("--pipelines", "monitoring")
+
+    assert result.returncode == 0, result.output
+    status = _status(lifecycle)
+    assert status["status"] == "ok" and status["drift"] is False
+    (entry,) = [v for v in status["versions"] if v["version"] == 1]
+    assert entry["live_rmspe"] < status["threshold"]
+    assert f"✓ No drift: {MODEL} version 1 live RMSPE" in result.output
+    tags = lifecycle.client.get_model_version(MODEL, "1").tags
+    assert tags["monitoring.drift"] == "false"
+    assert float(tags["monitoring.live_rmspe"]) == pytest.approx(entry["live_rmspe"])
+
+
+def test_shifted_actuals_are_flagged_as_drift(lifecycle, holdout_predicted):
+    result = lifecycle.project.run(
+        "--pipelines",
+        "monitoring",
+        "--params",
+        f"monitoring.actuals_path={holdout_predicted / 'shifted_actuals.csv'}",
+    )
+
+    assert result.returncode == 0, result.output
+    status = _status(lifecycle)
+    assert status["status"] == "drift" and status["drift"] is True
+    assert status["drifting_versions"] == [1]
+    (entry,) = status["versions"]
+    assert entry["live_rmspe"] > status["threshold"]
+    assert f"✗ DRIFT: {MODEL} version 1 live RMSPE" in result.output
+    # Recorded against the version: a tag on it and metrics on the monitoring run.
+    tags = lifecycle.client.get_model_version(MODEL, "1").tags
+    assert tags["monitoring.drift"] == "true"
+    assert tags["monitoring.run_id"] == status["run_id"]
+    run = lifecycle.client.get_run(status["run_id"])
+    assert run.data.metrics["monitoring.v1.live_rmspe"] == pytest.approx(entry["live_rmspe"])
+    weekly = lifecycle.client.get_metric_history(status["run_id"], "monitoring.v1.weekly_rmspe")
+    assert len(weekly) >= 6 and all(m.step > 201500 for m in weekly)
+    assert run.data.tags["monitoring.drifting_versions"] == "1"

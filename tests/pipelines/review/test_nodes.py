@@ -1,0 +1,80 @@
+"""Review nodes called directly on small frames: metrics, checklist, plots."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from rossmann_forecast.pipelines.review.nodes import (
+    compute_review_metrics,
+    evaluate_checklist,
+    plot_review,
+)
+
+PARAMS = {
+    "recent_days": 2,
+    "plot_stores": 2,
+    "checklist": {
+        "max_rmspe_increase": 0.0,
+        "max_group_rmspe": 0.15,
+        "max_abs_bias": 0.02,
+        "max_abs_group_bias": 0.05,
+        "max_recent_rmspe": 0.12,
+    },
+}
+STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "b"], "Assortment": ["a", "c"]})
+
+
+def _predictions(staging_factor: float, production_factor: float | None) -> pd.DataFrame:
+    dates = pd.date_range("2015-07-01", periods=4)
+    base = pd.DataFrame(
+        [(s, d, 1, 1000.0 * s) for s in (1, 2) for d in dates],
+        columns=["Store", "Date", "Open", "Sales"],
+    )
+    frames = [base.assign(role="staging", version=2, prediction=base["Sales"] * staging_factor)]
+    if production_factor is not None:
+        frames.append(
+            base.assign(role="production", version=1, prediction=base["Sales"] * production_factor)
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _statuses(staging_factor, production_factor):
+    metrics = compute_review_metrics(
+        _predictions(staging_factor, production_factor), STORES, PARAMS
+    )
+    return {i["item"]: i["status"] for i in evaluate_checklist(metrics, PARAMS)}, metrics
+
+
+def test_a_good_candidate_passes_every_item():
+    statuses, metrics = _statuses(1.01, 1.05)
+
+    assert set(statuses.values()) == {"pass"}
+    assert metrics["staging"]["overall"]["rmspe"] == pytest.approx(0.01)
+    assert metrics["staging"]["overall"]["bias"] == pytest.approx(0.01)
+    assert set(metrics["staging"]["store_type"]) == {"a", "b"}
+    assert metrics["window"]["recent_start"] == "2015-07-03"
+
+
+def test_a_worse_and_biased_candidate_fails():
+    statuses, _ = _statuses(1.2, 1.05)
+
+    assert statuses["Staging better than Production"] == "fail"
+    assert statuses["No systematic over- or under-prediction"] == "fail"
+    assert statuses["Good on recent data"] == "fail"
+    assert statuses["Reasonable across store types"] == "fail"
+
+
+def test_without_production_the_comparison_is_skipped():
+    statuses, metrics = _statuses(1.01, None)
+
+    assert statuses["Staging better than Production"] == "skipped"
+    assert "production" not in metrics
+
+
+def test_plots_are_figures():
+    figures = plot_review(_predictions(1.01, 1.05), STORES, PARAMS)
+
+    assert set(figures) == {"forecast_vs_actual", "residuals_by_store_type", "error_distribution"}
+    assert all(isinstance(f, Figure) for f in figures.values())
