@@ -94,5 +94,6 @@ def version_description(name: str, lineage: dict[str, Any]) -> str:
         f"Trained on {data}, {window.get('start')} .. {window.get('end')}, "
         f"{window.get('rows'):,} rows; forecasts from {window.get('origin')}.\n"
         f"Code: git {str(git.get('commit'))[:10]}{dirty}; run {lineage.get('run_id')}.\n"
-        "Not yet validated: run `kedro run --pipelines validation` (the holdout gate)."
+        "Gate verdict, stage and history: the validation.* and lifecycle.* tags, or "
+        "`kedro model describe N`."
     )
