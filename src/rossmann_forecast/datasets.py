@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import tempfile
 import warnings
@@ -10,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 from kedro.io import AbstractDataset
 from kedro_datasets.json import JSONDataset
 from kedro_mlflow.io.models import MlflowModelTrackingDataset
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.types import ColSpec, Schema
 
 import rossmann_forecast
 from rossmann_forecast import registry
@@ -93,11 +99,52 @@ class OptionalJSONDataset(JSONDataset):
         return super().load() if self._exists() else None
 
 
-class MlflowInputDataset(AbstractDataset):
-    """Wraps a pandas dataset and records each load as an MLflow dataset input of the run.
+# MLflow column types of the pandas dtypes in the project's tables.
+_MLFLOW_TYPES = {"f": "double", "i": "long", "u": "long", "b": "boolean", "M": "datetime"}
 
-    MLflow's own ``log_input`` stores the table's name, digest, schema and row count (not the
-    data), so the run page lists exactly which training or holdout table it used.
+
+class TableRecord(MetaDataset):
+    """MLflow's metadata-only dataset record, plus the row count MLflow shows as the profile.
+
+    ``mlflow.data.from_pandas`` infers a schema by visiting every cell in Python (about 20 s for
+    the 700,000-row training table); this record is built from the dtypes and a vectorised
+    missing-value check in well under a second, with a content hash of the whole table.
+    """
+
+    def __init__(self, data: pd.DataFrame, source: Any, name: str) -> None:
+        schema = Schema(
+            [
+                ColSpec(
+                    "float" if dtype == "float32" else _MLFLOW_TYPES.get(dtype.kind, "string"),
+                    str(column),
+                    required=not bool(data[column].isna().any()),
+                )
+                for column, dtype in data.dtypes.items()
+            ]
+        )
+        hashed = pd.util.hash_pandas_object(data, index=False).to_numpy()
+        self._profile = {"num_rows": len(data), "num_elements": int(data.size)}
+        super().__init__(
+            source=source, name=name, digest=hashlib.sha256(hashed.tobytes()).hexdigest()[:8],
+            schema=schema,
+        )  # fmt: skip
+
+    @property
+    def profile(self) -> dict[str, int]:
+        """Row and cell counts, as MLflow's pandas datasets report them."""
+        return self._profile
+
+    def to_dict(self) -> dict[str, str]:
+        config = super().to_dict()
+        config["profile"] = json.dumps(self._profile)
+        return config
+
+
+class MlflowInputDataset(AbstractDataset):
+    """Wraps a pandas dataset and records its load as an MLflow dataset input of the run.
+
+    The run page then lists exactly which training or holdout table it used: name, content hash,
+    schema and row count (not the data). Recorded once per run however many nodes load it.
     """
 
     def __init__(
@@ -110,22 +157,21 @@ class MlflowInputDataset(AbstractDataset):
         self._dataset = AbstractDataset.from_config(name, dict(dataset))
         self._name = name
         self._context = context
+        self._recorded_for_run: str | None = None
         self.metadata = metadata
 
     def load(self) -> Any:
         data = self._dataset.load()
-        if mlflow.active_run() is not None:
-            source = Path(str(getattr(self._dataset, "_filepath", ""))).resolve().as_uri()
+        run = mlflow.active_run()
+        if run is not None and run.info.run_id != self._recorded_for_run:
+            path = Path(str(getattr(self._dataset, "_filepath", ""))).resolve().as_uri()
             with warnings.catch_warnings():
-                # Two MLflow notices that do not apply here. (1) MLflow registers its local
-                # dataset source twice (for "" and "file" URIs) and says a local path "can be
-                # interpreted in multiple ways"; both are the same class. (2) It hints that
-                # integer columns cannot hold missing values in a *model signature*; this is a
-                # data record, and the model's signature is declared (ensemble.SIGNATURE).
+                # MLflow registers its local dataset source twice (for "" and "file" URIs) and
+                # says a local path "can be interpreted in multiple ways"; both are one class.
                 warnings.filterwarnings("ignore", message="The specified dataset source can be")
-                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-                record = mlflow.data.from_pandas(data, source=source, name=self._name)
-                mlflow.log_input(record, context=self._context)
+                source = resolve_dataset_source(path)
+            mlflow.log_input(TableRecord(data, source, self._name), context=self._context)
+            self._recorded_for_run = run.info.run_id
         return data
 
     def save(self, data: Any) -> None:
