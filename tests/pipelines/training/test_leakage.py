@@ -56,7 +56,9 @@ def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> np.ndarray:
     window, holdout = split_holdout(sales, {"holdout_days": 42, "features": FEATURES})
     table = build_model_input(window, stores, FEATURES)
     oof = {m: cross_validate_member(table, CV, MEMBERS[m], FEATURES) for m in MEMBERS}
-    blend = fit_ensemble_weights(oof["lightgbm"], oof["xgboost"], oof["catboost"])
+    blend = fit_ensemble_weights(
+        oof["lightgbm"], oof["xgboost"], oof["catboost"], {"weight_step": 0.05}
+    )
     fitted = {m: fit_final_member(table, MEMBERS[m], FEATURES) for m in MEMBERS}
     model = assemble_ensemble(
         fit_model_state(window, stores, FEATURES),

@@ -63,7 +63,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 fit_ensemble_weights,
-                inputs=[f"{m}_oof_predictions" for m in MEMBERS],
+                inputs=[*(f"{m}_oof_predictions" for m in MEMBERS), "params:training.ensemble"],
                 outputs="ensemble_blend",
                 name="fit_ensemble_weights",
             ),
