@@ -274,6 +274,16 @@ def _refuse(bad: pd.Series, frame: pd.DataFrame, column: str, rule: str) -> None
         )
 
 
+def forecast_with(model_uri: str, rows: pd.DataFrame) -> pd.Series:
+    """Load a model by URI and forecast typed rows through its pyfunc, as any caller would.
+
+    Sales and Customers, if present, are dropped first: the model only sees the test format.
+    """
+    model = mlflow.pyfunc.load_model(model_uri)
+    inputs = to_model_input(rows.drop(columns=["Sales", "Customers"], errors="ignore"))
+    return pd.Series(model.predict(inputs)["Sales"].to_numpy(dtype="float64"), index=rows.index)
+
+
 def to_model_input(rows: pd.DataFrame) -> pd.DataFrame:
     """Typed rows (Date as datetime) in the exact test format the model's signature expects."""
     columns = [c for c in ["Id", *INPUT_COLUMNS] if c in rows.columns]

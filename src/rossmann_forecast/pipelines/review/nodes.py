@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rossmann_forecast.ensemble import to_model_input
+from rossmann_forecast.ensemble import forecast_with
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.registry import ModelRegistry
 
@@ -77,14 +76,12 @@ def score_review_versions(
     Returns:
         Columns ``Store, Date, Open, Sales, role, version, prediction``.
     """
-    inputs = to_model_input(holdout_table.drop(columns=["Sales", "Customers"], errors="ignore"))
     frames = []
     for role in ROLES:
         entry = review_versions.get(role)
         if entry is None:
             continue
-        model = mlflow.pyfunc.load_model(entry["model_uri"])
-        predicted = model.predict(inputs)["Sales"].to_numpy(dtype="float64")
+        predicted = forecast_with(entry["model_uri"], holdout_table).to_numpy()
         frames.append(
             holdout_table[["Store", "Date", "Open", "Sales"]].assign(
                 role=role, version=int(entry["version"]), prediction=predicted

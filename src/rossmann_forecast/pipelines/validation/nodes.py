@@ -16,7 +16,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.ensemble import to_model_input
+from rossmann_forecast.ensemble import forecast_with
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.registry import ModelRegistry, NothingInStage, RegistryError
 
@@ -58,12 +58,6 @@ def select_candidate(
     return version
 
 
-def _predict(model_uri: str, holdout_table: pd.DataFrame) -> pd.Series:
-    model = mlflow.pyfunc.load_model(model_uri)
-    inputs = to_model_input(holdout_table.drop(columns=["Sales", "Customers"], errors="ignore"))
-    return pd.Series(model.predict(inputs)["Sales"].to_numpy(), index=holdout_table.index)
-
-
 def score_candidate(
     candidate_version: int, holdout_table: pd.DataFrame, validation: dict[str, Any]
 ) -> pd.DataFrame:
@@ -71,7 +65,7 @@ def score_candidate(
     uri = ModelRegistry(validation["model_name"]).model_uri(candidate_version)
     logger.info("Scoring %s on %d holdout rows", uri, len(holdout_table))
     return holdout_table[["Store", "Date", "Sales"]].assign(
-        version=candidate_version, prediction=_predict(uri, holdout_table)
+        version=candidate_version, prediction=forecast_with(uri, holdout_table)
     )
 
 
@@ -84,7 +78,7 @@ def score_production(holdout_table: pd.DataFrame, validation: dict[str, Any]) ->
         return pd.DataFrame(columns=["Store", "Date", "Sales", "version", "prediction"])
     uri = registry.model_uri("production")
     return holdout_table[["Store", "Date", "Sales"]].assign(
-        version=version, prediction=_predict(uri, holdout_table)
+        version=version, prediction=forecast_with(uri, holdout_table)
     )
 
 
