@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.metrics import error_summary, mean_percentage_error, rmspe
 
 
 def test_rmspe_is_zero_for_perfect_predictions():
@@ -57,3 +57,12 @@ def test_mean_percentage_error_raises_like_rmspe():
         mean_percentage_error([0.0], [1.0])
     with pytest.raises(ValueError, match="same length"):
         mean_percentage_error([1.0], [1.0, 2.0])
+
+
+def test_error_summary_scores_only_rows_with_positive_actuals():
+    summary = error_summary([100.0, 0.0, 200.0], [110.0, 50.0, 180.0])
+    assert summary["rows"] == 2
+    assert summary["rmspe"] == pytest.approx(0.1)
+    assert summary["bias"] == pytest.approx(0.0)
+    empty = error_summary([0.0], [5.0])
+    assert empty["rows"] == 0 and empty["rmspe"] != empty["rmspe"]

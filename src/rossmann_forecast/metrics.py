@@ -58,3 +58,17 @@ def mean_percentage_error(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """
     y, yhat = _positive_pairs(y_true, y_pred)
     return float(np.mean((yhat - y) / y))
+
+
+def error_summary(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float | int]:
+    """RMSPE, bias and the number of rows with positive actuals (NaN scores when none)."""
+    actual = np.asarray(y_true, dtype="float64")
+    predicted = np.asarray(y_pred, dtype="float64")
+    selling = actual > 0
+    if not selling.any():
+        return {"rmspe": float("nan"), "bias": float("nan"), "rows": 0}
+    return {
+        "rmspe": rmspe(actual[selling], predicted[selling]),
+        "bias": mean_percentage_error(actual[selling], predicted[selling]),
+        "rows": int(selling.sum()),
+    }

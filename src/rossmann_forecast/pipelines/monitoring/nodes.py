@@ -17,7 +17,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.metrics import error_summary
 from rossmann_forecast.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -131,14 +131,7 @@ def _day(value: Any) -> str:
 
 
 def _scores(rows: pd.DataFrame) -> dict[str, float | int]:
-    selling = rows[rows["actual"] > 0]
-    if selling.empty:
-        return {"rmspe": float("nan"), "bias": float("nan"), "rows": 0}
-    return {
-        "rmspe": rmspe(selling["actual"], selling["prediction"]),
-        "bias": mean_percentage_error(selling["actual"], selling["prediction"]),
-        "rows": len(selling),
-    }
+    return error_summary(rows["actual"], rows["prediction"])
 
 
 def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rossmann_forecast.ensemble import forecast_with
-from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.metrics import error_summary
 from rossmann_forecast.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -92,14 +92,7 @@ def score_review_versions(
 
 def _error_stats(rows: pd.DataFrame) -> dict[str, float | int]:
     """RMSPE, bias and row count over the rows with positive sales (NaN if none)."""
-    selling = rows[rows["Sales"] > 0]
-    if selling.empty:
-        return {"rmspe": float("nan"), "bias": float("nan"), "rows": 0}
-    return {
-        "rmspe": rmspe(selling["Sales"], selling["prediction"]),
-        "bias": mean_percentage_error(selling["Sales"], selling["prediction"]),
-        "rows": len(selling),
-    }
+    return error_summary(rows["Sales"], rows["prediction"])
 
 
 def _distribution(values: pd.Series) -> dict[str, float]:
