@@ -2,9 +2,13 @@
 
 Usage: python scripts/generator_stats.py [--n-stores 1115] [--seed 42]
 
-The real figures come from DATA_FACTS.md. The two holdout bands (last 42 days of train) are the
-ones the generator promises: a per-(Store, DayOfWeek, Promo) median baseline at RMSPE 0.13-0.16
-and the generator's own noise-free expectation at 0.06-0.08.
+The real figures come from DATA_FACTS.md, except the closure rows ("open day before/after ...",
+"... store open on it", "27 Dec" and "2 Jan"): those are ratios to the store's typical level for
+the weekday and promo state (see ``closure_events``), measured with the same function on the real
+dev slice (82 stores of the real train.csv, 2013-01-01 .. 2015-07-31), with the number of stores or
+closures each rests on. The two holdout bands (last 42 days of train) are the ones the generator
+promises: a per-(Store, DayOfWeek, Promo) median baseline at RMSPE 0.13-0.16 and the generator's
+own noise-free expectation at 0.06-0.08.
 """
 
 from __future__ import annotations
@@ -22,6 +26,235 @@ HOLDOUT_START = "2015-06-20"
 # A leak-free reference that uses recent history: the long-run median profile rescaled by the
 # store's median ratio to it over the last weeks before the holdout.
 RECENT_WEEKS = 8
+
+
+# Closure rows: sales on the open days next to a store's closures. The real figures were measured
+# with closure_events on the real dev slice, so both columns mean the same.
+# A closure of at least this many of the store's usual opening days, holidays not counted, is a
+# long one (temporary closure, refurbishment gap); shorter ones are holidays and one-off closures.
+LONG_CLOSURE_DAYS = 3
+# Ordinary days, which set a store's typical level, are this many days away from any closure or
+# state holiday and outside the Christmas season.
+ORDINARY_MARGIN_DAYS = 4
+CHRISTMAS_SEASON = ("12-15", "01-06")
+# Closures from Christmas Eve to New Year (code "x") are left to the Christmas rows.
+CHRISTMAS_CLOSURES = ("12-24", "01-01")
+
+
+def _store_day_grid(train: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Train columns as (store, day) arrays over every calendar day; missing rows are closed."""
+    dates = pd.date_range(train["Date"].min(), train["Date"].max())
+    stores = np.sort(train["Store"].unique())
+    at = (
+        np.searchsorted(stores, train["Store"].to_numpy()),
+        (train["Date"] - dates[0]).dt.days.to_numpy(),
+    )
+    shape = (stores.size, dates.size)
+    grid = {"stores": stores, "dates": dates.to_numpy(), "present": np.zeros(shape, bool)}
+    grid["present"][at] = True
+    for name, column, fill in (
+        ("open", train["Open"].to_numpy() == 1, False),
+        ("sales", train["Sales"].to_numpy(), 0),
+        ("promo", train["Promo"].to_numpy(), 0),
+        ("holiday", train["StateHoliday"].astype(str).to_numpy(), "0"),
+    ):
+        grid[name] = np.full(shape, fill, dtype=np.asarray(column).dtype)
+        grid[name][at] = column
+    return grid
+
+
+def _open_days_around(open_: np.ndarray, event: np.ndarray) -> dict[str, np.ndarray]:
+    """Open days to each store's next event and since its last one (1 = adjacent), and both days.
+
+    Without a next (last) event the count is the number of days and the day index 0.
+    """
+    n, t = open_.shape
+    rows = np.arange(n)[:, None]
+    day = np.broadcast_to(np.arange(t), (n, t))
+    nxt = np.minimum.accumulate(np.where(event, day, t)[:, ::-1], axis=1)[:, ::-1]
+    last = np.maximum.accumulate(np.where(event, day, -1), axis=1)
+    count = np.cumsum(open_, axis=1)
+    return {
+        "before": np.where(nxt < t, count[rows, np.minimum(nxt, t - 1)] - count + 1, t),
+        "after": np.where(last >= 0, count - count[rows, np.maximum(last, 0)], t),
+        "next": np.where(nxt < t, nxt, 0),
+        "last": np.maximum(last, 0),
+    }
+
+
+def _near(event: np.ndarray, margin: int) -> np.ndarray:
+    """(store, day) flag: an event lies within ``margin`` days either side."""
+    padded = np.pad(np.cumsum(event, axis=1), ((0, 0), (margin + 1, margin)), mode="edge")
+    padded[:, : margin + 1] = 0
+    return padded[:, 2 * margin + 1 :] - padded[:, : -2 * margin - 1] > 0
+
+
+def _long_closures(grid: dict[str, np.ndarray], closure: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Closure days in a spell of at least LONG_CLOSURE_DAYS closures: (gap, temporary).
+
+    Holidays do not count towards the length, so a holiday next to a one-off closure is no long
+    closure. A long spell with missing rows is the refurbishment gap, one with rows temporary.
+    """
+    closed = ~grid["open"]
+    n, t = closed.shape
+    spell = np.cumsum(closed & ~np.pad(closed, ((0, 0), (1, 0)))[:, :-1], axis=1) * closed
+    spell += (np.arange(n) * (t + 1))[:, None]
+    weights = (closure & (grid["holiday"] == "0")).ravel()
+    closures = np.bincount(spell.ravel(), weights=weights, minlength=n * (t + 1))
+    missing = np.bincount(spell.ravel(), weights=~grid["present"].ravel(), minlength=n * (t + 1))
+    gap = closure & (missing[spell] > 0)
+    return gap, closure & (closures[spell] >= LONG_CLOSURE_DAYS) & ~gap
+
+
+def _typical_level_ratio(rows: pd.DataFrame) -> pd.Series:
+    """Sales over the store's median for (DayOfWeek, Promo) on ordinary days, rescaled by the
+    store's median of that ratio on the ordinary days of the month (takes out trend, season)."""
+    ordinary = rows[rows["ordinary"]]
+    keys = ["Store", "DayOfWeek", "Promo"]
+    base = rows.join(ordinary.groupby(keys)["Sales"].median().rename("base"), on=keys)["base"]
+    frame = pd.DataFrame(
+        {"Store": rows["Store"], "month": rows["Date"].dt.to_period("M")}, index=rows.index
+    ).assign(r=rows["Sales"] / base)
+    local = frame[rows["ordinary"]].groupby(["Store", "month"])["r"].median().rename("local")
+    return frame["r"] / frame.join(local, on=["Store", "month"])["local"]
+
+
+def closure_events(train: pd.DataFrame, store: pd.DataFrame) -> pd.DataFrame:
+    """Open rows with Sales > 0: their ratio to the store's typical level and nearby closures.
+
+    A closure is a day on which the store is closed, or has no row, although it usually opens on
+    that weekday (open on more than half of its rows for it): holidays, one-off and temporary
+    closures, the refurbishment gap; not the usual Sunday. The typical level is the store's median
+    for (DayOfWeek, Promo) on ordinary days, times its median ratio to that on the ordinary days
+    of the same calendar month.
+
+    Columns: ``Store, StoreType, Date, ratio``; ``before``/``after``: open days to the store's next
+    closure and since its last one (1 = the adjacent open day); ``next_code``/``prev_code``: that
+    closure's StateHoliday (``x`` from 24 Dec to 1 Jan); ``prev_temporary``/``prev_gap``: the last
+    closure was a temporary closure / the refurbishment gap; ``on_holiday``,
+    ``pre_open_holiday``, ``post_open_holiday``: on, the day before or the day after a state
+    holiday a/b on which the store is open.
+    """
+    grid = _store_day_grid(train)
+    open_, holiday = grid["open"], grid["holiday"]
+    dates = pd.DatetimeIndex(grid["dates"])
+    dow = dates.day_of_week.to_numpy()
+    usual = np.stack(
+        [open_[:, dow == w].sum(1) > 0.5 * grid["present"][:, dow == w].sum(1) for w in range(7)],
+        axis=1,
+    )
+    closure = ~open_ & usual[:, dow]
+    mmdd = dates.strftime("%m-%d").to_numpy()
+    code = np.where((mmdd >= CHRISTMAS_CLOSURES[0]) | (mmdd <= CHRISTMAS_CLOSURES[1]), "x", holiday)
+    around = _open_days_around(open_, closure)
+    gap, temporary = _long_closures(grid, closure)
+    open_holiday = open_ & np.isin(code, ("a", "b"))
+    season = (mmdd >= CHRISTMAS_SEASON[0]) | (mmdd <= CHRISTMAS_SEASON[1])
+
+    keep = open_ & (grid["sales"] > 0)
+    n = open_.shape[0]
+    rows = np.arange(n)[:, None]
+    nxt, last = around["next"], around["last"]
+    events = pd.DataFrame(
+        {
+            "Store": np.broadcast_to(grid["stores"][:, None], keep.shape)[keep],
+            "Date": np.broadcast_to(grid["dates"][None, :], keep.shape)[keep],
+            "DayOfWeek": np.broadcast_to(dow[None, :], keep.shape)[keep],
+            "Promo": grid["promo"][keep],
+            "Sales": grid["sales"][keep],
+            "ordinary": (
+                ~_near(closure | (holiday != "0"), ORDINARY_MARGIN_DAYS) & ~season[None, :]
+            )[keep],
+            "before": around["before"][keep],
+            "after": around["after"][keep],
+            "next_code": code[rows, nxt][keep],
+            "prev_code": code[rows, last][keep],
+            "prev_temporary": temporary[rows, last][keep],
+            "prev_gap": gap[rows, last][keep],
+            "on_holiday": open_holiday[keep],
+            "pre_open_holiday": (np.pad(open_holiday[:, 1:], ((0, 0), (0, 1))) & ~open_holiday)[
+                keep
+            ],
+            "post_open_holiday": (np.pad(open_holiday[:, :-1], ((0, 0), (1, 0))) & ~open_holiday)[
+                keep
+            ],
+        }
+    )
+    events["ratio"] = _typical_level_ratio(events)
+    events["StoreType"] = events["Store"].map(store.set_index("Store")["StoreType"])
+    return events.dropna(subset=["ratio"])
+
+
+def closure_rows(train: pd.DataFrame, store: pd.DataFrame) -> list[tuple[str, float, str]]:
+    """(statistic, synthetic value, real figure) for the sales next to closures."""
+    events = closure_events(train, store)
+    mmdd = events["Date"].dt.strftime("%m-%d")
+    short = ~events["prev_temporary"] & ~events["prev_gap"]
+    before_holiday = events["next_code"].isin(["a", "b"])
+    after_holiday = events["prev_code"].isin(["a", "b"]) & short
+    type_b = events["StoreType"] == "b"
+
+    def ratio(mask: pd.Series) -> float:
+        return events.loc[mask, "ratio"].mean()
+
+    table: list[tuple[str, float, str]] = []
+    for store_type, real in (
+        ("a", "1.24 (dev slice, 49 stores)"),
+        ("c", "1.31 (dev slice, 9 stores)"),
+        ("d", "1.27 (dev slice, 16 stores)"),
+    ):
+        table.append(
+            (
+                f"1st open day before holiday closure, type {store_type}",
+                ratio(
+                    before_holiday & (events["before"] == 1) & (events["StoreType"] == store_type)
+                ),
+                real,
+            )
+        )
+    table += [
+        (
+            "2nd open day before holiday closure",
+            ratio(before_holiday & (events["before"] == 2)),
+            "1.10 (dev slice, 74 stores)",
+        ),
+        (
+            "3rd open day before holiday closure",
+            ratio(before_holiday & (events["before"] == 3)),
+            "1.07 (dev slice, 74 stores)",
+        ),
+    ]
+    for store_type, real in (
+        ("a", "1.29 (dev slice, 49 stores)"),
+        ("c", "1.36 (dev slice, 9 stores)"),
+        ("d", "1.28 (dev slice, 16 stores)"),
+    ):
+        table.append(
+            (
+                f"1st open day after holiday closure, type {store_type}",
+                ratio(after_holiday & (events["after"] == 1) & (events["StoreType"] == store_type)),
+                real,
+            )
+        )
+    table += [
+        ("2nd open day after holiday closure", ratio(after_holiday & (events["after"] == 2)), "1.05 (dev slice, 74 stores)"),
+        ("3rd open day after holiday closure", ratio(after_holiday & (events["after"] == 3)), "1.03 (dev slice, 74 stores)"),
+        ("1st open day before Easter closure (b)", ratio((events["next_code"] == "b") & (events["before"] == 1)), "1.37 (dev slice, 74 stores)"),
+        ("2nd open day before Easter closure (b)", ratio((events["next_code"] == "b") & (events["before"] == 2)), "1.24 (dev slice, 74 stores)"),
+        ("1st open day after Easter closure (b)", ratio((events["prev_code"] == "b") & short & (events["after"] == 1)), "1.32 (dev slice, 74 stores)"),
+        ("1st open day before one-off closure", ratio((events["next_code"] == "0") & (events["before"] == 1)), "1.00 (dev slice, 17 stores)"),
+        ("1st open day after one-off closure", ratio((events["prev_code"] == "0") & short & (events["after"] == 1)), "1.29 (dev slice, 11 stores)"),
+        ("1st open day after temporary closure", ratio(events["prev_temporary"] & (events["after"] == 1)), "1.63 (dev slice, 4 closures)"),
+        ("2nd-3rd open day after temporary closure", ratio(events["prev_temporary"] & events["after"].between(2, 3)), "1.24 (dev slice, 5 closures)"),
+        ("4th-7th open day after temporary closure", ratio(events["prev_temporary"] & events["after"].between(4, 7)), "1.07 (dev slice, 5 closures)"),
+        ("1st open day after refurbishment gap", ratio(events["prev_gap"] & (events["after"] == 1)), "1.25 (dev slice, 2 stores)"),
+        ("day before a holiday, store open, type b", ratio(events["pre_open_holiday"] & type_b), "1.15 (dev slice, 8 stores)"),
+        ("state holiday, store open on it, type b", ratio(events["on_holiday"] & type_b), "1.22 (dev slice, 8 stores)"),
+        ("day after a holiday, store open, type b", ratio(events["post_open_holiday"] & type_b), "1.10 (dev slice, 8 stores)"),
+        ("27 Dec, ratio to typical level", ratio(mmdd == "12-27"), "0.97 (dev slice, 82 stores)"),
+        ("2 Jan, ratio to typical level", ratio(mmdd == "01-02"), "1.21 (dev slice, 82 stores)"),
+    ]  # fmt: skip
+    return table
 
 
 def _open_rows(data: SyntheticData) -> pd.DataFrame:
@@ -124,7 +357,7 @@ def calibration_rows(data: SyntheticData) -> list[tuple[str, float, str]]:
         ("Promo2 share", store["Promo2"].mean(), "0.512"),
         ("refurbishment-gap stores", _gap_stores(train), "180"),
     ]  # fmt: skip
-    return table
+    return table + closure_rows(train, store)
 
 
 def _gap_stores(train: pd.DataFrame) -> int:

@@ -1,5 +1,6 @@
 """Tests for the synthetic Rossmann generator: Kaggle schema and quirks, determinism,
-calibration against the real statistics (DATA_FACTS.md) and the two holdout RMSPE bands.
+calibration against the real statistics (DATA_FACTS.md), the sales next to closures (figures
+measured on the real dev slice) and the two holdout RMSPE bands.
 
 One reduced-size data set (400 stores) is generated once for the module; counts of special stores
 scale with the size, the bands and the statistics hold at this size too.
@@ -269,3 +270,156 @@ def test_noise_free_expectation_scores_in_band(data, holdout):
     _, test = holdout
 
     assert 0.06 <= rmspe(test["Sales"], data.expected.loc[test.index]) <= 0.08
+
+
+# --- Sales next to closures ----------------------------------------------------------------------
+# Real figures measured on the real dev slice (82 stores, 2013-2015) with closure_events in
+# scripts/generator_stats.py: ratios to the store's typical level for the weekday and promo state.
+REAL_BEFORE_HOLIDAY_CLOSURE = {"a": 1.24, "c": 1.31, "d": 1.27}
+REAL_AFTER_HOLIDAY_CLOSURE = {"a": 1.29, "c": 1.36, "d": 1.28}
+REAL_BEFORE_ONE_OFF_CLOSURE = 1.00
+REAL_AFTER_ONE_OFF_CLOSURE = 1.29
+REAL_SATURDAY_BEFORE_WHIT_MONDAY = 1.01
+REAL_AFTER_TEMPORARY_CLOSURE = 1.63
+WHIT_MONDAYS = pd.to_datetime(["2013-05-20", "2014-06-09", "2015-05-25"])
+
+
+def _asof(rows: pd.DataFrame, events: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    """merge_asof by Store on Date (both sides sorted by date)."""
+    return pd.merge_asof(
+        rows.sort_values("Date", kind="stable"),
+        events.sort_values("Date", kind="stable"),
+        on="Date",
+        by="Store",
+        **kwargs,
+    )
+
+
+def closure_neighbours(train: pd.DataFrame, store: pd.DataFrame) -> pd.DataFrame:
+    """Open rows (Sales > 0) with their ratio to the store's typical level and nearby closures.
+
+    A closure is a closed day on a weekday the store usually opens. ``before``/``after``: no open
+    day lies between the row and the store's next/last closure, whose date and StateHoliday are
+    ``NextClosure``/``NextHoliday`` and ``LastClosure``/``LastHoliday``. The typical level is the
+    store's median for (DayOfWeek, Promo) on ordinary days (more than 4 days from any closure or
+    state holiday, outside 15 Dec - 6 Jan), rescaled by its median ratio on them that month.
+    """
+    usual = train.groupby(["Store", "DayOfWeek"])["Open"].transform("mean") > 0.5
+    closed = train[(train["Open"] == 0) & usual]
+    opened = train[train["Open"] == 1].sort_values(["Store", "Date"])
+    rows = opened.assign(
+        NextOpen=opened.groupby("Store")["Date"].shift(-1),
+        LastOpen=opened.groupby("Store")["Date"].shift(1),
+    )
+    rows = rows[rows["Sales"] > 0]
+    for name, direction in (("Next", "forward"), ("Last", "backward")):
+        closures = pd.DataFrame(
+            {
+                "Store": closed["Store"],
+                "Date": closed["Date"],
+                f"{name}Closure": closed["Date"],
+                f"{name}Holiday": closed["StateHoliday"],
+            }
+        )
+        rows = _asof(rows, closures, direction=direction)
+    # Comparisons with NaT are False, so a closure with no open day beyond it needs its own test.
+    rows["before"] = (rows["NextClosure"] < rows["NextOpen"]) | (
+        rows["NextClosure"].notna() & rows["NextOpen"].isna()
+    )
+    rows["after"] = (rows["LastClosure"] > rows["LastOpen"]) | (
+        rows["LastClosure"].notna() & rows["LastOpen"].isna()
+    )
+
+    events = pd.concat([closed, train[train["StateHoliday"] != "0"]])[["Store", "Date"]]
+    near = _asof(
+        rows[["Store", "Date"]],
+        events.drop_duplicates().assign(Event=1),
+        direction="nearest",
+        tolerance=pd.Timedelta(days=4),
+    )["Event"].notna()
+    mmdd = rows["Date"].dt.strftime("%m-%d")
+    ordinary = ~near & (mmdd > "01-06") & (mmdd < "12-15")
+    keys = ["Store", "DayOfWeek", "Promo"]
+    median = rows[ordinary].groupby(keys)["Sales"].median().rename("median")
+    rows["r"] = rows["Sales"] / rows.join(median, on=keys)["median"]
+    rows["month"] = rows["Date"].dt.to_period("M")
+    local = rows[ordinary].groupby(["Store", "month"])["r"].median().rename("local")
+    rows["ratio"] = rows["r"] / rows.join(local, on=["Store", "month"])["local"]
+    rows["StoreType"] = rows["Store"].map(store.set_index("Store")["StoreType"])
+    return rows.dropna(subset=["ratio"])
+
+
+@pytest.fixture(scope="module")
+def neighbours(data) -> pd.DataFrame:
+    return closure_neighbours(data.train, data.store)
+
+
+def _first_days_next_to_holiday_closures(neighbours: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Mean ratio by StoreType on the open day just before / after a state-holiday closure.
+
+    Closures on New Year's Day and at Christmas are left out: the Christmas factors set them.
+    """
+
+    def holiday(code: pd.Series, date: pd.Series) -> pd.Series:
+        return code.isin(["a", "b"]) & (date.dt.strftime("%m-%d") != "01-01")
+
+    rows = neighbours
+    pre = rows[rows["before"] & holiday(rows["NextHoliday"], rows["NextClosure"])]
+    post = rows[rows["after"] & holiday(rows["LastHoliday"], rows["LastClosure"])]
+    return pre.groupby("StoreType")["ratio"].mean(), post.groupby("StoreType")["ratio"].mean()
+
+
+def test_days_next_to_holiday_closures_lift_sales_as_on_real_data(neighbours):
+    pre, post = _first_days_next_to_holiday_closures(neighbours)
+
+    for store_type, real in REAL_BEFORE_HOLIDAY_CLOSURE.items():
+        assert pre[store_type] == pytest.approx(real, abs=0.03), store_type
+    for store_type, real in REAL_AFTER_HOLIDAY_CLOSURE.items():
+        assert post[store_type] == pytest.approx(real, abs=0.03), store_type
+
+
+def test_store_types_differ_next_to_closures_in_the_measured_direction(neighbours):
+    pre, post = _first_days_next_to_holiday_closures(neighbours)
+
+    # Real: type c stocks up and catches up most (+0.07 over type a both ways); type d stocks up
+    # a little more than type a (+0.03) and catches up alike (-0.01).
+    assert pre["c"] - pre["a"] >= 0.035
+    assert post["c"] - post["a"] >= 0.035
+    assert pre["d"] - pre["a"] >= 0.015
+    assert abs(post["d"] - post["a"]) <= 0.025
+
+
+def test_no_stock_up_before_unannounced_or_sunday_extending_closures(neighbours):
+    rows = neighbours
+    one_off = rows[rows["before"] & (rows["NextHoliday"] == "0")]
+    saturday_before_whit_monday = rows[
+        rows["before"] & rows["NextClosure"].isin(WHIT_MONDAYS) & (rows["DayOfWeek"] == 6)
+    ]
+
+    assert one_off["ratio"].mean() == pytest.approx(REAL_BEFORE_ONE_OFF_CLOSURE, abs=0.04)
+    assert saturday_before_whit_monday["ratio"].mean() == pytest.approx(
+        REAL_SATURDAY_BEFORE_WHIT_MONDAY, abs=0.03
+    )
+
+
+def test_sales_catch_up_after_one_off_and_temporary_closures(neighbours):
+    rows = neighbours[neighbours["after"]]
+    closed_days = (rows["Date"] - rows["LastOpen"]).dt.days
+    one_off = rows[(rows["LastHoliday"] == "0") & (closed_days <= 3)]
+    # Closed for a week or more (the refurbishment gap has no rows and lasts 186 days), not
+    # ending on a holiday.
+    reopened = rows[closed_days.between(7, 100) & (rows["LastHoliday"] == "0")]
+
+    assert one_off["ratio"].mean() == pytest.approx(REAL_AFTER_ONE_OFF_CLOSURE, abs=0.05)
+    # The real figure rests on 4 closures and this one on a handful, so the band is wide; without
+    # the reopening bump the mean is about 1.13.
+    assert len(reopened) >= 5
+    assert reopened["ratio"].mean() == pytest.approx(REAL_AFTER_TEMPORARY_CLOSURE, abs=0.38)
+
+
+def test_days_after_christmas_and_new_year(neighbours):
+    mmdd = neighbours["Date"].dt.strftime("%m-%d")
+
+    # Real dev slice: 27 Dec 0.97 and 2 Jan 1.21 of the store's typical level.
+    assert neighbours.loc[mmdd == "12-27", "ratio"].mean() == pytest.approx(0.97, abs=0.05)
+    assert neighbours.loc[mmdd == "01-02", "ratio"].mean() == pytest.approx(1.21, abs=0.05)

@@ -6,7 +6,10 @@ statistics in ``DATA_FACTS.md``. Besides the levels and calendar effects, the ge
 the structure that makes the real forecast hard for a static per-store median but learnable from
 recent history: store-specific trend slopes, a slow random walk, level shifts (competition
 openings, regime changes, refurbishments), store-specific day-of-week, promo and seasonal
-profiles, on top of day-level noise.
+profiles, on top of day-level noise. Sales on the open days around each store's own closures
+(stocking up before a holiday, catching up after any closure, by StoreType) follow figures
+measured on a slice of the real data, so that day counters to and from closures matter as much
+as they do on the real data.
 
 Everything is drawn as (store x day) numpy arrays, so the full size (1,115 stores x 990 days)
 takes a few seconds. Each component draws from its own child of ``SeedSequence(seed)``, so the
@@ -175,27 +178,36 @@ HOLIDAY_OPEN_PROB_SUNDAY_STORES = 0.75
 HOLIDAY_OPEN_PROB_OTHERS = 0.008
 
 # --- Sales level (log space; a store's level is about the log of its mean on open days) -----------
-LEVEL_LOG_MEDIAN = np.log(6600.0)
+# 1% below 6,600 because the days next to closures (below) lift every store's mean by about 1%.
+LEVEL_LOG_MEDIAN = np.log(6600.0) - 0.010
 LEVEL_SD = 0.275
 # Right skew of the store level distribution (real p10/median/p90: 4,580 / 6,370 / 9,690).
 LEVEL_SKEW = 0.04
-TYPE_LEVEL = {"a": 0.0, "b": 0.05, "c": 0.02, "d": -0.05}
+TYPE_LEVEL = {"a": 0.0, "b": 0.06, "c": 0.02, "d": -0.05}
 ASSORTMENT_LEVEL = {"a": -0.09, "b": 0.18, "c": 0.11}
 PROMO2_STORE_LEVEL = -0.04
 
 # --- Calendar profile (log multipliers relative to the store level) ------------------------------
-# Mon..Sun without promo and Mon..Fri with promo, as ratios to the store mean.
-DOW_NO_PROMO = (0.89, 0.86, 0.82, 0.83, 0.89, 0.83, 1.08)
-DOW_PROMO = (1.42, 1.20, 1.12, 1.11, 1.14)
-MONTH_FACTOR = (0.939, 0.955, 1.018, 1.021, 1.028, 1.001, 0.965, 0.952, 0.904, 0.958, 1.058, 1.06)
+# Mon..Sun without promo and Mon..Fri with promo, as ratios to the store mean; weekday and month
+# factors are those of ordinary days, so that with the days next to closures (which fall on
+# Tuesdays to Saturdays, and in the months with holidays) the ratios come out as the real ones.
+DOW_NO_PROMO = (0.897, 0.851, 0.82, 0.83, 0.89, 0.83, 1.08)
+DOW_PROMO = (1.431, 1.188, 1.12, 1.11, 1.14)
+MONTH_FACTOR = (0.944, 0.965, 1.019, 0.997, 0.995, 0.997, 0.982, 0.968, 0.912, 0.947, 1.059, 1.086)
 CHRISTMAS_RUSH_DAYS = ("12-15", "12-23")
 CHRISTMAS_RUSH_FACTOR = 1.30
-CHRISTMAS_EVE_FACTOR = 0.74
+# 24 and 31 Dec are absolute ratios to the store mean (shops close early), Christmas rush included.
+CHRISTMAS_EVE_FACTOR = 0.80
+# The open days after Christmas and before New Year differ (real dev slice, ratios to the
+# store's early-December level: 27-28 Dec 0.94, 29-30 Dec 1.17; 2 Jan 1.21, in school holidays).
+AFTER_CHRISTMAS_FACTOR = 0.90
 BETWEEN_YEARS_FACTOR = 1.10
-NEW_YEARS_EVE_FACTOR = 0.45
-PRE_HOLIDAY_LOG = 0.08
-POST_HOLIDAY_LOG = 0.06
-SCHOOL_HOLIDAY_LOG = 0.06
+NEW_YEARS_EVE_FACTOR = 0.487
+AFTER_NEW_YEAR_FACTOR = 1.15
+# Closures from Christmas Eve to New Year's Day: the factors above set the open days around
+# them, so the closure effects below leave those days alone.
+CHRISTMAS_CLOSURES = ("12-24", "01-01")
+SCHOOL_HOLIDAY_LOG = 0.045
 SCHOOL_HOLIDAY_STORE_SD = 0.04
 PROMO2_MONTH_LOG = 0.02
 
@@ -220,10 +232,51 @@ COMPETITION_DROP_NEAR_M = 1000.0
 COMPETITION_RAMP_DAYS = 14
 TEMP_CLOSURE_SHARE = 0.03
 TEMP_CLOSURE_DAYS = (5, 25)
-REOPENING_BUMP_LOG = 0.15
-REOPENING_BUMP_DAYS = 7.0
 RANDOM_CLOSURE_PROB = 0.0015
 ZERO_SALES_OPEN_PROB = 5.3e-5
+
+# --- Sales next to closures (log, by open days to or since the closure: 1st, 2nd, 3rd) -----------
+# Measured on the real dev slice (82 stores, 2013-2015) as ratios to the store's median for the
+# weekday and promo state, rescaled to its month (scripts/generator_stats.py, closure_events).
+# The log values below are for type a stores, fitted so that the generated data measure as the
+# real; the Easter ones are smaller than the ratios because the Easter school break adds its own.
+# Customers stock up on the open days before a closure they know of (a state holiday): 1.26,
+# 1.09, 1.06 before holidays of code a, 1.36, 1.25, 1.14 before Good Friday. A closure that only
+# extends the usual Sunday closure (Whit or Easter Monday) brings none: the Saturday before stays
+# at 1.01, it already is the shopping day before a closed day. Nor do unannounced ones (1.00).
+PRE_CLOSURE_LOG = {"a": (0.21, 0.075, 0.038), "b": (0.275, 0.15, 0.075)}
+# They catch up on the open days after any short closure: 1.29, 1.04, 1.03 after a holiday of
+# code a, 1.32, 1.09, 1.05 after Easter; one-off closures (20 events) look like code a (1.29).
+POST_CLOSURE_LOG = {"a": (0.245, 0.04, 0.021), "b": (0.225, 0.03, 0.042)}
+# The effects scale with StoreType, per open day (ratios on the 1st-3rd open day before a holiday
+# closure: a 1.24, 1.09, 1.06 on 49 stores, c 1.31, 1.15, 1.12 on 9, d 1.27, 1.11, 1.07 on 16;
+# after: a 1.29, 1.05, 1.03, c 1.36, 1.07, 1.04, d 1.28, 1.04, 1.02). Type b stores (train
+# stations) stay open on holidays, so their scale is unmeasured and kept at 1.
+PRE_CLOSURE_TYPE_SCALE = {
+    "a": (1, 1, 1),
+    "b": (1, 1, 1),
+    "c": (1.3, 1.6, 2.0),
+    "d": (1.2, 1.25, 1.2),
+}
+POST_CLOSURE_TYPE_SCALE = {
+    "a": (1, 1, 1),
+    "b": (1, 1, 1),
+    "c": (1.25, 1.45, 1.45),
+    "d": (1, 0.7, 0.55),
+}
+# Reopening after a temporary closure of days or weeks (4-5 closures): 1.63 on the 1st open day,
+# 1.24 on the 2nd-3rd, 1.07 on the 4th-7th, with a wide spread between closures (0.66 to 2.33 on
+# the 1st day). After the refurbishment gap (2 stores) 2 Jan was 1.25, as for any store (1.21),
+# so the refurbished stores get no bump.
+REOPENING_BUMP_LOG = 0.43
+REOPENING_BUMP_SD = 0.35
+REOPENING_BUMP_OPEN_DAYS = 2.0
+# Stores open on state holidays (the 8 type b stores): 1.15 the day before, 1.10 the day after,
+# 1.22 on the holiday itself, with a wide spread between stores (log mean 0.15, sd 0.37).
+HOLIDAY_OPEN_PRE_LOG = 0.13
+HOLIDAY_OPEN_POST_LOG = 0.095
+HOLIDAY_OPEN_LOG = 0.14
+HOLIDAY_OPEN_STORE_SD = 0.35
 
 # --- Noise and customers --------------------------------------------------------------------------
 NOISE_SD = 0.062
@@ -250,6 +303,7 @@ _STREAMS = (
     "noise",
     "customers",
     "test",
+    "events",
 )
 
 
@@ -259,13 +313,16 @@ class SyntheticData:
 
     Frames hold the columns, order and sort of the Kaggle files; ``Date`` is ``datetime64``,
     ``StateHoliday`` is a string (``0, a, b, c``) and missing values are ``NaN``.
-    ``expected`` has the index of ``train`` and is 0 on closed days.
+    ``expected`` has the index of ``train`` and is 0 on closed days. ``test_actuals`` are the
+    sales of the test period as they later "arrive", in the train.csv format (never written to
+    ``data/01_raw``: they are what live monitoring compares the forecasts of test.csv with).
     """
 
     train: pd.DataFrame
     store: pd.DataFrame
     test: pd.DataFrame
     expected: pd.Series
+    test_actuals: pd.DataFrame
 
 
 def _quota(n: int, weights: np.ndarray) -> np.ndarray:
@@ -301,8 +358,9 @@ class _Calendar:
     school: np.ndarray  # (region, day) bool
     common_log: np.ndarray  # (day,) Christmas-season multipliers
     month_log: np.ndarray  # (day,) month profile
-    pre_holiday: np.ndarray  # (region, day) bool
-    post_holiday: np.ndarray  # (region, day) bool
+    christmas: np.ndarray  # (day,) bool: 24 Dec .. 1 Jan
+    pre_holiday: np.ndarray  # (region, day) bool: the day before a state holiday a/b
+    post_holiday: np.ndarray  # (region, day) bool: the day after a state holiday a/b
 
 
 def _span(dates: np.ndarray, start: np.datetime64, days: int) -> np.ndarray:
@@ -369,19 +427,32 @@ def _build_calendar() -> _Calendar:
     # Christmas Eve and New Year's Eve are absolute ratios to the store mean (shops close early).
     december = np.log(MONTH_FACTOR[11])
     common[mmdd == "12-24"] = np.log(CHRISTMAS_EVE_FACTOR) - december
-    common[(mmdd >= "12-27") & (mmdd <= "12-30")] = np.log(BETWEEN_YEARS_FACTOR)
+    common[(mmdd >= "12-27") & (mmdd <= "12-28")] = np.log(AFTER_CHRISTMAS_FACTOR)
+    common[(mmdd >= "12-29") & (mmdd <= "12-30")] = np.log(BETWEEN_YEARS_FACTOR)
     common[mmdd == "12-31"] = np.log(NEW_YEARS_EVE_FACTOR) - december
+    common[mmdd == "01-02"] = np.log(AFTER_NEW_YEAR_FACTOR)
     month_log = np.log(np.array(MONTH_FACTOR))[month - 1]
+    christmas = (mmdd >= CHRISTMAS_CLOSURES[0]) | (mmdd <= CHRISTMAS_CLOSURES[1])
 
-    closed_day = holiday != "0"
-    after = np.zeros_like(closed_day)
-    after[:, 1:] = closed_day[:, :-1]
-    before = np.zeros_like(closed_day)
-    before[:, :-1] = closed_day[:, 1:]
-    pre_holiday = before & ~closed_day & (dow != 6)
-    post_holiday = after & ~closed_day & (dow != 6)
+    # Days next to a holiday, for the stores that stay open on it; Christmas days set their own.
+    holiday_ab = np.isin(holiday, ("a", "b"))
+    pre_holiday = np.zeros_like(holiday_ab)
+    pre_holiday[:, :-1] = holiday_ab[:, 1:] & ~christmas[1:]
+    post_holiday = np.zeros_like(holiday_ab)
+    post_holiday[:, 1:] = holiday_ab[:, :-1] & ~christmas[:-1]
+    no_holiday = holiday == "0"
     return _Calendar(
-        dates, dow, month, promo, holiday, school, common, month_log, pre_holiday, post_holiday
+        dates,
+        dow,
+        month,
+        promo,
+        holiday,
+        school,
+        common,
+        month_log,
+        christmas,
+        pre_holiday & no_holiday,
+        post_holiday & no_holiday,
     )
 
 
@@ -563,9 +634,7 @@ def _calendar_profile(
     log_mu += amplitude[:, None] * cal.month_log[None, :] + cal.common_log[None, :]
     log_mu += harmonic[:, :1] * np.sin(day_of_year) + harmonic[:, 1:] * np.cos(day_of_year)
 
-    # Holidays and school holidays of the store's region.
-    log_mu += PRE_HOLIDAY_LOG * cal.pre_holiday[stores.region]
-    log_mu += POST_HOLIDAY_LOG * cal.post_holiday[stores.region]
+    # School holidays of the store's region (the days around closures: _closure_effects).
     school_effect = rng.normal(SCHOOL_HOLIDAY_LOG, SCHOOL_HOLIDAY_STORE_SD, n)
     log_mu += school_effect[:, None] * cal.school[stores.region]
 
@@ -613,10 +682,17 @@ def _level_path(
     return path
 
 
-def _opening(
-    cal: _Calendar, stores: _Stores, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which stores open on which days, and the log sales bump after a temporary closure."""
+@dataclass(frozen=True)
+class _Opening:
+    """Which stores open on which days, and why they close."""
+
+    open_: np.ndarray  # (store, day) bool
+    temporary: np.ndarray  # (store, day) bool: closed for days or weeks
+    holiday_open: np.ndarray  # (store,) bool: open on state holidays
+
+
+def _opening(cal: _Calendar, stores: _Stores, rng: np.random.Generator) -> _Opening:
+    """Sunday and holiday closures, one-off closures and temporary closures of days or weeks."""
     n, t = stores.level.size, cal.dates.size
     holiday = cal.holiday[stores.region]
     holiday_open = rng.random(n) < np.where(
@@ -630,14 +706,84 @@ def _opening(
     temp_start = rng.integers(0, t - TEMP_CLOSURE_DAYS[1], n)
     temp_len = rng.integers(TEMP_CLOSURE_DAYS[0], TEMP_CLOSURE_DAYS[1] + 1, n)
     day_idx = np.arange(t)[None, :]
-    since_reopen = day_idx - (temp_start + temp_len)[:, None]
-    open_ &= ~(temp[:, None] & (day_idx >= temp_start[:, None]) & (since_reopen < 0))
-    bump = np.where(
-        temp[:, None] & (since_reopen >= 0),
-        REOPENING_BUMP_LOG * np.exp(-np.maximum(since_reopen, 0) / REOPENING_BUMP_DAYS),
-        0.0,
+    temporary = temp[:, None] & (day_idx >= temp_start[:, None])
+    temporary &= day_idx < (temp_start + temp_len)[:, None]
+    return _Opening(open_ & ~temporary, temporary, holiday_open)
+
+
+def _open_days_to_events(
+    open_: np.ndarray, event: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Open days to each store's next event and since its last one (1 = the adjacent open day).
+
+    Closed days in between (Sundays) do not count. Returns both counts and the day index of the
+    next and the last event; without one, the count is the number of days and the index 0.
+    """
+    n, t = open_.shape
+    rows = np.arange(n)[:, None]
+    day = np.broadcast_to(np.arange(t), (n, t))
+    nxt = np.minimum.accumulate(np.where(event, day, t)[:, ::-1], axis=1)[:, ::-1]
+    last = np.maximum.accumulate(np.where(event, day, -1), axis=1)
+    count = np.cumsum(open_, axis=1)
+    to_next = np.where(nxt < t, count[rows, np.minimum(nxt, t - 1)] - count + 1, t)
+    since = np.where(last >= 0, count - count[rows, np.maximum(last, 0)], t)
+    return to_next, since, np.where(nxt < t, nxt, 0), np.maximum(last, 0)
+
+
+def _by_open_days(
+    effects: dict[str, tuple[float, ...]], code: np.ndarray, days: np.ndarray
+) -> np.ndarray:
+    """Look up ``effects[code][days - 1]`` (code indexes the dict's keys), zero further away."""
+    width = len(next(iter(effects.values())))
+    table = np.zeros((len(effects), width + 1))
+    table[:, :width] = list(effects.values())
+    return table[code.astype(int), np.clip(days, 1, width + 1) - 1]
+
+
+def _closure_effects(
+    cal: _Calendar, stores: _Stores, opening: _Opening, rng: np.random.Generator
+) -> np.ndarray:
+    """(store, day) log sales effect of each store's own closures on the open days around them.
+
+    Customers stock up before a closure they know of (a state holiday that does not just extend
+    the Sunday closure) and catch up after any short closure; the two do not add up on a day
+    between two closures. After a long closure, sales start with a bump that fades. Stores that
+    stay open on holidays see the days around and on the holiday instead.
+    """
+    n = stores.level.size
+    rows = np.arange(n)[:, None]
+    open_ = opening.open_
+    holiday = cal.holiday[stores.region]
+    usual_day = (cal.dow[None, :] != 6) | stores.sunday_open[:, None]
+    closure = ~open_ & usual_day
+    open_day_before = np.pad(open_, ((0, 0), (1, 0)), constant_values=True)[:, :-1]
+    known = closure & open_day_before & np.isin(holiday, ("a", "b")) & ~cal.christmas[None, :]
+    to_known, _, next_known, _ = _open_days_to_events(open_, known)
+    _, since, _, last = _open_days_to_events(open_, closure)
+
+    types = pd.Index(list(PRE_CLOSURE_TYPE_SCALE))
+    type_idx = types.get_indexer(stores.frame["StoreType"])[:, None]
+    pre = _by_open_days(PRE_CLOSURE_LOG, holiday[rows, next_known] == "b", to_known)
+    pre *= _by_open_days(PRE_CLOSURE_TYPE_SCALE, type_idx, to_known)
+    post = _by_open_days(POST_CLOSURE_LOG, holiday[rows, last] == "b", since)
+    post *= _by_open_days(POST_CLOSURE_TYPE_SCALE, type_idx, since)
+    last_long = opening.temporary[rows, last]
+    # After Christmas and New Year the Christmas factors apply; after a long closure, the bump.
+    post[cal.christmas[last] | last_long] = 0.0
+
+    holiday_open = opening.holiday_open[:, None]
+    pre = np.maximum(pre, HOLIDAY_OPEN_PRE_LOG * (holiday_open & cal.pre_holiday[stores.region]))
+    post = np.maximum(
+        post, HOLIDAY_OPEN_POST_LOG * (holiday_open & cal.post_holiday[stores.region])
     )
-    return open_, bump
+    on_holiday = holiday_open & np.isin(holiday, ("a", "b"))
+    holiday_effect = rng.normal(HOLIDAY_OPEN_LOG, HOLIDAY_OPEN_STORE_SD, n)[:, None]
+    reopening = rng.normal(REOPENING_BUMP_LOG, REOPENING_BUMP_SD, n)[:, None]
+    bump = reopening * np.exp(-(since - 1) / REOPENING_BUMP_OPEN_DAYS) * last_long
+    # A day between two closures gets the larger effect, not both.
+    return (
+        np.where(pre > 0, np.maximum(pre, post + bump), post + bump) + holiday_effect * on_holiday
+    )
 
 
 @dataclass(frozen=True)
@@ -679,8 +825,13 @@ def generate(n_stores: int = KAGGLE_N_STORES, seed: int = 42) -> SyntheticData:
     stores = _draw_stores(n_stores, rngs)
     shape = (n_stores, cal.dates.size)
     profile, promo_lift = _calendar_profile(cal, stores, rngs["profile"])
-    open_, bump = _opening(cal, stores, rngs["closures"])
-    log_mu = profile + _level_path(cal, stores, rngs) + bump
+    opening = _opening(cal, stores, rngs["closures"])
+    open_ = opening.open_
+    log_mu = (
+        profile
+        + _level_path(cal, stores, rngs)
+        + _closure_effects(cal, stores, opening, rngs["events"])
+    )
 
     # Sales = expectation x day noise (with a few outliers); customers follow sales, but a
     # promo brings fewer extra customers than extra sales.
@@ -706,9 +857,11 @@ def generate(n_stores: int = KAGGLE_N_STORES, seed: int = 42) -> SyntheticData:
     )
     missing_first_day = int(rngs["closures"].integers(0, n_stores))
     train, expected = _train_frame(cal, stores, panel, missing_first_day)
-    test = _test_frame(cal, stores, panel, rngs["test"])
+    test, test_actuals = _test_frame(cal, stores, panel, rngs["test"])
     logger.debug("Generated %d train rows for %d stores (seed %d)", len(train), n_stores, seed)
-    return SyntheticData(train=train, store=stores.frame, test=test, expected=expected)
+    return SyntheticData(
+        train=train, store=stores.frame, test=test, expected=expected, test_actuals=test_actuals
+    )
 
 
 def _long(arr: np.ndarray, days: slice) -> np.ndarray:
@@ -756,7 +909,8 @@ def _train_frame(
 
 def _test_frame(
     cal: _Calendar, stores: _Stores, panel: _Panel, rng: np.random.Generator
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """test.csv, and the actual sales of its rows in the train.csv format."""
     n = stores.level.size
     days = slice(_train_days(), cal.dates.size)
     in_test = np.zeros(n, bool)
@@ -771,7 +925,14 @@ def _test_frame(
     rows = cols.pop("_rows")
     cols["Open"] = _long(open_f, days)[rows]
     cols["Id"] = np.arange(1, rows.sum() + 1, dtype="int64")
-    return pd.DataFrame({name: cols[name] for name in TEST_COLUMNS})
+    test = pd.DataFrame({name: cols[name] for name in TEST_COLUMNS})
+    actuals = {
+        **cols,
+        "Open": _long(panel.open_, days)[rows].astype("int64"),
+        "Sales": _long(panel.sales, days)[rows].astype("int64"),
+        "Customers": _long(panel.customers, days)[rows].astype("int64"),
+    }
+    return test, pd.DataFrame({name: actuals[name] for name in TRAIN_COLUMNS})
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> Path:
