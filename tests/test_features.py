@@ -1,6 +1,5 @@
 """Tests of the shared feature logic: what each feature may see, and when."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -97,15 +96,56 @@ def test_block_origins_align_on_the_holdout_origin():
     assert origins[-1] - pd.Timedelta(days=CONFIG.min_history_days) >= pd.Timestamp("2015-01-01")
 
 
-def test_request_features_match_the_training_path_for_the_same_origin(data):
+def test_request_features_equal_the_training_path_for_the_same_origin(data):
+    """The same rows, featurised as a request (closed days included) and by the training
+    table, give the same matrix: the two paths are one function."""
     sales, stores = data
-    origin = sales["Date"].max() - pd.Timedelta(days=41)
-    rows = sales.loc[(sales["Date"] >= origin) & (sales["Open"] == 1)]
+    end = sales["Date"].max() + pd.Timedelta(days=1)
+    origin = end - pd.Timedelta(days=42)
+    table = build_training_table(sales, stores, end, CONFIG)
+    trained = table[table["block_origin"] == origin].set_index(["Store", "Date"])
+    request = sales.loc[sales["Date"] >= origin].drop(columns=["Sales", "Customers"])
+    assert (request["Open"] == 0).any()
+
     state = fit_state(sales, stores, origin, CONFIG)
-    features = features_for_request(rows.drop(columns=["Sales", "Customers"]), state)
+    features = features_for_request(request, state)
+    features.index = pd.MultiIndex.from_frame(request[["Store", "Date"]])
+
     assert list(features.columns) == feature_names(CONFIG)
-    assert len(features) == len(rows)
+    pd.testing.assert_frame_equal(
+        features.loc[trained.index], trained[feature_names(CONFIG)], check_exact=True
+    )
     # Store statistics come from the state, identical for every row of a store.
-    per_store = features.groupby(rows["Store"])["w91_mean"].nunique()
+    per_store = features.groupby(level="Store")["w91_mean"].nunique()
     assert (per_store == 1).all()
-    assert np.isfinite(features["w91_mean"]).all()
+
+
+def test_every_row_is_trained_once_per_block_alignment(data):
+    sales, stores = data
+    end = sales["Date"].max() + pd.Timedelta(days=1)
+    table = build_training_table(sales, stores, end, CONFIG)
+    late = table[table["Date"] >= end - pd.Timedelta(days=200)]
+    copies = late.groupby(["Store", "Date"])["block_origin"].nunique()
+    assert (copies == len(CONFIG.block_offsets_days)).all()
+    # Each copy sees the statistics of its own block's start, and a horizon from it.
+    horizon = (late["Date"] - late["block_origin"]).dt.days
+    assert (late["horizon"] == horizon.clip(upper=CONFIG.block_days)).all()
+    assert set(late["block_origin"].dt.day_of_week) == {
+        (end - pd.Timedelta(days=offset)).day_of_week for offset in CONFIG.block_offsets_days
+    }
+
+
+def test_without_customers_the_customer_statistics_are_left_out(data):
+    sales, stores = data
+    config = FeatureConfig(customers=False)
+    origin = pd.Timestamp("2015-03-01")
+    state = fit_state(sales.drop(columns="Customers"), stores, origin, config)
+    names = feature_names(config)
+    assert not [name for name in names if "customers" in name]
+    assert set(feature_names(CONFIG)) - set(names) == {
+        "w28_customers",
+        "w91_customers",
+        "w364_customers",
+    }
+    rows = sales.loc[sales["Date"] >= origin].drop(columns=["Sales", "Customers"])
+    assert list(features_for_request(rows, state).columns) == names

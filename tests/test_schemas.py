@@ -78,12 +78,33 @@ def test_state_holiday_int_zero_and_string_zero_both_become_string_zero(raw_fram
 
 
 def test_missing_column_names_file_column_and_rule(raw_frames):
-    message = raise_message(raw_frames["train.csv"].drop(columns="Customers"), "train.csv")
+    message = raise_message(raw_frames["train.csv"].drop(columns="Promo"), "train.csv")
 
     assert message.startswith("train.csv failed validation")
-    assert "column 'Customers'" in message
+    assert "column 'Promo'" in message
     assert "column_in_dataframe" in message
     assert "required column is missing" in message
+
+
+def test_train_without_customers_is_accepted_and_typed(raw_frames):
+    validated = validate_raw_table(raw_frames["train.csv"].drop(columns="Customers"), "train.csv")
+
+    assert "Customers" not in validated.columns
+    assert list(validated.columns) == [
+        "Store", "DayOfWeek", "Date", "Sales", "Open", "Promo", "StateHoliday", "SchoolHoliday"
+    ]  # fmt: skip
+    assert str(validated["Sales"].dtype) == "int64"
+
+
+def test_customers_present_with_bad_values_is_still_refused(raw_frames):
+    train = raw_frames["train.csv"].copy()
+    train.loc[4, "Customers"] = -3
+
+    message = raise_message(train, "train.csv")
+
+    assert "column 'Customers'" in message
+    assert "greater_than_or_equal_to(0)" in message
+    assert "Customers=-3" in message
 
 
 def test_unexpected_column_is_rejected(raw_frames):

@@ -19,22 +19,30 @@ event counters              the calendar only (Open, Promo, holidays are publish
                             ``gap_min_days`` (refurbishment)
 recent store statistics     sales strictly before ``o``: per store, store x weekday,
                             store x promo, store x weekday x promo, store x month means of
-                            log sales over each window of ``windows_days`` (91 and 364 days
-                            by default), their spread, customers, short-vs-long trend and
-                            year-over-year growth (looks back 364 + 91 days)
+                            log sales over each window of ``windows_days`` (28, 91 and 364
+                            days by default), their spread, customers (when train.csv has
+                            them), short-vs-long trend and year-over-year growth (looks back
+                            364 + 28 days)
 horizon                     ``d - o`` in days, capped at ``block_days``
 ==========================  ===============================================================
 
-Training rows are cut into blocks of ``block_days`` aligned on the holdout origin; the rows of
-a block see statistics frozen at that block's start, exactly as the holdout and the future
-see them frozen at the end of the training window. No row ever sees its own sales or a later
-one. Sales of the holdout are never passed to these functions while training.
+Training rows are cut into blocks of ``block_days`` aligned on the forecast origin; the rows
+of a block see statistics frozen at that block's start, exactly as the rows of a request see
+them frozen at the model's origin. No row ever sees its own sales or a later one. The blocks
+are cut once per offset in ``block_offsets_days`` (0, 14 and 28 days by default), so every row
+is seen from three origins: three times the rows, and a horizon that is not tied to the
+weekday (with one alignment every block starts on the origin's weekday).
+
+Training and serving compute features with one function, ``features_for_request``: a block of
+training rows is a request like any other (all its rows, closed days included, because the
+event counters read them), so the two paths cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,19 +73,23 @@ _GROUP_KEYS = {
 class FeatureConfig:
     """Tunable settings of the feature logic (from ``params:data_processing.features``)."""
 
-    windows_days: tuple[int, ...] = (91, 364)
+    windows_days: tuple[int, ...] = (28, 91, 364)
     block_days: int = 42
+    block_offsets_days: tuple[int, ...] = (0, 14, 28)
     min_history_days: int = 91
     counter_cap_days: int = 30
     gap_min_days: int = 30
     calendar_tail_days: int = 60
+    # False when train.csv has no Customers column: the customer statistics are left out.
+    customers: bool = True
 
     @classmethod
     def from_params(cls, params: dict | None) -> FeatureConfig:
         """Build from a parameters dict, ignoring nothing silently."""
         params = dict(params or {})
-        if "windows_days" in params:
-            params["windows_days"] = tuple(int(w) for w in params["windows_days"])
+        for key in ("windows_days", "block_offsets_days"):
+            if key in params:
+                params[key] = tuple(int(w) for w in params[key])
         unknown = set(params) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"Unknown feature settings: {sorted(unknown)}")
@@ -102,18 +114,20 @@ class FeatureState:
         return set(self.stores.index.astype(int))
 
 
-def _log_sales(sales: pd.DataFrame) -> pd.DataFrame:
+def _log_sales(sales: pd.DataFrame, customers: bool) -> pd.DataFrame:
     """Open rows with positive sales, with log1p targets; the basis of every statistic."""
     opened = sales.loc[(sales["Open"] == 1) & (sales["Sales"] > 0)]
-    return opened.assign(
-        log_sales=np.log1p(opened["Sales"].to_numpy(dtype="float64")),
-        log_customers=np.log1p(opened["Customers"].to_numpy(dtype="float64")),
-        Month=opened["Date"].dt.month.to_numpy(),
-    )
+    columns = {
+        "log_sales": np.log1p(opened["Sales"].to_numpy(dtype="float64")),
+        "Month": opened["Date"].dt.month.to_numpy(),
+    }
+    if customers:
+        columns["log_customers"] = np.log1p(opened["Customers"].to_numpy(dtype="float64"))
+    return opened.assign(**columns)
 
 
 def _window_stats(
-    opened: pd.DataFrame, origin: pd.Timestamp, window: int
+    opened: pd.DataFrame, origin: pd.Timestamp, window: int, customers: bool
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Per-store statistics of log sales over ``[origin - window, origin)``."""
     recent = opened.loc[
@@ -121,22 +135,17 @@ def _window_stats(
     ]
     prefix = f"w{window}"
     by_store = recent.groupby("Store")
-    store_stats = pd.DataFrame(
-        {
-            f"{prefix}_mean": by_store["log_sales"].mean(),
-            f"{prefix}_std": by_store["log_sales"].std(),
-            f"{prefix}_customers": by_store["log_customers"].mean(),
-            f"{prefix}_days": by_store["log_sales"].size().astype("float64"),
-        }
-    )
+    stats = {
+        f"{prefix}_mean": by_store["log_sales"].mean(),
+        f"{prefix}_std": by_store["log_sales"].std(),
+        f"{prefix}_days": by_store["log_sales"].size().astype("float64"),
+    }
+    if customers:
+        stats[f"{prefix}_customers"] = by_store["log_customers"].mean()
+    store_stats = pd.DataFrame(stats)
     store_mean = store_stats[f"{prefix}_mean"]
     groups: dict[str, pd.DataFrame] = {}
-    for name, keys in (
-        ("dow", ["Store", "DayOfWeek"]),
-        ("promo", ["Store", "Promo"]),
-        ("dowpromo", ["Store", "DayOfWeek", "Promo"]),
-        ("month", ["Store", "Month"]),
-    ):
+    for name, keys in _GROUP_KEYS.items():
         stat = recent.groupby(keys)["log_sales"].mean().rename(f"{prefix}_{name}")
         # Relative to the store's level so that the effect and the level are separate signals.
         stat = stat - store_mean.reindex(stat.index.get_level_values("Store")).to_numpy()
@@ -171,11 +180,11 @@ def fit_state(
     """
     origin = pd.Timestamp(origin)
     past = history.loc[history["Date"] < origin]
-    opened = _log_sales(past)
+    opened = _log_sales(past, config.customers)
     store_stats = []
     group_stats: dict[str, pd.DataFrame] = {}
     for window in config.windows_days:
-        stats, groups = _window_stats(opened, origin, window)
+        stats, groups = _window_stats(opened, origin, window, config.customers)
         store_stats.append(stats)
         group_stats.update(groups)
     stats = pd.concat(store_stats, axis=1)
@@ -263,14 +272,17 @@ def _promo2_features(rows: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
     )
     started = (attrs["Promo2"].to_numpy() == 1) & (weeks_since.to_numpy() >= 0)
     months = rows["Date"].dt.month.to_numpy()
-    interval = attrs["PromoInterval"].to_numpy()
-    in_interval = np.array(
-        [
-            iv is not None and m in PROMO_INTERVAL_MONTHS.get(iv, ())
-            for iv, m in zip(interval, months, strict=True)
-        ],
-        dtype=bool,
+    # One row per interval (and one for none), one column per month: is it a Promo2 month?
+    table = np.zeros((len(PROMO_INTERVAL_MONTHS) + 1, 13), dtype=bool)
+    for code, active in enumerate(PROMO_INTERVAL_MONTHS.values()):
+        table[code, list(active)] = True
+    codes = (
+        attrs["PromoInterval"]
+        .map({name: code for code, name in enumerate(PROMO_INTERVAL_MONTHS)})
+        .fillna(len(PROMO_INTERVAL_MONTHS))
+        .to_numpy(dtype="int64")
     )
+    in_interval = table[codes, months]
     return pd.DataFrame(
         {
             "promo2_weeks": np.where(attrs["Promo2"].to_numpy() == 1, weeks_since, np.nan),
@@ -359,23 +371,29 @@ def feature_names(config: FeatureConfig) -> list[str]:
     ]
     for name in ("holiday", "school", "promo", "closed"):
         names += [f"days_since_{name}", f"days_until_{name}"]
+    store_stats = (
+        ("mean", "std", "customers", "days") if config.customers else ("mean", "std", "days")
+    )
     for window in config.windows_days:
         prefix = f"w{window}"
-        names += [f"{prefix}_{s}" for s in ("mean", "std", "customers", "days")]
-        names += [f"{prefix}_{g}" for g in ("dow", "promo", "dowpromo", "month")]
+        names += [f"{prefix}_{stat}" for stat in store_stats]
+        names += [f"{prefix}_{group}" for group in _GROUP_KEYS]
     return [*names, "trend", "yoy"]
 
 
 def block_origins(
-    first_date: pd.Timestamp, origin: pd.Timestamp, config: FeatureConfig
+    first_date: pd.Timestamp, origin: pd.Timestamp, config: FeatureConfig, offset: int = 0
 ) -> list[pd.Timestamp]:
-    """Starts of the training blocks, newest first, aligned on ``origin``.
+    """Starts of the training blocks of one alignment, newest first.
 
-    Block ``k`` covers ``[origin - k * block_days, origin - (k - 1) * block_days)``; only blocks
-    with at least ``min_history_days`` of history before them are kept.
+    Block ``k`` starts at ``origin - offset - k * block_days`` and ends ``block_days`` later or
+    at ``origin``, whichever comes first (so with an offset the newest block is a short one);
+    only blocks with at least ``min_history_days`` of history before them are kept.
     """
     origins = []
-    start = pd.Timestamp(origin) - pd.Timedelta(days=config.block_days)
+    start = pd.Timestamp(origin) - pd.Timedelta(days=offset)
+    if offset % config.block_days == 0:
+        start -= pd.Timedelta(days=config.block_days)
     while start - pd.Timedelta(days=config.min_history_days) >= pd.Timestamp(first_date):
         origins.append(start)
         start -= pd.Timedelta(days=config.block_days)
@@ -385,52 +403,67 @@ def block_origins(
 def build_training_table(
     sales: pd.DataFrame, stores: pd.DataFrame, origin: pd.Timestamp, config: FeatureConfig
 ) -> pd.DataFrame:
-    """Features and target for every open, selling training row before ``origin``.
+    """Features and target for every open, selling row before ``origin``, once per alignment.
+
+    Each block of rows is featurised exactly as the registered model featurises a request
+    (``features_for_request`` on all of the block's rows, closed days included, with the state
+    frozen at the block's start); then the closed and zero-sales rows are dropped.
 
     Args:
-        sales: Typed train rows strictly before ``origin`` (the holdout already removed).
+        sales: Typed train rows strictly before ``origin``.
         stores: Typed store table.
-        origin: The holdout's first day, the end of the training window.
+        origin: The forecast origin the blocks align on (the day after the last row).
         config: Feature settings.
 
     Returns:
-        One row per (Store, Date) with ``Store``, ``Date``, ``block_origin``, ``Sales`` and the
-        features, for rows with Open = 1 and Sales > 0.
+        One row per (Store, Date, block_origin) with ``Store``, ``Date``, ``block_origin``,
+        ``Sales`` and the features, for rows with Open = 1 and Sales > 0.
+
+    Raises:
+        ValueError: ``sales`` holds rows on or after ``origin``.
     """
+    origin = pd.Timestamp(origin)
     if (sales["Date"] >= origin).any():
         raise ValueError("build_training_table received rows on or after the forecast origin")
-    counters = event_counters(sales, config.counter_cap_days)
+    started = time.perf_counter()
+    first_date = sales["Date"].min()
     parts = []
-    origins = block_origins(sales["Date"].min(), origin, config)
-    for number, block_start in enumerate(origins, start=1):
-        block_end = block_start + pd.Timedelta(days=config.block_days)
-        in_block = (
-            (sales["Date"] >= block_start)
-            & (sales["Date"] < block_end)
-            & (sales["Open"] == 1)
-            & (sales["Sales"] > 0)
-        )
-        rows = sales.loc[in_block]
-        state = fit_state(sales.loc[sales["Date"] < block_start], stores, block_start, config)
-        features = make_features(rows, state, counters.loc[rows.index])
-        parts.append(
-            pd.concat(
-                [
-                    rows[["Store", "Date", "Sales"]].assign(block_origin=block_start),
-                    features,
-                ],
-                axis=1,
+    for offset in config.block_offsets_days:
+        origins = block_origins(first_date, origin, config, offset)
+        for block_start in origins:
+            block_end = min(block_start + pd.Timedelta(days=config.block_days), origin)
+            block = sales.loc[(sales["Date"] >= block_start) & (sales["Date"] < block_end)]
+            state = fit_state(sales.loc[sales["Date"] < block_start], stores, block_start, config)
+            features = features_for_request(block, state)
+            selling = ((block["Open"] == 1) & (block["Sales"] > 0)).to_numpy()
+            parts.append(
+                pd.concat(
+                    [
+                        block.loc[selling, ["Store", "Date", "Sales"]].assign(
+                            block_origin=block_start
+                        ),
+                        features.loc[selling],
+                    ],
+                    axis=1,
+                )
             )
-        )
         logger.info(
-            "Features for block %d/%d from %s: %d rows",
-            number,
+            "Features for the blocks at offset %d days: %d blocks from %s (%.0f s elapsed)",
+            offset,
             len(origins),
-            block_start.date(),
-            len(rows),
+            origins[-1].date() if origins else "-",
+            time.perf_counter() - started,
         )
-    table = pd.concat(parts[::-1], ignore_index=True)
-    return table.sort_values(["Date", "Store"], ignore_index=True)
+    table = pd.concat(parts, ignore_index=True)
+    table = table.sort_values(["Date", "Store", "block_origin"], ignore_index=True)
+    logger.info(
+        "Training table: %s rows (%d alignments), %d features in %.1f s",
+        f"{len(table):,}",
+        len(config.block_offsets_days),
+        len(feature_names(config)),
+        time.perf_counter() - started,
+    )
+    return table
 
 
 def features_for_request(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
@@ -464,7 +497,7 @@ def save_state(state: FeatureState, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     header = {
         "origin": state.origin.isoformat(),
-        "config": {**asdict(state.config), "windows_days": list(state.config.windows_days)},
+        "config": asdict(state.config),
         "groups": sorted(state.group_stats),
     }
     (directory / "state.json").write_text(json.dumps(header, indent=2))

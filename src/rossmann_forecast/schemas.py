@@ -88,7 +88,9 @@ TRAIN_SCHEMA = pa.DataFrameSchema(
         "DayOfWeek": _DAY_OF_WEEK,
         "Date": _DATE,
         "Sales": pa.Column("Int64", pa.Check.ge(0)),
-        "Customers": pa.Column("Int64", pa.Check.ge(0)),
+        # Optional: the public copies of the Kaggle data often lack it. When present it is
+        # checked like any other column; when absent the customer statistics are left out.
+        "Customers": pa.Column("Int64", pa.Check.ge(0), required=False),
         "Open": _flag(),
         "Promo": _flag(),
         "StateHoliday": _STATE_HOLIDAY,
@@ -224,7 +226,8 @@ def validate_raw_table(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
     except pa_errors.SchemaErrors as exc:
         message = format_failure_cases(file_name, exc.failure_cases, normalised, schema)
         raise RawDataError(message, file_name, exc.failure_cases) from None
-    return _finalise_types(validated[list(schema.columns)], schema)
+    columns = [name for name in schema.columns if name in validated.columns]
+    return _finalise_types(validated[columns], schema)
 
 
 def check_known_stores(df: pd.DataFrame, known_stores: Iterable[int], file_name: str) -> None:

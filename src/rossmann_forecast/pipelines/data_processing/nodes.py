@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from rossmann_forecast.features import FeatureConfig, build_training_table
+from rossmann_forecast.features import FeatureConfig, build_training_table, feature_names
 from rossmann_forecast.schemas import (
     STORE_FILE,
     TEST_FILE,
@@ -154,9 +154,35 @@ def build_raw_data_lineage(
     return lineage
 
 
+def resolve_feature_settings(
+    sales_validated: pd.DataFrame, features: dict[str, Any]
+) -> dict[str, Any]:
+    """The feature settings this data allows: ``params:data_processing.features`` plus
+    ``customers``, true when train.csv has a Customers column.
+
+    Args:
+        sales_validated: Typed train rows.
+        features: ``params:data_processing.features``.
+
+    Returns:
+        The settings every later step uses (``FeatureConfig.from_params`` reads them).
+    """
+    settings = {**features, "customers": "Customers" in sales_validated.columns}
+    if not settings["customers"]:
+        full = set(feature_names(FeatureConfig.from_params({**features, "customers": True})))
+        left_out = sorted(full - set(feature_names(FeatureConfig.from_params(settings))))
+        logger.warning(
+            "%s has no Customers column: training without the %d customer features (%s)",
+            TRAIN_FILE,
+            len(left_out),
+            ", ".join(left_out),
+        )
+    return settings
+
+
 def split_holdout(
     sales_validated: pd.DataFrame, data_processing: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Cut the last ``holdout_days`` of train off as the holdout.
 
     Args:
@@ -164,8 +190,11 @@ def split_holdout(
         data_processing: ``params:data_processing`` (``holdout_days``, ``features``).
 
     Returns:
-        The training window (every row before the holdout) and the holdout rows (all rows,
-        closed days included, in the test format plus Sales and Customers).
+        The training window (every row before the holdout), the holdout rows (all rows,
+        closed days included, in the test format plus Sales and, if present, Customers), and
+        the forecast origins: ``holdout_origin`` (the first holdout day, where the gate's
+        backtest forecasts from), ``served_origin`` (the day after the last row, where the
+        served model forecasts from) and ``first_date``, as ``YYYY-MM-DD``.
 
     Raises:
         ValueError: When train.csv is too short to hold a holdout and enough history.
@@ -187,36 +216,46 @@ def split_holdout(
     before = sales_validated["Date"] < origin
     window = sales_validated.loc[before].sort_values(["Date", "Store"], ignore_index=True)
     holdout = sales_validated.loc[~before].sort_values(["Date", "Store"], ignore_index=True)
+    origins = {
+        "first_date": str(first.date()),
+        "holdout_origin": str(origin.date()),
+        "served_origin": str((last + pd.Timedelta(days=1)).date()),
+    }
     logger.info(
-        "Holdout %s .. %s: %d rows; training window %s .. %s: %d rows",
+        "Holdout %s .. %s: %d rows; training window %s .. %s: %d rows; the served model "
+        "forecasts from %s",
         holdout["Date"].min().date(),
         holdout["Date"].max().date(),
         len(holdout),
         window["Date"].min().date(),
         window["Date"].max().date(),
         len(window),
+        origins["served_origin"],
     )
-    return window, holdout
+    return window, holdout, origins
 
 
 def build_model_input(
-    sales_train_window: pd.DataFrame,
+    sales_validated: pd.DataFrame,
     stores_validated: pd.DataFrame,
-    features: dict[str, Any],
+    feature_settings: dict[str, Any],
 ) -> pd.DataFrame:
-    """Leak-free features for every open, selling day of the training window.
+    """Leak-free features for every open, selling day of train.csv, holdout included.
 
+    The blocks align on the day after the last row (the served model's origin); the holdout's
+    first day is a block start too, so the gate's backtest and the CV folds train on the rows
+    before their origins of this same table, and only the served model sees the holdout.
     Closed days and zero-sales days are left out (a closed store is forecast 0 by the model).
 
     Args:
-        sales_train_window: Typed train rows before the holdout.
+        sales_validated: Typed train rows.
         stores_validated: Typed store table.
-        features: ``params:data_processing.features``.
+        feature_settings: Output of ``resolve_feature_settings``.
 
     Returns:
         The training table: ``Store``, ``Date``, ``block_origin``, ``Sales`` and the features.
     """
-    origin = sales_train_window["Date"].max() + pd.Timedelta(days=1)
+    origin = sales_validated["Date"].max() + pd.Timedelta(days=1)
     return build_training_table(
-        sales_train_window, stores_validated, origin, FeatureConfig.from_params(features)
+        sales_validated, stores_validated, origin, FeatureConfig.from_params(feature_settings)
     )

@@ -11,6 +11,7 @@ from .nodes import (
     build_model_input,
     build_raw_data_lineage,
     check_stores_known,
+    resolve_feature_settings,
     split_holdout,
     validate_sales,
     validate_stores,
@@ -47,22 +48,24 @@ def create_raw_pipeline() -> Pipeline:
 
 
 def create_feature_pipeline() -> Pipeline:
-    """Split off the holdout, then build leak-free features for the training window."""
+    """Split off the holdout, settle the feature settings, build leak-free features."""
     return Pipeline(
         [
             Node(
                 split_holdout,
                 inputs=["sales_validated", "params:data_processing"],
-                outputs=["sales_train_window", "holdout_table"],
+                outputs=["sales_train_window", "holdout_table", "forecast_origins"],
                 name="split_holdout",
             ),
             Node(
+                resolve_feature_settings,
+                inputs=["sales_validated", "params:data_processing.features"],
+                outputs="feature_settings",
+                name="resolve_feature_settings",
+            ),
+            Node(
                 build_model_input,
-                inputs=[
-                    "sales_train_window",
-                    "stores_validated",
-                    "params:data_processing.features",
-                ],
+                inputs=["sales_validated", "stores_validated", "feature_settings"],
                 outputs="model_input_table",
                 name="build_model_input",
             ),
