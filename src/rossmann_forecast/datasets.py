@@ -49,11 +49,15 @@ def model_pip_requirements() -> list[str]:
 
 
 class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
-    """``MlflowModelTrackingDataset`` that registers a new version *with* its lineage.
+    """``MlflowModelTrackingDataset`` that logs the ensemble *with* its lineage.
 
-    The model's lineage (data hashes, window, features, hyperparameters, CV metrics, weights)
-    plus the run id and git commit become tags of the new model version at the moment
-    MLflow creates it, so no version exists without them; they are also set on the run.
+    With ``registered_model_name`` in ``save_args`` it registers a new version: the model's
+    lineage (data hashes, window, features, hyperparameters, CV metrics, weights, the backtest
+    that validates it) plus the run id and git commit become tags of the new version at the
+    moment MLflow creates it, so no version exists without them; they are also set on the run.
+    Without it (the gate's backtest) the model is only logged on the run, its lineage as the
+    logged model's tags and ``<name>/lineage.json``.
+
     The model is logged from code (``model_entrypoint.py``) with its boosters, feature state
     and weights as plain artifact files, so no pickled object is stored; the project package
     travels in the model (``code_paths``) so that it loads with the exact feature code it was
@@ -68,7 +72,10 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
             "git": git_state(project_root()),
         }
         model.lineage = lineage
-        tags = {**registry.initial_version_tags(), **lineage_tags(lineage)}
+        name = self._save_args.get("registered_model_name")
+        tags = lineage_tags(lineage)
+        if name:
+            tags = {**registry.initial_version_tags(), **tags}
         self._save_args.update(
             tags=tags,
             signature=SIGNATURE,
@@ -77,19 +84,29 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
             code_paths=[str(Path(rossmann_forecast.__file__).parent)],
         )
         if run is not None:
-            mlflow.set_tags({k: v for k, v in tags.items() if k.startswith(("lineage.", "cv."))})
-            mlflow.log_dict(lineage, "lineage.json")
+            if name:
+                mlflow.set_tags(
+                    {k: v for k, v in tags.items() if k.startswith(("lineage.", "cv."))}
+                )
+                mlflow.log_dict(lineage, "lineage.json")
+            else:
+                mlflow.log_dict(lineage, f"{self._save_args.get('name')}/lineage.json")
         with tempfile.TemporaryDirectory() as directory:
             self._save_args["artifacts"] = model.save_artifacts(Path(directory))
             super()._save(str(MODEL_ENTRYPOINT))
         self._save_args.pop("artifacts")
-        name = self._save_args.get("registered_model_name")
         version = getattr(self.model_info, "registered_model_version", None)
         if name and version is not None:
             registry.ModelRegistry(name).set_description(
                 int(version), version_description(name, lineage)
             )
             logger.info("✓ Model registered: %s version %s", name, version)
+        elif not name:
+            logger.info(
+                "✓ Backtest model logged: %s (forecasts from %s)",
+                self.model_info.model_uri,
+                model.state.origin.date(),
+            )
 
 
 class OptionalJSONDataset(JSONDataset):

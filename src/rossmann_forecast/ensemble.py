@@ -131,6 +131,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         scale: float = 1.0,
         feature_names: list[str] | None = None,
         lineage: dict[str, Any] | None = None,
+        horizon_days: int | None = None,
     ) -> None:
         # Empty when MLflow builds it from model_entrypoint.py; load_context fills it in.
         self.state = state
@@ -139,6 +140,8 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         self.scale = scale
         self.feature_names = feature_names or []
         self.lineage = dict(lineage or {})
+        # How many days from its origin the procedure was validated for (the holdout's length).
+        self.horizon_days = horizon_days
 
     def save_artifacts(self, directory: Path) -> dict[str, str]:
         """Write the model as plain files; returns MLflow's ``artifacts`` mapping."""
@@ -156,6 +159,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             "scale": self.scale,
             "feature_names": self.feature_names,
             "lineage": self.lineage,
+            "horizon_days": self.horizon_days,
         }
         (directory / "ensemble.json").write_text(json.dumps(header, indent=2, default=str))
         artifacts["ensemble"] = str(directory / "ensemble.json")
@@ -175,6 +179,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         self.scale = float(header["scale"])
         self.feature_names = header["feature_names"]
         self.lineage = header["lineage"]
+        self.horizon_days = header.get("horizon_days")
         self.state = load_state(Path(artifacts["feature_state"]))
 
     def predict(
@@ -195,8 +200,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         open_rows = rows["Open"].to_numpy() == 1
         if open_rows.any():
             started = time.perf_counter()
-            features = features_for_request(rows.loc[open_rows], self.state)
-            matrix = features[self.feature_names].to_numpy(dtype="float32")
+            matrix = self._feature_matrix(rows)[open_rows]
             blend = np.zeros(len(matrix), dtype="float64")
             for name, weight in self.weights.items():
                 library, model = self.members[name]
@@ -206,6 +210,29 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
                 "Predicted %d open rows in %.2f s", len(matrix), time.perf_counter() - started
             )
         return pd.DataFrame({"Sales": sales}, index=model_input.index)
+
+    def feature_matrix(self, model_input: pd.DataFrame) -> pd.DataFrame:
+        """The features the boosters see for every row of a request, closed days included.
+
+        The event counters are computed over the whole request (closed days are events), then
+        the boosters see the rows that are open; this is what ``predict_sales`` uses, exposed so
+        that tests can compare it with the training path.
+        """
+        rows = self.prepare_input(model_input)
+        return pd.DataFrame(
+            self._feature_matrix(rows), index=rows.index, columns=self.feature_names
+        )
+
+    def _feature_matrix(self, rows: pd.DataFrame) -> np.ndarray:
+        features = features_for_request(rows, self.state)
+        return features[self.feature_names].to_numpy(dtype="float32")
+
+    def beyond_horizon(self, dates: pd.Series) -> pd.Series:
+        """Which dates lie past the horizon the procedure was validated for (False if unknown)."""
+        if self.horizon_days is None:
+            return pd.Series(False, index=dates.index)
+        end = self.state.origin + pd.Timedelta(days=int(self.horizon_days))
+        return pd.to_datetime(dates) >= end
 
     def input_example(self, n_rows: int = 3) -> pd.DataFrame:
         """A few rows in the test format: the first days after the origin for known stores."""

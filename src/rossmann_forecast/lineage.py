@@ -77,6 +77,8 @@ def version_description(name: str, lineage: dict[str, Any]) -> str:
     window = lineage.get("training_window", {})
     source = lineage.get("data_source", {})
     git = lineage.get("git", {})
+    backtest = lineage.get("backtest", {})
+    folds = lineage.get("cv_folds", {})
     data = (
         f"synthetic data (seed {source.get('seed')}, {source.get('n_stores')} stores)"
         if source.get("source") == "synthetic"
@@ -87,12 +89,25 @@ def version_description(name: str, lineage: dict[str, Any]) -> str:
         for n in ("lightgbm", "xgboost", "catboost")
     )
     dirty = " (uncommitted changes)" if git.get("dirty") else ""
+    left_out = lineage.get("features_left_out") or []
+    without = (
+        f" (without {len(left_out)} customer features: no Customers column)" if left_out else ""
+    )
+    validated_by = (
+        f"Validated by its backtest {backtest.get('model_uri')}: the same procedure fit on the "
+        f"rows up to {backtest.get('end')}, forecasting from {backtest.get('origin')}.\n"
+        if backtest
+        else ""
+    )
     return (
-        f"{name}: LightGBM + XGBoost + CatBoost ensemble on log1p(Sales).\n"
-        f"CV RMSPE {cv.get('rmspe_ensemble', float('nan')):.4f} over "
-        f"{lineage.get('cv_folds')} rolling 6-week folds; members: {members}.\n"
-        f"Trained on {data}, {window.get('start')} .. {window.get('end')}, "
+        f"{name}: LightGBM + XGBoost + CatBoost ensemble on log1p(Sales), "
+        f"{lineage.get('ensemble_method', 'fitted')} weights, scale "
+        f"{float(lineage.get('ensemble_scale', float('nan'))):.3f}.\n"
+        f"CV RMSPE {cv.get('rmspe_ensemble', float('nan')):.4f} over {len(folds) or '?'} "
+        f"6-week folds from {', '.join(folds.values()) or '?'}; members: {members}.\n"
+        f"Trained on {data}{without}, {window.get('start')} .. {window.get('end')}, "
         f"{window.get('rows'):,} rows; forecasts from {window.get('origin')}.\n"
+        f"{validated_by}"
         f"Code: git {str(git.get('commit'))[:10]}{dirty}; run {lineage.get('run_id')}.\n"
         "Gate verdict, stage and history: the validation.* and lifecycle.* tags, or "
         "`kedro model describe N`."

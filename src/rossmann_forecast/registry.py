@@ -383,7 +383,7 @@ def _validation_metrics(tags: dict[str, str]) -> dict[str, float]:
     skip = {"threshold"}
     metrics: dict[str, float] = {}
     for key, value in tags.items():
-        if key.startswith("validation.") and key.count(".") >= 1:
+        if key.startswith("validation.") and not key.startswith("validation.evidence."):
             name = key.removeprefix("validation.")
             number = _float_or_none(value)
             if name not in skip and number is not None and math.isfinite(number):
@@ -516,6 +516,50 @@ class ModelRegistry:
                 tags.get("validation.rmspe", tags.get("validation.holdout_rmspe"))
             ),
         }
+
+    def scoring_model(self, version: int, first_date: Any) -> dict[str, str]:
+        """The model of ``version`` that may be scored on rows from ``first_date`` on.
+
+        A version is the *served* model (fit on every row of its train.csv, forecasting from
+        ``lineage.training_window.origin``) and names the *backtest* the gate judged
+        (``lineage.backtest.*``: the same procedure fit on the rows before its holdout). A
+        comparison is honest only with a model that was not fit on the rows it scores: the
+        served model when its origin is on or before ``first_date``, else the backtest when
+        its origin is; never a model scored on rows it was fit on.
+
+        Returns:
+            ``{"version", "kind": "served"|"backtest", "model_uri", "origin"}``.
+
+        Raises:
+            VersionNotFound: When the model has no such version.
+            RegistryError: When neither model forecasts from on or before ``first_date``.
+        """
+        state = self._read_state()
+        if version not in state.versions:
+            raise VersionNotFound(self._no_version_message(version))
+        tags = state.tags(version)
+        first = str(first_date)[:10]
+        served_origin = tags.get("lineage.training_window.origin")
+        backtest_origin = tags.get("lineage.backtest.origin")
+        if served_origin and served_origin <= first:
+            return {
+                "version": str(version),
+                "kind": "served",
+                "model_uri": self.model_uri(version),
+                "origin": served_origin,
+            }
+        if backtest_origin and backtest_origin <= first and tags.get("lineage.backtest.model_uri"):
+            return {
+                "version": str(version),
+                "kind": "backtest",
+                "model_uri": tags["lineage.backtest.model_uri"],
+                "origin": backtest_origin,
+            }
+        raise RegistryError(
+            f"Version {version} of {self.model_name} has no model that forecasts from on or "
+            f"before {first}: it was fit on those rows (served model from {served_origin}, "
+            f"backtest from {backtest_origin or 'none recorded'}). Score it on later rows."
+        )
 
     def record_live_metrics(
         self,
@@ -683,11 +727,14 @@ class ModelRegistry:
         reason: str,
         run_id: str | None,
         user: str | None = None,
+        evidence: dict[str, str] | None = None,
     ) -> TransitionResult:
         """Record the gate's verdict: passed -> Staging (superseding the old one), failed -> rejected.
 
         ``metrics`` should hold the holdout RMSPE under ``rmspe``; every metric is stored as a
-        ``validation.<name>`` tag on the version and in the history.
+        ``validation.<name>`` tag on the version and in the history. ``evidence`` says which
+        model was scored (``kind``, ``model_uri``, ``origin``, holdout window), stored as
+        ``validation.evidence.<key>`` tags.
         """
         who = current_user(user)
         with self._locked("validate", who) as state:
@@ -711,6 +758,8 @@ class ModelRegistry:
             }
             if run_id:
                 verdict["validation.run_id"] = run_id
+            for key, value in (evidence or {}).items():
+                verdict[f"validation.evidence.{key}"] = str(value)
             superseded = None
             if passed:
                 to_stage = STAGING

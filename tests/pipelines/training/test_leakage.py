@@ -1,9 +1,11 @@
-"""No leakage, shown: sales after the forecast origin cannot move the holdout forecast.
+"""No leakage, shown: sales after the holdout origin cannot move the gate's holdout forecast.
 
 A public Rossmann project scored 0.096 on its holdout with rolling features that read the
-holdout's own sales; frozen at the origin it scored 0.27. Here the whole path (split,
-features, CV, weights, refit, the model's own feature state) is rebuilt with every Sales
-value after the origin multiplied by 1,000, and the holdout predictions must not change.
+holdout's own sales; frozen at the origin it scored 0.27. Here the whole path to the model the
+gate judges (split, features of every row, CV, weights, the backtest fits, its feature state)
+is rebuilt with every Sales value after the holdout origin multiplied by 1,000, and the
+backtest's holdout predictions must not change. (The served model is fit on the holdout too,
+by design; the gate never scores it on those rows.)
 """
 
 import numpy as np
@@ -11,18 +13,28 @@ import pandas as pd
 import pytest
 
 from rossmann_forecast.ensemble import to_model_input
-from rossmann_forecast.pipelines.data_processing.nodes import build_model_input, split_holdout
+from rossmann_forecast.pipelines.data_processing.nodes import (
+    build_model_input,
+    resolve_feature_settings,
+    split_holdout,
+)
 from rossmann_forecast.pipelines.training.nodes import (
-    assemble_ensemble,
+    assemble_backtest_ensemble,
+    collect_lineage,
     cross_validate_member,
+    fit_backtest_member,
     fit_ensemble_weights,
-    fit_final_member,
-    fit_model_state,
+    fit_model_states,
 )
 from rossmann_forecast.synthetic import generate
 
-FEATURES = {"windows_days": [91, 364], "block_days": 42, "min_history_days": 91}
-CV = {"n_folds": 2, "fold_days": 42}
+FEATURES = {
+    "windows_days": [28, 91, 364],
+    "block_days": 42,
+    "block_offsets_days": [0, 14, 28],
+    "min_history_days": 91,
+}
+CV = {"fold_offsets_days": [42, 364]}
 MEMBERS = {
     "lightgbm": {
         "library": "lightgbm",
@@ -53,21 +65,22 @@ def raw():
 
 
 def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> np.ndarray:
-    window, holdout = split_holdout(sales, {"holdout_days": 42, "features": FEATURES})
-    table = build_model_input(window, stores, FEATURES)
-    oof = {m: cross_validate_member(table, CV, MEMBERS[m], FEATURES) for m in MEMBERS}
-    blend = fit_ensemble_weights(
-        oof["lightgbm"], oof["xgboost"], oof["catboost"], {"weight_step": 0.05}
-    )
-    fitted = {m: fit_final_member(table, MEMBERS[m], FEATURES) for m in MEMBERS}
-    model = assemble_ensemble(
-        fit_model_state(window, stores, FEATURES),
+    _, holdout, origins = split_holdout(sales, {"holdout_days": 42, "features": FEATURES})
+    settings = resolve_feature_settings(sales, FEATURES)
+    table = build_model_input(sales, stores, settings)
+    oof = {m: cross_validate_member(table, origins, CV, MEMBERS[m], settings) for m in MEMBERS}
+    blend = fit_ensemble_weights(oof["lightgbm"], oof["xgboost"], oof["catboost"], {})
+    fitted = {m: fit_backtest_member(table, origins, MEMBERS[m], settings) for m in MEMBERS}
+    backtest_state, _ = fit_model_states(sales, stores, origins, settings)
+    lineage = collect_lineage({}, table, sales, origins, blend, {"members": MEMBERS}, settings)
+    model = assemble_backtest_ensemble(
+        backtest_state,
         fitted["lightgbm"],
         fitted["xgboost"],
         fitted["catboost"],
         blend,
-        {},
-        FEATURES,
+        lineage,
+        settings,
     )
     rows = to_model_input(holdout.drop(columns=["Sales", "Customers"]))
     return model.predict(None, rows)["Sales"].to_numpy()

@@ -1,10 +1,17 @@
-"""Node tests of the training pipeline: the blend weights."""
+"""Node tests of the training pipeline: the blend weights and the scale."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.pipelines.training.nodes import fit_ensemble_weights, simplex_grid
+from rossmann_forecast.metrics import rmspe
+from rossmann_forecast.pipelines.training.nodes import (
+    cap_fit_rows,
+    fit_ensemble_weights,
+    fold_origins,
+    rmspe_scale,
+    simplex_grid,
+)
 
 
 def _oof(actual: np.ndarray, noise: float, bias: float, seed: int) -> pd.DataFrame:
@@ -16,6 +23,7 @@ def _oof(actual: np.ndarray, noise: float, bias: float, seed: int) -> pd.DataFra
             "Date": pd.Timestamp("2015-05-01") + pd.to_timedelta(np.arange(len(actual)) // 50, "D"),
             "Sales": actual,
             "fold": 1 + (np.arange(len(actual)) >= len(actual) // 2),
+            "fold_origin": pd.Timestamp("2015-05-01"),
             "log_prediction": log_prediction,
         }
     )
@@ -34,7 +42,7 @@ def test_weights_favour_the_better_model_and_beat_every_member():
     worse = _oof(actual, noise=0.12, bias=0.0, seed=2)
     worst = _oof(actual, noise=0.20, bias=-0.05, seed=3)
 
-    blend = fit_ensemble_weights(good, worse, worst, {"weight_step": 0.02})
+    blend = fit_ensemble_weights(good, worse, worst, {"weights": "fitted", "weight_step": 0.02})
 
     weights = blend["weights"]
     assert sum(weights.values()) == pytest.approx(1.0)
@@ -42,8 +50,47 @@ def test_weights_favour_the_better_model_and_beat_every_member():
     assert weights["lightgbm"] > weights["xgboost"] > weights["catboost"]
     metrics = blend["metrics"]
     assert metrics["rmspe_ensemble"] <= min(metrics[f"rmspe_{m}"] for m in weights)
-    # The +2% bias of the best model is taken out by the scale.
-    assert blend["scale"] < 1.0
+    assert blend["method"] == "fitted"
+
+
+def test_equal_weights_are_the_default():
+    actual = np.random.default_rng(0).lognormal(8.7, 0.4, 2000).round()
+    oofs = [_oof(actual, noise=n, bias=0.0, seed=s) for s, n in enumerate((0.05, 0.1, 0.2))]
+
+    blend = fit_ensemble_weights(*oofs, {})
+
+    assert blend["method"] == "equal"
+    assert list(blend["weights"].values()) == pytest.approx([1 / 3] * 3)
+    assert sum(blend["weights"].values()) == 1.0
+    assert blend["folds"] == {"fold1": "2015-05-01", "fold2": "2015-05-01"}
+
+
+def test_unknown_blend_method_is_refused():
+    actual = np.full(100, 5000.0)
+    oofs = [_oof(actual, 0.1, 0.0, s) for s in range(3)]
+    with pytest.raises(ValueError, match="'equal' or 'fitted', not 'median'"):
+        fit_ensemble_weights(*oofs, {"weights": "median"})
+
+
+def test_scale_corrects_the_spread_but_not_the_bias_of_the_cv_weeks():
+    rng = np.random.default_rng(4)
+    actual = rng.lognormal(8.7, 0.4, 20000)
+    prediction = actual * np.exp(rng.normal(0.0, 0.1, len(actual)))
+
+    scale = rmspe_scale(actual, prediction)
+    # A log-normal error of spread 0.1 wants about exp(-1.5 * 0.01) = 0.985 ...
+    assert scale == pytest.approx(np.exp(-1.5 * 0.01), abs=0.003)
+    assert rmspe(actual, prediction * scale) < rmspe(actual, prediction)
+    # ... whatever the mean bias of those weeks: it does not carry over to the next ones.
+    assert rmspe_scale(actual, prediction * 1.05) == pytest.approx(scale, rel=1e-9)
+
+
+def test_fold_origins_count_back_from_the_holdout_oldest_first():
+    origins = {"holdout_origin": "2015-06-20", "served_origin": "2015-08-01"}
+    assert fold_origins(origins, {"fold_offsets_days": [42, 364]}) == [
+        pd.Timestamp("2014-06-21"),
+        pd.Timestamp("2015-05-09"),
+    ]
 
 
 def test_rows_that_do_not_line_up_are_refused():
@@ -52,3 +99,14 @@ def test_rows_that_do_not_line_up_are_refused():
     with pytest.raises(ValueError, match="do not line up"):
         fit_ensemble_weights(_oof(actual, 0.1, 0, 1), shuffled, _oof(actual, 0.1, 0, 3),
                              {"weight_step": 0.1})  # fmt: skip
+
+
+def test_cap_fit_rows_samples_big_tables_reproducibly_and_leaves_small_ones():
+    table = pd.DataFrame({"Store": np.arange(10_000) % 7, "Sales": np.arange(10_000)})
+    capped = cap_fit_rows(table, {"max_rows": 2_500, "seed": 3})
+    assert len(capped) == 2_500 and capped.index.is_monotonic_increasing
+    assert capped.index.equals(cap_fit_rows(table, {"max_rows": 2_500, "seed": 3}).index)
+    assert set(capped["Store"]) == set(range(7))
+    assert cap_fit_rows(table, {"max_rows": 10_000, "seed": 3}) is table
+    assert cap_fit_rows(table, {"max_rows": None}) is table
+    assert cap_fit_rows(table, None) is table

@@ -7,9 +7,13 @@ import json
 import subprocess
 import sys
 
+import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from rossmann_forecast.ensemble import to_model_input
+from rossmann_forecast.features import features_for_request
 from tests.conftest import make_kedro_project
 
 MODEL = "rossmann-ensemble"
@@ -66,8 +70,18 @@ def test_the_version_carries_its_full_lineage(trained):
         assert int(tags[f"lineage.data.{stem}.rows"]) > 0
     # Training window and row counts, features, hyperparameters.
     assert tags["lineage.training_window.start"] == "2013-01-01"
-    assert tags["lineage.training_window.origin"] == "2015-06-20"
+    assert tags["lineage.training_window.end"] == "2015-07-31"
+    # The served version forecasts from the day after the last row of train.csv ...
+    assert tags["lineage.training_window.origin"] == "2015-08-01"
     assert int(tags["lineage.training_window.rows"]) > 1000
+    assert tags["lineage.role"] == "served"
+    # ... and names the backtest the gate judges: the same procedure fit before the holdout.
+    assert tags["lineage.backtest.origin"] == "2015-06-20"
+    assert tags["lineage.backtest.end"] == "2015-06-19"
+    assert tags["lineage.backtest.model_uri"].startswith("models:/m-")
+    assert tags["lineage.backtest.run_id"] == version.run_id
+    assert 1000 < int(tags["lineage.backtest.rows"]) < int(tags["lineage.training_window.rows"])
+    assert json.loads(tags["lineage.features_left_out"]) == []
     features = json.loads(tags["lineage.features"])
     assert "w91_mean" in features and "days_since_promo" in features
     hyper = json.loads(tags["lineage.hyperparameters"])
@@ -82,6 +96,8 @@ def test_the_version_carries_its_full_lineage(trained):
     assert tags["validation.status"] == "pending"
     # A description a reviewer reads in ten seconds.
     assert "CV RMSPE" in version.description and "synthetic" in version.description
+    assert "forecasts from 2015-08-01" in version.description
+    assert tags["lineage.backtest.model_uri"] in version.description
     # The same on the run: params logged by kedro-mlflow, CV metrics, lineage tags, inputs.
     assert run.data.params["training.members.lightgbm.num_rounds"] == "30"
     assert run.data.metrics["cv.rmspe_ensemble"] == pytest.approx(
@@ -90,6 +106,17 @@ def test_the_version_carries_its_full_lineage(trained):
     assert run.data.tags["lineage.git.commit"] == tags["lineage.git.commit"]
     inputs = {(d.dataset.name, t.value) for d in run.inputs.dataset_inputs for t in d.tags}
     assert ("model_input_table", "training") in inputs
+
+
+def test_the_backtest_is_logged_on_the_run_and_forecasts_from_the_holdout(trained):
+    _, _, client = trained
+    tags = client.get_model_version(MODEL, "1").tags
+    backtest = client.get_logged_model(tags["lineage.backtest.model_uri"].removeprefix("models:/"))
+    assert backtest.source_run_id == tags["lineage.run_id"]
+    assert backtest.tags["lineage.role"] == "backtest"
+    assert backtest.tags["lineage.training_window.origin"] == "2015-06-20"
+    # Only the served model is registered.
+    assert len(client.search_model_versions(f"name='{MODEL}'")) == 1
 
 
 def test_the_registered_model_predicts_test_rows_in_a_fresh_process(trained):
@@ -116,3 +143,42 @@ print("PREDICTED", len(out))
     )
     assert completed.returncode == 0, completed.stderr
     assert "PREDICTED" in completed.stdout
+
+
+def test_served_features_equal_the_training_features_for_the_holdout(trained):
+    """No train/serve skew: the logged backtest model, asked for the holdout (closed days
+    included, as the gate asks), builds exactly the feature matrix that training built for the
+    same rows, every column and every row. Computing the features over the open rows only (as
+    the pyfunc once did) loses the closed days that the event counters count from, and differs.
+    """
+    project, _, client = trained
+    tags = client.get_model_version(MODEL, "1").tags
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(project.env["MLFLOW_TRACKING_URI"])
+    try:
+        model = mlflow.pyfunc.load_model(tags["lineage.backtest.model_uri"])
+    finally:
+        mlflow.set_tracking_uri(previous)
+    backtest = model.unwrap_python_model()
+    data = project.path / "data"
+    holdout = pd.read_parquet(data / "05_model_input" / "holdout_table.parquet")
+    table = pd.read_parquet(data / "05_model_input" / "model_input_table.parquet")
+    origin = pd.Timestamp(tags["lineage.backtest.origin"])
+    trained_rows = table[table["block_origin"] == origin].set_index(["Store", "Date"])
+    assert len(trained_rows) > 500
+    request = to_model_input(holdout.drop(columns=["Sales", "Customers"]))
+    assert (request["Open"] == 0).sum() > 50  # closures inside the request
+
+    served = backtest.feature_matrix(request)
+    served.index = pd.MultiIndex.from_frame(holdout[["Store", "Date"]])
+    served = served.loc[trained_rows.index]
+    pd.testing.assert_frame_equal(
+        served, trained_rows[backtest.feature_names].astype("float32"), check_exact=True
+    )
+
+    open_only = request[request["Open"] == 1]
+    skewed = features_for_request(backtest.prepare_input(open_only), backtest.state)
+    skewed.index = pd.MultiIndex.from_frame(holdout.loc[open_only.index, ["Store", "Date"]])
+    skewed = skewed.loc[trained_rows.index, backtest.feature_names]
+    differs = (skewed != served).any()
+    assert {"days_since_closed", "days_until_closed"} <= set(differs[differs].index)

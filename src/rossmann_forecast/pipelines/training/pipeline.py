@@ -1,4 +1,5 @@
-"""Training pipeline: one namespaced CV + refit template per booster, then the ensemble.
+"""Training pipeline: one namespaced CV + backtest + served template per booster, then the
+two ensembles: the backtest (logged for the gate) and the served model (registered).
 
 Like the kedro-viz demo's model template, the three boosters share one pipeline template
 and differ only by their parameters (``params:training.members.<name>``).
@@ -7,14 +8,17 @@ and differ only by their parameters (``params:training.members.<name>``).
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
-    assemble_ensemble,
+    assemble_backtest_ensemble,
+    assemble_served_ensemble,
     collect_lineage,
     confirm_registration,
     cross_validate_member,
     cv_metrics_for_mlflow,
+    describe_backtest,
+    fit_backtest_member,
     fit_ensemble_weights,
-    fit_final_member,
-    fit_model_state,
+    fit_model_states,
+    fit_served_member,
 )
 
 MEMBERS = ("lightgbm", "xgboost", "catboost")
@@ -27,37 +31,60 @@ def _member_pipeline(member: str) -> Pipeline:
                 cross_validate_member,
                 inputs=[
                     "model_input_table",
+                    "forecast_origins",
                     "params:training.cv",
                     "params:member",
-                    "params:data_processing.features",
+                    "feature_settings",
+                    "params:training.fit_rows",
                 ],
                 outputs="oof_predictions",
                 name="cross_validate",
             ),
             Node(
-                fit_final_member,
-                inputs=["model_input_table", "params:member", "params:data_processing.features"],
+                fit_backtest_member,
+                inputs=[
+                    "model_input_table",
+                    "forecast_origins",
+                    "params:member",
+                    "feature_settings",
+                    "params:training.fit_rows",
+                ],
+                outputs="backtest_model",
+                name="fit_backtest",
+            ),
+            Node(
+                fit_served_member,
+                inputs=[
+                    "model_input_table",
+                    "params:member",
+                    "feature_settings",
+                    "params:training.fit_rows",
+                ],
                 outputs="model",
-                name="fit_final",
+                name="fit_served",
             ),
         ]
     )
     return Pipeline(
         template,
         namespace=member,
-        inputs={"model_input_table"},
-        # Plain names outside the namespace: the ensemble node reads them.
-        outputs={"oof_predictions": f"{member}_oof_predictions", "model": f"{member}_model"},
+        inputs={"model_input_table", "forecast_origins", "feature_settings"},
+        # Plain names outside the namespace: the ensemble nodes read them.
+        outputs={
+            "oof_predictions": f"{member}_oof_predictions",
+            "backtest_model": f"{member}_backtest_model",
+            "model": f"{member}_model",
+        },
         parameters={
             "params:member": f"params:training.members.{member}",
             "params:training.cv": "params:training.cv",
-            "params:data_processing.features": "params:data_processing.features",
+            "params:training.fit_rows": "params:training.fit_rows",
         },
     )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Cross-validate and refit each booster, blend them, and register the ensemble."""
+    """Cross-validate and fit each booster twice, blend them, log the backtest, register."""
     members = sum((_member_pipeline(m) for m in MEMBERS), Pipeline([]))
     ensemble = Pipeline(
         [
@@ -74,36 +101,57 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="log_cv_metrics",
             ),
             Node(
-                fit_model_state,
+                fit_model_states,
                 inputs=[
-                    "sales_train_window",
+                    "sales_validated",
                     "stores_validated",
-                    "params:data_processing.features",
+                    "forecast_origins",
+                    "feature_settings",
                 ],
-                outputs="model_feature_state",
-                name="fit_model_state",
+                outputs=["backtest_feature_state", "served_feature_state"],
+                name="fit_model_states",
             ),
             Node(
                 collect_lineage,
                 inputs=[
                     "raw_data_lineage",
                     "model_input_table",
-                    "sales_train_window",
+                    "sales_validated",
+                    "forecast_origins",
                     "ensemble_blend",
                     "params:training",
-                    "params:data_processing.features",
+                    "feature_settings",
                 ],
                 outputs="model_lineage",
                 name="collect_lineage",
             ),
             Node(
-                assemble_ensemble,
+                assemble_backtest_ensemble,
                 inputs=[
-                    "model_feature_state",
+                    "backtest_feature_state",
+                    *(f"{m}_backtest_model" for m in MEMBERS),
+                    "ensemble_blend",
+                    "model_lineage",
+                    "feature_settings",
+                ],
+                outputs="backtest_ensemble_model",
+                name="assemble_and_log_backtest",
+            ),
+            Node(
+                describe_backtest,
+                inputs="backtest_ensemble_model",
+                outputs="backtest_reference",
+                name="describe_backtest",
+            ),
+            Node(
+                assemble_served_ensemble,
+                inputs=[
+                    "served_feature_state",
                     *(f"{m}_model" for m in MEMBERS),
                     "ensemble_blend",
                     "model_lineage",
-                    "params:data_processing.features",
+                    "backtest_reference",
+                    "feature_settings",
                 ],
                 outputs="ensemble_model",
                 name="assemble_and_register_ensemble",
