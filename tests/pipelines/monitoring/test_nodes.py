@@ -85,3 +85,14 @@ def test_errors_name_the_problem():
         join_actuals(predictions, ACTUALS.drop(columns="Sales"))
     with pytest.raises(MonitoringInputError, match="malformed"):
         join_actuals(predictions, ACTUALS.assign(Sales="n/a"))
+
+
+def test_days_before_a_versions_origin_are_not_judged(caplog):
+    """A version is judged on days after its origin only: earlier days it was fit on."""
+    log = {"a": lambda: _log(1, 1.0, "2026-01-01T00:00:00").assign(model_origin="2015-07-08")}
+
+    predictions = collect_predictions(log, PARAMS)
+
+    assert predictions["Date"].min() == pd.Timestamp("2015-07-08")
+    assert len(predictions) == 7
+    assert "7 logged prediction(s) for days before their version's origin" in caplog.text

@@ -1,6 +1,7 @@
-"""End-to-end monitoring on the shared lifecycle: Production predicts the holdout days, then
-`kedro run --pipelines monitoring` judges it against faithful actuals (train.csv itself, the
-default) and against actuals shifted by x1.3."""
+"""End-to-end monitoring on the shared lifecycle: Production forecasts test.csv (the 48 days
+after train.csv ends, from its origin), then the days' actual sales "arrive" (the synthetic
+generator's own sales of those days) and `kedro run --pipelines monitoring` judges it against
+them, and against actuals shifted by x1.3."""
 
 from __future__ import annotations
 
@@ -8,28 +9,21 @@ import json
 
 import pytest
 
+from rossmann_forecast.synthetic import generate
+
 MODEL = "rossmann-ensemble"
 
 
 @pytest.fixture(scope="module")
-def holdout_predicted(lifecycle, tmp_path_factory):
-    """Production (v1) predicts the holdout rows, given as an input file in the test format."""
+def holdout_predicted(lifecycle, production_batch, tmp_path_factory):
+    """Production (v1) has predicted test.csv; write the actual sales of those days."""
     folder = tmp_path_factory.mktemp("monitoring")
-    holdout = lifecycle.holdout
-    rows = holdout.drop(columns=["Sales", "Customers"]).assign(
-        Date=holdout["Date"].dt.strftime("%Y-%m-%d")
-    )
-    rows.insert(0, "Id", range(1, len(rows) + 1))
-    rows.to_csv(folder / "holdout_rows.csv", index=False)
-    result = lifecycle.project.kedro(
-        "model", "predict", "--input", str(folder / "holdout_rows.csv"),
-        "--output", str(folder / "holdout_predictions.csv"), "-e", "test",
-    )  # fmt: skip
-    assert result.returncode == 0, result.output
-    shifted = holdout.assign(
-        Date=holdout["Date"].dt.strftime("%Y-%m-%d"),
-        Sales=(holdout["Sales"] * 1.3).round().astype("int64"),
-    )
+    actuals = generate(n_stores=30, seed=42).test_actuals  # the test env's synthetic data
+    test = lifecycle.test_rows
+    assert len(actuals) == len(test)  # the same rows the model forecast
+    dated = actuals.assign(Date=actuals["Date"].dt.strftime("%Y-%m-%d"))
+    dated.to_csv(folder / "actuals.csv", index=False)
+    shifted = dated.assign(Sales=(dated["Sales"] * 1.3).round().astype("int64"))
     shifted.to_csv(folder / "shifted_actuals.csv", index=False)
     return folder
 
@@ -40,7 +34,12 @@ def _status(lifecycle) -> dict:
 
 
 def test_faithful_actuals_raise_no_drift(lifecycle, holdout_predicted):
-    result = lifecycle.project.run("--pipelines", "monitoring")
+    result = lifecycle.project.run(
+        "--pipelines",
+        "monitoring",
+        "--params",
+        f"monitoring.actuals_path={holdout_predicted / 'actuals.csv'}",
+    )
 
     assert result.returncode == 0, result.output
     status = _status(lifecycle)

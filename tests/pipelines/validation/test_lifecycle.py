@@ -79,10 +79,12 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     _ok(project.run("--pipelines", "training"))
     strict = _ok(project.run("--pipelines", "validation", "--params", "validation.threshold=0.05"))
     assert "✗ Model version 3 rejected" in strict.output
-    assert _gate_status(project) | {
+    status = _gate_status(project)
+    assert status | {
         "evaluated_at": None,
         "holdout_rmspe": None,
         "reason": None,
+        "scored_model": None,
     } == {
         "version": 3,
         "passed": False,
@@ -91,7 +93,21 @@ def test_train_gate_promote_rollback_reject_and_history(project):
         "evaluated_at": None,
         "holdout_rmspe": None,
         "reason": None,
+        "scored_model": None,
     }
+    # The gate judged v3's backtest (fit before the holdout), named on the version.
+    tags = (
+        MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
+        .get_model_version(MODEL, "3")
+        .tags
+    )
+    assert status["scored_model"] == {
+        "kind": "backtest",
+        "model_uri": tags["lineage.backtest.model_uri"],
+        "origin": "2015-06-20",
+    }
+    assert tags["validation.evidence.model_uri"] == tags["lineage.backtest.model_uri"]
+    assert tags["validation.evidence.holdout_start"] == "2015-06-20"
     refused = project.kedro("model", "promote", "-e", "test", "--version", "3", "--reason", "try")
     assert refused.returncode != 0
     assert "Version 3 was rejected" in refused.output

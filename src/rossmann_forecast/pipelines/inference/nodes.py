@@ -35,6 +35,8 @@ PREDICTION_COLUMNS = [
     "model_stage",
     "predicted_at",
     "run_id",
+    "model_origin",
+    "beyond_validated_horizon",
 ]
 
 
@@ -140,6 +142,7 @@ def forecast(
     model_input = to_model_input(rows.assign(Id=ids.to_numpy()))
     sales = model.predict(model_input)["Sales"].to_numpy(dtype="float64")
     dates = pd.to_datetime(model_input["Date"])
+    origin, beyond = _horizon_check(python_model, dates, model_reference)
     predictions = pd.DataFrame(
         {
             "Id": ids.to_numpy(),
@@ -154,6 +157,8 @@ def forecast(
         model_stage=model_reference["stage"],
         predicted_at=model_reference["predicted_at"],
         run_id=model_reference.get("run_id") or "",
+        model_origin=origin,
+        beyond_validated_horizon=beyond.to_numpy(),
     )
     logger.info(
         "✓ %s predictions by %s version %d (%s) for %s..%s",
@@ -165,6 +170,29 @@ def forecast(
         dates.max().date(),
     )
     return predictions[PREDICTION_COLUMNS]
+
+
+def _horizon_check(
+    python_model: Any, dates: pd.Series, model_reference: dict[str, Any]
+) -> tuple[str, pd.Series]:
+    """The model's origin, and which rows lie past the horizon its gate validated (warned)."""
+    if python_model is None or getattr(python_model, "state", None) is None:
+        return "", pd.Series(False, index=dates.index)
+    origin = python_model.state.origin
+    beyond = python_model.beyond_horizon(dates)
+    if beyond.any():
+        late = dates[beyond]
+        logger.warning(
+            "%d row(s) for %s..%s lie past the %d days after %s that version %s was validated "
+            "for: forecast anyway and marked beyond_validated_horizon=True in the detailed file",
+            int(beyond.sum()),
+            late.min().date(),
+            late.max().date(),
+            int(python_model.horizon_days),
+            origin.date(),
+            model_reference["version"],
+        )
+    return str(origin.date()), beyond
 
 
 def _python_model(model: Any) -> Any:

@@ -60,7 +60,16 @@ def collect_predictions(
                 f"Prediction file {name!r} lacks column(s) {missing}: monitoring reads the "
                 f"detailed predictions ({', '.join(PREDICTION_COLUMNS)}), not the submission."
             )
-        frames.append(frame[list(PREDICTION_COLUMNS)].assign(source=name))
+        origin = (
+            frame["model_origin"]
+            if "model_origin" in frame.columns
+            else pd.Series("", index=frame.index)
+        )
+        frames.append(
+            frame[list(PREDICTION_COLUMNS)].assign(
+                source=name, model_origin=origin.fillna("").astype(str)
+            )
+        )
     predictions = pd.concat(frames, ignore_index=True)
     predictions = predictions[predictions["model_name"] == monitoring["model_name"]]
     predictions = predictions.assign(
@@ -70,13 +79,23 @@ def collect_predictions(
     newest = predictions.sort_values("predicted_at").drop_duplicates(
         ["model_version", "Store", "Date"], keep="last"
     )
+    # A version is judged only on days after its origin: days it was fit on are not a forecast.
+    origin = pd.to_datetime(newest["model_origin"].where(newest["model_origin"] != ""))
+    seen = origin.notna() & (newest["Date"] < origin)
+    if seen.any():
+        logger.warning(
+            "%d logged prediction(s) for days before their version's origin (days the version "
+            "was fit on) are left out of monitoring",
+            int(seen.sum()),
+        )
+        newest = newest[~seen]
     logger.info(
         "%s logged predictions from %d file(s) by version(s) %s",
         f"{len(newest):,}",
         len(frames),
         sorted(newest["model_version"].unique().tolist()),
     )
-    return newest.drop(columns="model_name").reset_index(drop=True)
+    return newest.drop(columns=["model_name", "model_origin"]).reset_index(drop=True)
 
 
 def join_actuals(live_predictions: pd.DataFrame, actual_sales: pd.DataFrame) -> pd.DataFrame:

@@ -73,18 +73,35 @@ def score_review_versions(
 ) -> pd.DataFrame:
     """Holdout predictions of Staging (and Production), one row per holdout row and version.
 
+    Each version is scored by its model that was not fit on the holdout rows (its served model
+    if it forecasts from on or before the holdout's first day, else the backtest the gate
+    judged), so the comparison is between forecasts, never a fit.
+
     Returns:
-        Columns ``Store, Date, Open, Sales, role, version, prediction``.
+        Columns ``Store, Date, Open, Sales, role, version, prediction, scored_kind``.
     """
+    registry = ModelRegistry(review_versions["model_name"])
+    first_date = str(holdout_table["Date"].min().date())
     frames = []
     for role in ROLES:
         entry = review_versions.get(role)
         if entry is None:
             continue
-        predicted = forecast_with(entry["model_uri"], holdout_table).to_numpy()
+        model = registry.scoring_model(int(entry["version"]), first_date)
+        logger.info(
+            "%s version %s scored by its %s model (forecasts from %s)",
+            role.capitalize(),
+            entry["version"],
+            model["kind"],
+            model["origin"],
+        )
+        predicted = forecast_with(model["model_uri"], holdout_table).to_numpy()
         frames.append(
             holdout_table[["Store", "Date", "Open", "Sales"]].assign(
-                role=role, version=int(entry["version"]), prediction=predicted
+                role=role,
+                version=int(entry["version"]),
+                prediction=predicted,
+                scored_kind=model["kind"],
             )
         )
     return pd.concat(frames, ignore_index=True)

@@ -1,8 +1,14 @@
 """Nodes of the validation gate.
 
-The gate scores a registered version exactly as inference calls it: holdout rows in the test
-format, without their Sales, through the loaded pyfunc; the holdout's sales only score.
-The decision (Staging or rejected) is recorded by the registry module.
+A registered version is the *served* model: fit on every row of train.csv, it forecasts from
+the day after the last one, so it has seen the holdout. The gate therefore judges the
+procedure that made it, backtested: the same boosters, weights and scale fit on the rows
+before the holdout (logged on the training run, named by the version's
+``lineage.backtest.model_uri``), scored exactly as inference calls a model: holdout rows in
+the test format, without their Sales, through the loaded pyfunc. The Production version is
+scored on the same rows the same way (its served model if it forecasts from on or before the
+holdout's first day, else its backtest). The decision (Staging or rejected) is recorded on the
+served version by the registry module.
 """
 
 from __future__ import annotations
@@ -58,28 +64,68 @@ def select_candidate(
     return version
 
 
+def _holdout_start(holdout_table: pd.DataFrame) -> str:
+    return str(holdout_table["Date"].min().date())
+
+
 def score_candidate(
     candidate_version: int, holdout_table: pd.DataFrame, validation: dict[str, Any]
 ) -> pd.DataFrame:
-    """Holdout predictions of the candidate, loaded from the registry by its version."""
-    uri = ModelRegistry(validation["model_name"]).model_uri(candidate_version)
-    logger.info("Scoring %s on %d holdout rows", uri, len(holdout_table))
+    """Holdout predictions of the candidate's backtest (its procedure fit before the holdout)."""
+    model = ModelRegistry(validation["model_name"]).scoring_model(
+        candidate_version, _holdout_start(holdout_table)
+    )
+    logger.info(
+        "Scoring version %d's %s model (%s, forecasts from %s) on %d holdout rows",
+        candidate_version,
+        model["kind"],
+        model["model_uri"],
+        model["origin"],
+        len(holdout_table),
+    )
     return holdout_table[["Store", "Date", "Sales"]].assign(
-        version=candidate_version, prediction=forecast_with(uri, holdout_table)
+        version=candidate_version,
+        prediction=forecast_with(model["model_uri"], holdout_table),
+        scored_kind=model["kind"],
+        scored_model_uri=model["model_uri"],
+        scored_origin=model["origin"],
     )
 
 
 def score_production(holdout_table: pd.DataFrame, validation: dict[str, Any]) -> pd.DataFrame:
-    """Holdout predictions of the current Production version (empty before the first)."""
+    """Holdout predictions of the current Production version (empty before the first).
+
+    Scored by the model of that version that was not fit on the holdout rows; when it has
+    none (it was trained on these very rows and has no backtest), there is no honest
+    comparison and the frame is empty.
+    """
     registry = ModelRegistry(validation["model_name"])
+    empty = pd.DataFrame(columns=["Store", "Date", "Sales", "version", "prediction"])
     version = registry.version_for_stage("production")
     if version is None:
         logger.info("No Production version yet: nothing to compare the candidate with")
-        return pd.DataFrame(columns=["Store", "Date", "Sales", "version", "prediction"])
-    uri = registry.model_uri("production")
+        return empty
+    try:
+        model = registry.scoring_model(version, _holdout_start(holdout_table))
+    except RegistryError as exc:
+        logger.warning("No comparison with Production: %s", exc)
+        return empty
     return holdout_table[["Store", "Date", "Sales"]].assign(
-        version=version, prediction=forecast_with(uri, holdout_table)
+        version=version,
+        prediction=forecast_with(model["model_uri"], holdout_table),
+        scored_kind=model["kind"],
+        scored_model_uri=model["model_uri"],
+        scored_origin=model["origin"],
     )
+
+
+def _evidence(predictions: pd.DataFrame) -> dict[str, str]:
+    first = predictions.iloc[0]
+    return {
+        "kind": str(first["scored_kind"]),
+        "model_uri": str(first["scored_model_uri"]),
+        "origin": str(first["scored_origin"]),
+    }
 
 
 def _scores(predictions: pd.DataFrame, stores: pd.DataFrame, recent_days: int) -> dict[str, float]:
@@ -115,6 +161,7 @@ def evaluate_holdout(
     recent_days = int(validation["recent_days"])
     report: dict[str, Any] = {
         "version": int(candidate_predictions["version"].iloc[0]),
+        "scored_model": _evidence(candidate_predictions),
         "threshold": float(validation["threshold"]),
         "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "holdout_sha256": holdout_digest(holdout_table),
@@ -127,6 +174,7 @@ def evaluate_holdout(
     if len(production_predictions):
         report["production"] = {
             "version": int(production_predictions["version"].iloc[0]),
+            "scored_model": _evidence(production_predictions),
             "metrics": _scores(production_predictions, stores_validated, recent_days),
         }
     return report
@@ -144,11 +192,20 @@ def apply_gate(report: dict[str, Any], validation: dict[str, Any]) -> dict[str, 
     production = report["production"]
     if production is not None:
         logger.info(
-            "Production version %d on the same rows: RMSPE %.4f",
+            "Production version %d on the same rows (%s model from %s): RMSPE %.4f",
             production["version"],
+            production["scored_model"]["kind"],
+            production["scored_model"]["origin"],
             production["metrics"]["holdout_rmspe"],
         )
-    logger.info("Validation RMSPE: %.4f", score)
+    logger.info(
+        "Validation RMSPE: %.4f (version %d's backtest from %s, on %s .. %s)",
+        score,
+        version,
+        report["scored_model"]["origin"],
+        report["holdout_start"],
+        report["holdout_end"],
+    )
     reason = (
         f"holdout RMSPE {score:.4f} < threshold {threshold:.2f}"
         if passed
@@ -161,6 +218,12 @@ def apply_gate(report: dict[str, Any], validation: dict[str, Any]) -> dict[str, 
         metrics["production_version"] = float(production["version"])
     registry = ModelRegistry(validation["model_name"])
     run = mlflow.active_run()
+    evidence = {
+        **report["scored_model"],
+        "holdout_start": report["holdout_start"],
+        "holdout_end": report["holdout_end"],
+        "holdout_sha256": report["holdout_sha256"],
+    }
     registry.record_validation(
         version,
         passed=passed,
@@ -168,6 +231,7 @@ def apply_gate(report: dict[str, Any], validation: dict[str, Any]) -> dict[str, 
         threshold=threshold,
         reason=reason,
         run_id=run.info.run_id if run else None,
+        evidence=evidence,
     )
     if passed:
         logger.info("✓ Performance meets threshold (< %.2f)", threshold)
@@ -182,6 +246,7 @@ def apply_gate(report: dict[str, Any], validation: dict[str, Any]) -> dict[str, 
         "holdout_rmspe": score,
         "threshold": threshold,
         "reason": reason,
+        "scored_model": report["scored_model"],
         "evaluated_at": report["evaluated_at"],
     }
 
