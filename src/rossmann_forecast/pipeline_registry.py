@@ -5,6 +5,8 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+from rossmann_forecast.pipelines import data_processing
+
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
@@ -20,4 +22,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     steps = ("data_processing", "training", "validation")
     if all(step in pipelines for step in steps):
         pipelines["__default__"] = sum((pipelines[step] for step in steps), Pipeline([]))
+    # Tuning searches on the training table: it builds it first, so it runs from raw data.
+    if "tuning" in pipelines:
+        pipelines["tuning"] = data_processing.create_pipeline() + pipelines["tuning"]
     return pipelines

@@ -1,0 +1,219 @@
+"""Nodes of the tuning pipeline: an Optuna study per booster on the training CV folds.
+
+Each trial fits the booster with sampled parameters on the same rolling-origin folds as
+``training`` (``training.cv``) and scores the pooled out-of-fold RMSPE. The current parameters
+from ``conf`` (clipped into the search space) are trial 0, so the best trial is never worse on
+CV than what trains today. The
+trials are returned as a table (logged as nested MLflow runs by the catalog) and the best
+parameters as a ``training.members`` fragment that the catalog writes as a parameters file a
+later ``kedro run`` picks up (``conf/local/parameters_tuned.yml`` by default).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from rossmann_forecast.ensemble import MEMBER_LABELS, MemberSpec, fit_member, predict_member
+from rossmann_forecast.features import FeatureConfig, feature_names
+from rossmann_forecast.metrics import rmspe
+from rossmann_forecast.pipelines.training.nodes import cap_fit_rows, fold_origins
+
+logger = logging.getLogger(__name__)
+
+# Optuna logs every trial at INFO through its own handler; the nodes log one line per trial.
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _suggest(trial: optuna.Trial, name: str, space: dict[str, Any]) -> Any:
+    kind = space.get("type", "float")
+    if kind == "int":
+        return trial.suggest_int(
+            name, int(space["low"]), int(space["high"]), log=space.get("log", False)
+        )
+    if kind == "float":
+        return trial.suggest_float(
+            name, float(space["low"]), float(space["high"]), log=space.get("log", False)
+        )
+    if kind == "categorical":
+        return trial.suggest_categorical(name, list(space["choices"]))
+    raise ValueError(
+        f"Unknown search space type {kind!r} for {name!r}: use int, float or categorical"
+    )
+
+
+def _current_values(member: dict[str, Any], search_space: dict[str, Any]) -> dict[str, Any]:
+    """What conf trains with today, clipped into the search space: the study's trial 0."""
+    values = {}
+    for name, space in search_space.items():
+        value = member["num_rounds"] if name == "num_rounds" else member["params"].get(name)
+        if value is None:
+            continue
+        if space.get("type", "float") in ("int", "float"):
+            value = min(max(value, space["low"]), space["high"])
+            value = int(round(value)) if space.get("type") == "int" else float(value)
+        elif value not in space["choices"]:
+            continue
+        values[name] = value
+    return values
+
+
+def _member_with(member: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``member`` with ``num_rounds`` and ``params.<name>`` replaced by ``values``."""
+    tuned = copy.deepcopy(member)
+    for name, value in values.items():
+        if name == "num_rounds":
+            tuned["num_rounds"] = int(value)
+        else:
+            tuned["params"][name] = value
+    return tuned
+
+
+def _folds(
+    table: pd.DataFrame,
+    forecast_origins: dict[str, str],
+    cv: dict[str, Any],
+    fit_rows: dict[str, Any] | None,
+) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """(fit positions, validation positions, origin) of each CV fold that has rows.
+
+    The same folds and the same row cap as training's ``cross_validate_member``.
+    """
+    folds = []
+    positional = table[["Date"]].reset_index(drop=True)
+    for origin in fold_origins(forecast_origins, cv):
+        before = positional.loc[positional["Date"] < origin]
+        fit = cap_fit_rows(before, fit_rows).index.to_numpy()
+        valid = np.flatnonzero((table["block_origin"] == origin).to_numpy())
+        if len(fit) and len(valid):
+            folds.append((fit, valid, str(origin.date())))
+    if not folds:
+        raise ValueError("No CV fold has rows to tune on: see training.cv.fold_offsets_days")
+    return folds
+
+
+def tune_member(
+    model_input_table: pd.DataFrame,
+    forecast_origins: dict[str, str],
+    cv: dict[str, Any],
+    member: dict[str, Any],
+    search_space: dict[str, dict[str, Any]],
+    tuning: dict[str, Any],
+    feature_settings: dict[str, Any],
+    fit_rows: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Search one booster's parameters on the CV folds within the budget.
+
+    Args:
+        model_input_table: The training table (the holdout rows are never used: every fold
+            ends before the holdout).
+        forecast_origins: From ``split_holdout``.
+        cv: ``params:training.cv``.
+        member: ``params:training.members.<name>``: trial 0, and every parameter not searched.
+        search_space: ``params:tuning.search_space.<library>``: ``name -> {type, low, high,
+            log}`` (``num_rounds`` included).
+        tuning: ``params:tuning`` (``n_trials``, ``timeout_seconds``, ``seed``).
+        feature_settings: The run's feature settings.
+        fit_rows: ``params:training.fit_rows``, the row cap training fits with.
+
+    Returns:
+        The trials (``number``, ``state``, ``rmspe``, ``rmspe_<fold origin>``,
+        ``duration_seconds``, ``params`` as JSON) and the best member settings.
+    """
+    spec = MemberSpec.from_params(member)
+    label = MEMBER_LABELS[spec.library]
+    names = feature_names(FeatureConfig.from_params(feature_settings))
+    matrix = model_input_table[names].to_numpy(dtype="float32")
+    target = np.log1p(model_input_table["Sales"].to_numpy(dtype="float64"))
+    actual = model_input_table["Sales"].to_numpy(dtype="float64")
+    folds = _folds(model_input_table, forecast_origins, cv, fit_rows)
+    n_trials, timeout = int(tuning["n_trials"]), tuning.get("timeout_seconds")
+    records: list[dict[str, Any]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {name: _suggest(trial, name, space) for name, space in search_space.items()}
+        trial_spec = MemberSpec.from_params(_member_with(member, values))
+        started = time.perf_counter()
+        predicted, truth, per_fold = [], [], {}
+        for fit, valid, origin in folds:
+            model = fit_member(trial_spec, matrix[fit], target[fit])
+            prediction = np.expm1(predict_member(spec.library, model, matrix[valid]))
+            per_fold[f"rmspe_{origin}"] = rmspe(actual[valid], prediction)
+            predicted.append(prediction)
+            truth.append(actual[valid])
+        score = rmspe(np.concatenate(truth), np.concatenate(predicted))
+        seconds = time.perf_counter() - started
+        best = min([score, *(r["rmspe"] for r in records)])
+        records.append(
+            {
+                "number": trial.number,
+                "rmspe": score,
+                **per_fold,
+                "duration_seconds": seconds,
+                "params": json.dumps(values, sort_keys=True),
+            }
+        )
+        logger.info(
+            "Tuning %s trial %d/%d: CV RMSPE %.4f (best %.4f) in %.1f s",
+            label, trial.number + 1, n_trials, score, best, seconds,
+        )  # fmt: skip
+        return score
+
+    study = optuna.create_study(
+        direction="minimize", sampler=optuna.samplers.TPESampler(seed=int(tuning["seed"]))
+    )
+    study.enqueue_trial(_current_values(member, search_space), skip_if_exists=True)
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=())
+    trials = pd.DataFrame(records).assign(state="COMPLETE")
+    best_values = json.loads(trials.loc[trials["rmspe"].idxmin(), "params"])
+    best = _member_with(member, best_values)
+    logger.info(
+        "Tuning %s... ✓ %d trials, best CV RMSPE %.4f (trial %d; conf's parameters: %.4f)",
+        label,
+        len(trials),
+        float(trials["rmspe"].min()),
+        int(trials.loc[trials["rmspe"].idxmin(), "number"]),
+        float(trials.loc[trials["number"] == 0, "rmspe"].iloc[0]),
+    )
+    return trials, best
+
+
+def tuned_parameters(
+    lightgbm_best: dict[str, Any], xgboost_best: dict[str, Any], catboost_best: dict[str, Any]
+) -> dict[str, Any]:
+    """The parameters file a later ``kedro run`` picks up (soft-merged over ``conf/base``)."""
+    return {
+        "training": {
+            "members": {
+                "lightgbm": lightgbm_best,
+                "xgboost": xgboost_best,
+                "catboost": catboost_best,
+            }
+        }
+    }
+
+
+def tuning_metrics(
+    lightgbm_trials: pd.DataFrame, xgboost_trials: pd.DataFrame, catboost_trials: pd.DataFrame
+) -> dict[str, dict[str, float | int]]:
+    """Best and starting CV RMSPE per booster, for kedro-mlflow's metrics dataset."""
+    metrics: dict[str, dict[str, float | int]] = {}
+    for name, trials in (
+        ("lightgbm", lightgbm_trials),
+        ("xgboost", xgboost_trials),
+        ("catboost", catboost_trials),
+    ):
+        metrics[f"{name}.best_rmspe"] = {"value": float(trials["rmspe"].min()), "step": 0}
+        metrics[f"{name}.conf_rmspe"] = {
+            "value": float(trials.loc[trials["number"] == 0, "rmspe"].iloc[0]),
+            "step": 0,
+        }
+        metrics[f"{name}.trials"] = {"value": float(len(trials)), "step": 0}
+    return metrics
