@@ -37,9 +37,13 @@ format: install
 	$(BIN)/ruff format src tests scripts
 	$(BIN)/ruff check --fix src tests scripts
 
-## Speed and accuracy figures (full-size synthetic data); see scripts/benchmark.py.
+## Speed and accuracy figures: full-size synthetic data, or Kaggle files with
+## `make benchmark DATA=../shared/realdata-dev` (any folder with train.csv, store.csv, test.csv).
+## More options: `make benchmark ARGS="--n-stores 300 --keep"`; see scripts/benchmark.py.
+DATA ?=
+ARGS ?=
 benchmark: install
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python scripts/benchmark.py $(if $(DATA),--data $(DATA)) $(ARGS)
 
 viz: install
 	$(BIN)/kedro viz run

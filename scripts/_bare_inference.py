@@ -3,8 +3,8 @@
 Run from the project root with ``MLFLOW_TRACKING_URI`` set (scripts/benchmark.py does).
 Prints one line: rows, model load seconds and predict seconds.
 
-Usage: ``python scripts/_bare_inference.py [--uri models:/rossmann-ensemble@staging]
-[--input data/01_raw/test.csv]``
+Usage: ``python scripts/_bare_inference.py [--uri models:/rossmann-ensemble/3]
+[--input data/01_raw/test.csv]`` (default: the newest version)
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ import pandas as pd
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--uri", default="models:/rossmann-ensemble@staging")
+    parser.add_argument("--uri", help="model URI (default: the newest registered version)")
     parser.add_argument("--input", default="data/01_raw/test.csv")
     args = parser.parse_args()
 
+    if args.uri is None:
+        versions = mlflow.MlflowClient().search_model_versions("name='rossmann-ensemble'")
+        args.uri = f"models:/rossmann-ensemble/{max(int(v.version) for v in versions)}"
     rows = pd.read_csv(args.input, dtype={"StateHoliday": str})
     started = time.perf_counter()
     model = mlflow.pyfunc.load_model(args.uri)

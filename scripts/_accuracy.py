@@ -1,0 +1,105 @@
+"""Accuracy of the newest registered version, the way a user lives it. Prints one JSON line.
+
+Run by benchmark.py inside a project copy after ``kedro run``, with ``MLFLOW_TRACKING_URI`` set:
+
+* ``cv``: the CV estimate recorded on the version (``cv.*`` tags);
+* ``gate``: the holdout (last 42 days of the project's train.csv) forecast by the version's
+  backtest, through its pyfunc: what the gate saw;
+* ``cut``: with ``--cut-days FILE`` (the rows cut off the end of train.csv before the run),
+  those days forecast by the registered (served) version through its pyfunc: what a user who
+  deploys the version gets.
+
+Each block holds the ensemble, each booster alone, the per-(Store, DayOfWeek, Promo) median
+baseline fitted on the rows the model saw, the bias and the row count.
+
+Usage: ``python scripts/_accuracy.py [--cut-days cut.csv]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from rossmann_forecast.ensemble import predict_member, to_model_input
+from rossmann_forecast.metrics import mean_percentage_error, rmspe
+
+MODEL = "rossmann-ensemble"
+KEYS = ["Store", "DayOfWeek", "Promo"]
+
+
+def median_baseline(history: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """Per-(Store, DayOfWeek, Promo) median of the open, selling history rows."""
+    history = history.loc[(history["Open"] == 1) & (history["Sales"] > 0)]
+    median = history.groupby(KEYS)["Sales"].median().rename("baseline")
+    baseline = rows.join(median, on=KEYS)["baseline"]
+    baseline = baseline.fillna(rows["Store"].map(history.groupby("Store")["Sales"].median()))
+    return baseline.to_numpy(dtype="float64")
+
+
+def score(pyfunc: Any, rows: pd.DataFrame, history: pd.DataFrame) -> dict[str, float]:
+    """Ensemble, members and baseline on ``rows`` (all rows asked, open selling rows scored)."""
+    model = pyfunc.unwrap_python_model()
+    request = to_model_input(rows.drop(columns=["Sales", "Customers"], errors="ignore"))
+    sales = pyfunc.predict(request)["Sales"].to_numpy()
+    scored = ((rows["Open"] == 1) & (rows["Sales"] > 0)).to_numpy()
+    actual = rows["Sales"].to_numpy(dtype="float64")[scored]
+    result = {
+        "ensemble": rmspe(actual, sales[scored]),
+        "bias": mean_percentage_error(actual, sales[scored]),
+        "rows": int(scored.sum()),
+    }
+    matrix = model.feature_matrix(request).to_numpy(dtype="float32")[scored]
+    for name, (library, booster) in model.members.items():
+        result[name] = rmspe(actual, np.expm1(predict_member(library, booster, matrix)))
+    result["median_baseline"] = rmspe(actual, median_baseline(history, rows)[scored])
+    result["origin"] = str(model.state.origin.date())
+    return result
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(
+        Date=pd.to_datetime(frame["Date"]), StateHoliday=frame["StateHoliday"].astype(str)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cut-days", help="the rows cut off train.csv before the run (CSV)")
+    args = parser.parse_args()
+
+    client = mlflow.MlflowClient()
+    version = max(int(v.version) for v in client.search_model_versions(f"name='{MODEL}'"))
+    tags = client.get_model_version(MODEL, str(version)).tags
+    result: dict[str, Any] = {
+        "version": version,
+        "gate_status": tags.get("validation.status"),
+        "cv": {
+            key.removeprefix("cv."): float(value)
+            for key, value in tags.items()
+            if key.startswith("cv.")
+        },
+        "cv_folds": {
+            key.removeprefix("lineage.cv_folds."): value
+            for key, value in tags.items()
+            if key.startswith("lineage.cv_folds.")
+        },
+    }
+    holdout = pd.read_parquet("data/05_model_input/holdout_table.parquet")
+    window = pd.read_parquet("data/03_primary/sales_train_window.parquet")
+    backtest = mlflow.pyfunc.load_model(tags["lineage.backtest.model_uri"])
+    result["gate"] = score(backtest, holdout, window)
+    if args.cut_days:
+        cut = typed(pd.read_csv(args.cut_days, dtype={"StateHoliday": str}))
+        history = pd.concat([window, holdout], ignore_index=True)
+        served = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
+        result["cut"] = score(served, cut.sort_values(["Date", "Store"]), history)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
