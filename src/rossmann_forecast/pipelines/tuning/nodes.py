@@ -52,10 +52,16 @@ def _suggest(trial: optuna.Trial, name: str, space: dict[str, Any]) -> Any:
 def _current_values(member: dict[str, Any], search_space: dict[str, Any]) -> dict[str, Any]:
     """What conf trains with today, clipped into the search space: the study's trial 0."""
     values = {}
+    unset = [n for n in search_space if n != "num_rounds" and n not in member["params"]]
+    if unset:
+        # Optuna would sample them, and trial 0 would no longer be what conf trains with.
+        raise ValueError(
+            f"tuning.search_space.{member['library']} searches {', '.join(unset)}, which "
+            f"training.members.{member['library']}.params does not set: set them in conf "
+            "(the library's defaults) so that trial 0 is the current parameters"
+        )
     for name, space in search_space.items():
-        value = member["num_rounds"] if name == "num_rounds" else member["params"].get(name)
-        if value is None:
-            continue
+        value = member["num_rounds"] if name == "num_rounds" else member["params"][name]
         if space.get("type", "float") in ("int", "float"):
             value = min(max(value, space["low"]), space["high"])
             value = int(round(value)) if space.get("type") == "int" else float(value)
