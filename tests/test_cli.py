@@ -116,3 +116,36 @@ def test_promote_without_staging_or_reason_exits_non_zero(tracking):
     no_reason = kedro_model(env, "promote")
     assert no_reason.returncode == 2
     assert "Missing option '--reason'" in no_reason.stderr
+
+
+def test_commands_start_with_their_answer_and_columns_line_up(tracking):
+    env, factory, registry = tracking
+    user = "a.very-long-directory-user-name"
+    first = validated(registry, factory, rmspe=0.0978)
+    assert kedro_model(env, "promote", "--reason", "first", "--user", user).returncode == 0
+    second = validated(registry, factory, rmspe=0.0921)
+
+    status = kedro_model(env, "status")
+    assert status.returncode == 0, status.stderr
+    # No start-up noise before the answer (Kedro's logging INFO line, kedro-mlflow's warning).
+    assert status.stdout.splitlines()[0].startswith(f"Model {MODEL}  (tracking: ")
+    assert "Add type hints" not in status.stdout + status.stderr
+    assert "as logging configuration" not in status.stdout + status.stderr
+
+    header, *rows = status.stdout.splitlines()[1:]
+    stage_at, by_at, note_at = (header.index(h) for h in ("STAGE", "PROMOTED BY", "NOTE"))
+    cells = {int(row.split()[0]): row for row in rows}
+    assert cells[first][stage_at:].startswith("Production ")
+    assert cells[first][by_at:].startswith(user)
+    assert cells[second][stage_at:].startswith("Staging ")
+    assert cells[second][by_at:].split()[0] == "-"
+    assert all(len(row) <= note_at or row[note_at - 2 : note_at] == "  " for row in rows)
+
+    history = kedro_model(env, "history")
+    assert history.returncode == 0, history.stderr
+    header, *rows = history.stdout.splitlines()
+    assert header.startswith("#")
+    who_at, metrics_at = header.index("WHO"), header.index("METRICS")
+    promoted = next(row for row in rows if "Staging -> Production" in row)
+    assert promoted[who_at:].startswith(user)
+    assert promoted[metrics_at:].startswith("rmspe=") or promoted[metrics_at:].startswith("bias=")

@@ -111,18 +111,36 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
     if not rows:
         click.echo("No versions registered yet. Train one with `kedro run`.")
         return
-    header = (
-        f"{'VERSION':>7}  {'STAGE':<10}  {'GATE':<8}  {'RMSPE':>7}  {'REGISTERED (UTC)':<25}  "
-        f"{'DATA':<24}  {'PROMOTED BY':<12}  NOTE"
-    )
-    click.echo(header)
+    table = []
     for row in rows:
         rmspe = f"{row.holdout_rmspe:.4f}" if row.holdout_rmspe is not None else "-"
         data = " ".join(part for part in (row.data_source, row.data_version) if part) or "-"
-        click.echo(
-            f"{row.version:>7}  {row.stage:<10}  {row.validation_status:<8}  {rmspe:>7}  "
-            f"{row.registered_at:<25}  {data:<34}  {row.promoted_by or '-':<12}  {row.note}"
-        )
+        table.append(
+            [row.version, row.stage, row.validation_status, rmspe, row.registered_at, data,
+             row.promoted_by or "-", row.note or ""]
+        )  # fmt: skip
+    _echo_table(
+        ["VERSION", "STAGE", "GATE", "RMSPE", "REGISTERED (UTC)", "DATA", "PROMOTED BY", "NOTE"],
+        table,
+        right={"VERSION", "RMSPE"},
+    )
+
+
+def _echo_table(headers: list[str], rows: list[list[Any]], right: set[str] = frozenset()) -> None:
+    """Columns as wide as their widest cell, so they line up for any content."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        parts = [
+            v.rjust(w) if h in right else v.ljust(w)
+            for h, v, w in zip(headers, values, widths, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    click.echo(line(headers))
+    for row in cells:
+        click.echo(line(row))
 
 
 @model.command()
@@ -152,18 +170,19 @@ def _format_metrics(metrics: dict[str, float]) -> str:
 
 
 def _echo_history(transitions: list[Transition]) -> None:
-    click.echo(
-        f"{'#':>4}  {'WHEN (UTC)':<25}  {'VERSION':>7}  {'FROM -> TO':<24}  {'WHO':<12}  "
-        f"{'METRICS':<22}  WHY"
-    )
+    table = []
     for t in transitions:
-        move = f"{t.from_stage} -> {t.to_stage}"
         why = t.reason + (f" [{t.note}]" if t.note else "")
         state = "" if t.state == "complete" else f" ({t.state})"
-        click.echo(
-            f"{t.seq:>4}  {t.at:<25}  {t.version:>7}  {move:<24}  {t.user:<12}  "
-            f"{_format_metrics(t.metrics):<26}  {why}{state}"
-        )
+        table.append(
+            [t.seq, t.at, t.version, f"{t.from_stage} -> {t.to_stage}", t.user,
+             _format_metrics(t.metrics), why + state]
+        )  # fmt: skip
+    _echo_table(
+        ["#", "WHEN (UTC)", "VERSION", "FROM -> TO", "WHO", "METRICS", "WHY"],
+        table,
+        right={"#", "VERSION"},
+    )
 
 
 @model.command()

@@ -3,10 +3,28 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/
 """
 
+import warnings
+
 from omegaconf.resolvers import oc
 
 from rossmann_forecast.hooks import FailedRunHook, NodeTimingHook, RawDataHook
 from rossmann_forecast.paths import project_root
+
+# kedro-mlflow 2.0.3 defines KedroPipelineModel.predict without type hints, and MLflow warns
+# about it ("Add type hints to the `predict` method") when that class is first imported: by
+# kedro-mlflow's hook, at the start of every `kedro` command, before the command's answer. It
+# is not about our model (whose predict is typed). MLflow raises it inside its own
+# `catch_warnings` + `simplefilter("once")`, which overrides any filterwarnings entry, so the
+# class is imported here (settings load before plugin hooks) while that one warning is caught;
+# any other warning raised by the import is shown as usual.
+with warnings.catch_warnings(record=True) as _caught:
+    warnings.simplefilter("always")
+    import kedro_mlflow.mlflow.kedro_pipeline_model  # noqa: F401
+for _warning in _caught:
+    if "Add type hints to the `predict` method" not in str(_warning.message):
+        warnings.warn_explicit(
+            _warning.message, _warning.category, _warning.filename, _warning.lineno
+        )
 
 # kedro-mlflow registers its own hook through its entry point. Ours make sure raw data exist,
 # show progress and where the time goes, and abandon a version whose registering run failed.
