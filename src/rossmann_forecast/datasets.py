@@ -22,8 +22,8 @@ from mlflow.types import ColSpec, Schema
 
 import rossmann_forecast
 from rossmann_forecast import registry
-from rossmann_forecast.ensemble import SIGNATURE
 from rossmann_forecast.lineage import git_state, lineage_tags, version_description
+from rossmann_forecast.model.ensemble import SIGNATURE
 from rossmann_forecast.paths import project_root
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ MODEL_REQUIREMENTS = (
     "catboost",
 )
 # MLflow "models from code": the file MLflow runs to build the model on load.
-MODEL_ENTRYPOINT = Path(rossmann_forecast.__file__).with_name("model_entrypoint.py")
+MODEL_ENTRYPOINT = Path(rossmann_forecast.__file__).parent / "model" / "entrypoint.py"
 
 
 def model_pip_requirements() -> list[str]:
@@ -58,7 +58,7 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
     Without it (the gate's backtest) the model is only logged on the run, its lineage as the
     logged model's tags and ``<name>/lineage.json``.
 
-    The model is logged from code (``model_entrypoint.py``) with its boosters, feature state
+    The model is logged from code (``model/entrypoint.py``) with its boosters, feature state
     and weights as plain artifact files, so no pickled object is stored; the project package
     travels in the model (``code_paths``) so that it loads with the exact feature code it was
     trained with.

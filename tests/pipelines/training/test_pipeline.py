@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from rossmann_forecast.ensemble import to_model_input
-from rossmann_forecast.features import features_for_request
+from rossmann_forecast.model.ensemble import to_model_input
+from rossmann_forecast.model.features import features_for_request
 from tests.conftest import make_kedro_project
 
 MODEL = "rossmann-ensemble"
