@@ -25,8 +25,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.ensemble import predict_member, to_model_input
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.model.ensemble import predict_member, to_model_input
 
 MODEL = "rossmann-ensemble"
 KEYS = ["Store", "DayOfWeek", "Promo"]

@@ -286,7 +286,7 @@ def _run_pipeline(
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
     from kedro.runner import SequentialRunner  # noqa: PLC0415
 
-    from rossmann_forecast.ensemble import InvalidInputError  # noqa: PLC0415
+    from rossmann_forecast.model.ensemble import InvalidInputError  # noqa: PLC0415
 
     project_path = _project_path(metadata)
     bootstrap_project(project_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 import warnings
 from importlib.metadata import version as installed_version
@@ -20,10 +21,10 @@ from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.types import ColSpec, Schema
 
-import rossmann_forecast
+import rossmann_forecast.model
 from rossmann_forecast import registry
-from rossmann_forecast.ensemble import SIGNATURE
 from rossmann_forecast.lineage import git_state, lineage_tags, version_description
+from rossmann_forecast.model.ensemble import SIGNATURE
 from rossmann_forecast.paths import project_root
 
 logger = logging.getLogger(__name__)
@@ -39,13 +40,37 @@ MODEL_REQUIREMENTS = (
     "xgboost-cpu",
     "catboost",
 )
+# The code logged with the model: this subpackage only (see its docstring).
+MODEL_PACKAGE = Path(rossmann_forecast.model.__file__).parent
 # MLflow "models from code": the file MLflow runs to build the model on load.
-MODEL_ENTRYPOINT = Path(rossmann_forecast.__file__).with_name("model_entrypoint.py")
+MODEL_ENTRYPOINT = MODEL_PACKAGE / "entrypoint.py"
+# The package's __init__.py in the code logged with the model.
+_SLICE_INIT = '''"""The model-only slice of rossmann_forecast, logged with a registered model.
+
+It holds ``rossmann_forecast.model`` and nothing else of the project.
+"""
+'''
 
 
 def model_pip_requirements() -> list[str]:
     """Exact versions of the libraries the registered model needs to load and predict."""
     return [f"{name}=={installed_version(name)}" for name in MODEL_REQUIREMENTS]
+
+
+def model_code_tree(directory: Path) -> Path:
+    """Write the code logged with the model in ``directory``; return the ``code_paths`` entry.
+
+    MLflow copies each ``code_paths`` entry to ``<model>/code/<basename>`` and puts ``code/``
+    first on ``sys.path`` when it loads the model. The entry is a ``rossmann_forecast`` folder
+    holding a bare ``__init__.py`` and ``model/*.py``, so the model's code imports under its real
+    name, ``rossmann_forecast.model``, and nothing else of the project is shipped.
+    """
+    package = directory / "rossmann_forecast"
+    (package / "model").mkdir(parents=True)
+    (package / "__init__.py").write_text(_SLICE_INIT)
+    for source in sorted(MODEL_PACKAGE.glob("*.py")):
+        shutil.copy2(source, package / "model" / source.name)
+    return package
 
 
 class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
@@ -58,10 +83,11 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
     Without it (the gate's backtest) the model is only logged on the run, its lineage as the
     logged model's tags and ``<name>/lineage.json``.
 
-    The model is logged from code (``model_entrypoint.py``) with its boosters, feature state
-    and weights as plain artifact files, so no pickled object is stored; the project package
-    travels in the model (``code_paths``) so that it loads with the exact feature code it was
-    trained with.
+    The model is logged from code (``model/entrypoint.py``) with its boosters, feature state
+    and weights as plain artifact files, so no pickled object is stored. Only the
+    ``rossmann_forecast.model`` subpackage travels in the model (``code_paths``, see
+    ``model_code_tree``): a version loads with the exact feature code it was trained with, where
+    the rest of the project (generator, pipelines, CLI, registry) is not installed.
     """
 
     def _save(self, model: Any) -> None:
@@ -81,7 +107,6 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
             signature=SIGNATURE,
             input_example=model.input_example(),
             pip_requirements=model_pip_requirements(),
-            code_paths=[str(Path(rossmann_forecast.__file__).parent)],
         )
         if run is not None:
             if name:
@@ -92,9 +117,11 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
             else:
                 mlflow.log_dict(lineage, f"{self._save_args.get('name')}/lineage.json")
         with tempfile.TemporaryDirectory() as directory:
-            self._save_args["artifacts"] = model.save_artifacts(Path(directory))
+            self._save_args["artifacts"] = model.save_artifacts(Path(directory) / "artifacts")
+            self._save_args["code_paths"] = [str(model_code_tree(Path(directory) / "code"))]
             super()._save(str(MODEL_ENTRYPOINT))
         self._save_args.pop("artifacts")
+        self._save_args.pop("code_paths")
         version = getattr(self.model_info, "registered_model_version", None)
         if name and version is not None:
             registry.ModelRegistry(name).set_description(

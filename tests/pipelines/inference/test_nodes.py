@@ -7,7 +7,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from rossmann_forecast.ensemble import InvalidInputError
+from rossmann_forecast.model.ensemble import InvalidInputError
 from rossmann_forecast.pipelines.inference.nodes import (
     forecast,
     make_submission,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.ensemble import to_model_input
+from rossmann_forecast.model.ensemble import to_model_input
 from rossmann_forecast.pipelines.data_processing.nodes import (
     build_model_input,
     resolve_feature_settings,

@@ -1,19 +1,21 @@
 """End-to-end: real `kedro run` of data processing + training on tiny data (`test` env),
 against a temporary MLflow database; every lineage field is checked on the new version, and
-the model is loaded by its ``models:/`` URI in a separate process to predict test rows."""
+the model is loaded by its ``models:/`` URI in a separate process to predict test rows, and
+loads from the code it ships alone: ``rossmann_forecast.model``, none of the rest."""
 
 import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from rossmann_forecast.ensemble import to_model_input
-from rossmann_forecast.features import features_for_request
+from rossmann_forecast.model.ensemble import to_model_input
+from rossmann_forecast.model.features import features_for_request
 from tests.conftest import make_kedro_project
 
 MODEL = "rossmann-ensemble"
@@ -143,6 +145,97 @@ print("PREDICTED", len(out))
     )
     assert completed.returncode == 0, completed.stderr
     assert "PREDICTED" in completed.stdout
+
+
+def test_a_version_ships_only_the_model_subpackage_as_code(trained, tmp_path):
+    project, _, _ = trained
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(project.env["MLFLOW_TRACKING_URI"])
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}/1", dst_path=tmp_path))
+    finally:
+        mlflow.set_tracking_uri(previous)
+    files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    code = {f for f in files if f.startswith("code/")}
+    assert code == {
+        "code/rossmann_forecast/__init__.py",
+        "code/rossmann_forecast/model/__init__.py",
+        "code/rossmann_forecast/model/ensemble.py",
+        "code/rossmann_forecast/model/entrypoint.py",
+        "code/rossmann_forecast/model/features.py",
+    }, sorted(files)
+    names = {Path(f).name for f in files}
+    assert not names & {"synthetic.py", "cli.py", "registry.py", "hooks.py", "datasets.py"}
+    assert not any("__pycache__" in f or "/pipelines/" in f for f in files)
+    # The slice's __init__.py is its own, not the project's.
+    assert "model-only slice" in (local / "code/rossmann_forecast/__init__.py").read_text()
+
+
+# Runs in a fresh interpreter: hides every copy of rossmann_forecast that the environment can
+# import (PYTHONPATH, the editable install's .pth entry or finder) before mlflow is imported, so
+# the model can only load from the code it ships.
+_LOAD_WITHOUT_THE_PROJECT = """
+import os, sys
+
+def _holds_package(entry):
+    return os.path.isdir(os.path.join(entry or os.getcwd(), "rossmann_forecast"))
+
+def _editable(hook):
+    module = getattr(hook, "__module__", "") or getattr(type(hook), "__module__", "")
+    return "__editable__" in module or "rossmann" in module
+
+sys.path[:] = [entry for entry in sys.path if not _holds_package(entry)]
+sys.meta_path[:] = [finder for finder in sys.meta_path if not _editable(finder)]
+sys.path_hooks[:] = [hook for hook in sys.path_hooks if not _editable(hook)]
+sys.path_importer_cache.clear()
+try:
+    import rossmann_forecast
+except ModuleNotFoundError as error:
+    assert error.name == "rossmann_forecast", error
+else:
+    raise AssertionError(f"not hidden: {{rossmann_forecast.__file__}}")
+
+from pathlib import Path
+import mlflow, pandas as pd
+
+downloaded = Path(r"{dst}")
+model = mlflow.pyfunc.load_model("models:/{model}/1", dst_path=str(downloaded))
+rows = pd.read_csv(r"{test_csv}", dtype={{"StateHoliday": str}}).head(6)
+out = model.predict(rows)
+assert list(out.columns) == ["Sales"] and len(out) == len(rows), out
+
+import rossmann_forecast, rossmann_forecast.model.ensemble
+code = downloaded.resolve() / "code"
+for module in (rossmann_forecast, rossmann_forecast.model.ensemble):
+    assert Path(module.__file__).resolve().is_relative_to(code), module.__file__
+try:
+    import rossmann_forecast.synthetic
+except ModuleNotFoundError:
+    pass
+else:
+    raise AssertionError("the generator travelled with the model")
+print("LOADED FROM", Path(rossmann_forecast.__file__).parent)
+"""
+
+
+def test_a_version_loads_and_predicts_without_the_project_installed(trained, tmp_path):
+    project, _, _ = trained
+    downloaded = tmp_path / "downloaded"
+    downloaded.mkdir()
+    script = _LOAD_WITHOUT_THE_PROJECT.format(
+        dst=downloaded, model=MODEL, test_csv=project.raw_dir / "test.csv"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert "LOADED FROM" in completed.stdout
 
 
 def test_served_features_equal_the_training_features_for_the_holdout(trained):

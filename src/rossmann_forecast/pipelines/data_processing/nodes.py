@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from rossmann_forecast.features import FeatureConfig, build_training_table, feature_names
+from rossmann_forecast.model.features import FeatureConfig, build_training_table, feature_names
 from rossmann_forecast.schemas import (
     STORE_FILE,
     TEST_FILE,

@@ -19,7 +19,7 @@ import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from rossmann_forecast.ensemble import InvalidInputError, to_model_input
+from rossmann_forecast.model.ensemble import InvalidInputError, to_model_input
 from rossmann_forecast.registry import ModelRegistry, NothingInStage
 
 logger = logging.getLogger(__name__)

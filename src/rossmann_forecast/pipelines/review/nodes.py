@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rossmann_forecast.ensemble import forecast_with
 from rossmann_forecast.metrics import error_summary
+from rossmann_forecast.model.ensemble import forecast_with
 from rossmann_forecast.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)

@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.ensemble import (
+from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.model.ensemble import (
     MEMBER_LABELS,
     MemberSpec,
     RossmannEnsemble,
     fit_member,
     predict_member,
 )
-from rossmann_forecast.features import FeatureConfig, FeatureState, feature_names, fit_state
-from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.model.features import FeatureConfig, FeatureState, feature_names, fit_state
 from rossmann_forecast.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from rossmann_forecast.ensemble import MEMBER_LABELS, MemberSpec, fit_member, predict_member
-from rossmann_forecast.features import FeatureConfig, feature_names
 from rossmann_forecast.metrics import rmspe
+from rossmann_forecast.model.ensemble import MEMBER_LABELS, MemberSpec, fit_member, predict_member
+from rossmann_forecast.model.features import FeatureConfig, feature_names
 from rossmann_forecast.pipelines.training.nodes import cap_fit_rows, fold_origins
 
 logger = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.ensemble import forecast_with
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.model.ensemble import forecast_with
 from rossmann_forecast.registry import ModelRegistry, NothingInStage, RegistryError
 
 logger = logging.getLogger(__name__)

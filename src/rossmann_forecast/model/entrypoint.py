@@ -7,6 +7,6 @@ stores no pickled object.
 
 import mlflow
 
-from rossmann_forecast.ensemble import RossmannEnsemble
+from rossmann_forecast.model.ensemble import RossmannEnsemble
 
 mlflow.models.set_model(RossmannEnsemble())

@@ -5,7 +5,7 @@ statistics frozen at the forecast origin and the feature logic travel inside it
 (``features.FeatureState``), so inference needs no separate preprocessing and cannot drift
 from training.
 
-It is logged as MLflow "models from code": ``model_entrypoint.py`` declares an empty
+It is logged as MLflow "models from code": ``entrypoint.py`` declares an empty
 ``RossmannEnsemble`` and ``load_context`` reads its artifacts, which are plain files: each
 booster in its library's own format (LightGBM text, XGBoost UBJSON, CatBoost binary), the
 feature state as Parquet tables, weights and lineage as JSON. Nothing is unpickled on load.
@@ -27,7 +27,12 @@ from catboost import CatBoostRegressor
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from rossmann_forecast.features import FeatureState, features_for_request, load_state, save_state
+from rossmann_forecast.model.features import (
+    FeatureState,
+    features_for_request,
+    load_state,
+    save_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +138,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         lineage: dict[str, Any] | None = None,
         horizon_days: int | None = None,
     ) -> None:
-        # Empty when MLflow builds it from model_entrypoint.py; load_context fills it in.
+        # Empty when MLflow builds it from entrypoint.py; load_context fills it in.
         self.state = state
         self.members = members or {}
         self.weights = weights or {}

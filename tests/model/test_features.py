@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from rossmann_forecast.features import (
+from rossmann_forecast.model.features import (
     FeatureConfig,
     block_origins,
     build_training_table,
