@@ -24,6 +24,7 @@ from mlflow.types import ColSpec, Schema
 import rossmann_forecast.model
 from rossmann_forecast import registry
 from rossmann_forecast.lineage import git_state, lineage_tags, version_description
+from rossmann_forecast.model.boosters import BOOSTERS
 from rossmann_forecast.model.ensemble import SIGNATURE
 from rossmann_forecast.paths import project_root
 
@@ -36,9 +37,7 @@ MODEL_REQUIREMENTS = (
     "pandas",
     "numpy",
     "pyarrow",
-    "lightgbm",
-    "xgboost-cpu",
-    "catboost",
+    *(b.requirement for b in BOOSTERS.values()),
 )
 # The code logged with the model: this subpackage only (see its docstring).
 MODEL_PACKAGE = Path(rossmann_forecast.model.__file__).parent

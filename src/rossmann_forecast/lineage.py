@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from rossmann_forecast.model.boosters import MEMBERS
+
 logger = logging.getLogger(__name__)
 
 # MLflow limits tag values; anything longer is stored whole in the run's lineage.json artifact.
@@ -86,7 +88,7 @@ def version_description(name: str, lineage: dict[str, Any]) -> str:
     )
     members = ", ".join(
         f"{n} {cv.get(f'rmspe_{n}', float('nan')):.4f} (w={weights.get(n, 0):.2f})"
-        for n in ("lightgbm", "xgboost", "catboost")
+        for n in weights or MEMBERS
     )
     dirty = " (uncommitted changes)" if git.get("dirty") else ""
     left_out = lineage.get("features_left_out") or []

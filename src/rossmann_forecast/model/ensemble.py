@@ -18,15 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
-import xgboost as xgb
-from catboost import CatBoostRegressor
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from rossmann_forecast.model.boosters import BOOSTERS, booster
 from rossmann_forecast.model.features import (
     FeatureState,
     features_for_request,
@@ -37,7 +35,7 @@ from rossmann_forecast.model.features import (
 logger = logging.getLogger(__name__)
 
 INPUT_COLUMNS = ["Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"]
-MEMBER_LABELS = {"lightgbm": "LightGBM", "xgboost": "XGBoost", "catboost": "CatBoost"}
+MEMBER_LABELS = {name: b.label for name, b in BOOSTERS.items()}
 VALID_STATE_HOLIDAYS = {"0", "a", "b", "c"}
 
 SIGNATURE = ModelSignature(
@@ -73,11 +71,7 @@ class MemberSpec:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MemberSpec":
         """Build from ``params:training.members.<name>``."""
-        library = params["library"]
-        if library not in MEMBER_LABELS:
-            raise ValueError(
-                f"Unknown booster library {library!r}; use one of {list(MEMBER_LABELS)}"
-            )
+        library = booster(params["library"]).library  # an unknown library is refused here
         return cls(
             library=library, num_rounds=int(params["num_rounds"]), params=dict(params["params"])
         )
@@ -85,44 +79,22 @@ class MemberSpec:
 
 def fit_member(spec: MemberSpec, features: np.ndarray, target: np.ndarray) -> Any:
     """Fit one booster on float32 features and the log1p target."""
-    if spec.library == "lightgbm":
-        data = lgb.Dataset(features, target, free_raw_data=True)
-        return lgb.train({**spec.params, "verbosity": -1}, data, num_boost_round=spec.num_rounds)
-    if spec.library == "xgboost":
-        data = xgb.DMatrix(features, target, nthread=spec.params.get("nthread", 2))
-        return xgb.train(spec.params, data, num_boost_round=spec.num_rounds)
-    model = CatBoostRegressor(
-        iterations=spec.num_rounds, allow_writing_files=False, verbose=False, **spec.params
-    )
-    return model.fit(features, target)
-
-
-BOOSTER_FILES = {"lightgbm": "model.txt", "xgboost": "model.ubj", "catboost": "model.cbm"}
+    return booster(spec.library).fit(spec.params, spec.num_rounds, features, target)
 
 
 def save_member(library: str, model: Any, path: Path) -> None:
     """Write one booster in its library's own file format."""
-    model.save_model(str(path))
+    booster(library).save(model, path)
 
 
 def load_member(library: str, path: Path) -> Any:
     """Read one booster written by ``save_member``."""
-    if library == "lightgbm":
-        return lgb.Booster(model_file=str(path))
-    if library == "xgboost":
-        booster = xgb.Booster()
-        booster.load_model(str(path))
-        return booster
-    model = CatBoostRegressor()
-    model.load_model(str(path))
-    return model
+    return booster(library).load(path)
 
 
 def predict_member(library: str, model: Any, features: np.ndarray) -> np.ndarray:
     """Log1p-scale predictions of one booster."""
-    if library == "xgboost":
-        return np.asarray(model.inplace_predict(features), dtype="float64")
-    return np.asarray(model.predict(features), dtype="float64")
+    return np.asarray(booster(library).predict(model, features), dtype="float64")
 
 
 class RossmannEnsemble(mlflow.pyfunc.PythonModel):
@@ -153,7 +125,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         directory.mkdir(parents=True, exist_ok=True)
         artifacts = {}
         for name, (library, model) in self.members.items():
-            path = directory / f"{name}.{BOOSTER_FILES[library]}"
+            path = directory / f"{name}.{booster(library).suffix}"
             save_member(library, model, path)
             artifacts[f"member.{name}"] = str(path)
         save_state(self.state, directory / "feature_state")

@@ -69,19 +69,11 @@ def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> np.ndarray:
     settings = resolve_feature_settings(sales, FEATURES)
     table = build_model_input(sales, stores, settings)
     oof = {m: cross_validate_member(table, origins, CV, MEMBERS[m], settings) for m in MEMBERS}
-    blend = fit_ensemble_weights(oof["lightgbm"], oof["xgboost"], oof["catboost"], {})
+    blend = fit_ensemble_weights({}, **oof)
     fitted = {m: fit_backtest_member(table, origins, MEMBERS[m], settings) for m in MEMBERS}
     backtest_state, _ = fit_model_states(sales, stores, origins, settings)
     lineage = collect_lineage({}, table, sales, origins, blend, {"members": MEMBERS}, settings)
-    model = assemble_backtest_ensemble(
-        backtest_state,
-        fitted["lightgbm"],
-        fitted["xgboost"],
-        fitted["catboost"],
-        blend,
-        lineage,
-        settings,
-    )
+    model = assemble_backtest_ensemble(backtest_state, blend, lineage, settings, **fitted)
     rows = to_model_input(holdout.drop(columns=["Sales", "Customers"]))
     return model.predict(None, rows)["Sales"].to_numpy()
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from rossmann_forecast.metrics import rmspe
+from rossmann_forecast.model.boosters import MEMBERS
 from rossmann_forecast.pipelines.training.nodes import (
     cap_fit_rows,
     fit_ensemble_weights,
@@ -42,7 +43,9 @@ def test_weights_favour_the_better_model_and_beat_every_member():
     worse = _oof(actual, noise=0.12, bias=0.0, seed=2)
     worst = _oof(actual, noise=0.20, bias=-0.05, seed=3)
 
-    blend = fit_ensemble_weights(good, worse, worst, {"weights": "fitted", "weight_step": 0.02})
+    blend = fit_ensemble_weights(
+        {"weights": "fitted", "weight_step": 0.02}, lightgbm=good, xgboost=worse, catboost=worst
+    )
 
     weights = blend["weights"]
     assert sum(weights.values()) == pytest.approx(1.0)
@@ -57,7 +60,7 @@ def test_equal_weights_are_the_default():
     actual = np.random.default_rng(0).lognormal(8.7, 0.4, 2000).round()
     oofs = [_oof(actual, noise=n, bias=0.0, seed=s) for s, n in enumerate((0.05, 0.1, 0.2))]
 
-    blend = fit_ensemble_weights(*oofs, {})
+    blend = fit_ensemble_weights({}, **dict(zip(MEMBERS, oofs, strict=True)))
 
     assert blend["method"] == "equal"
     assert list(blend["weights"].values()) == pytest.approx([1 / 3] * 3)
@@ -69,7 +72,7 @@ def test_unknown_blend_method_is_refused():
     actual = np.full(100, 5000.0)
     oofs = [_oof(actual, 0.1, 0.0, s) for s in range(3)]
     with pytest.raises(ValueError, match="'equal' or 'fitted', not 'median'"):
-        fit_ensemble_weights(*oofs, {"weights": "median"})
+        fit_ensemble_weights({"weights": "median"}, **dict(zip(MEMBERS, oofs, strict=True)))
 
 
 def test_scale_corrects_the_spread_but_not_the_bias_of_the_cv_weeks():
@@ -97,8 +100,10 @@ def test_rows_that_do_not_line_up_are_refused():
     actual = np.full(100, 5000.0)
     shuffled = _oof(actual, 0.1, 0.0, 2).sample(frac=1.0, random_state=0)
     with pytest.raises(ValueError, match="do not line up"):
-        fit_ensemble_weights(_oof(actual, 0.1, 0, 1), shuffled, _oof(actual, 0.1, 0, 3),
-                             {"weight_step": 0.1})  # fmt: skip
+        fit_ensemble_weights(
+            {"weight_step": 0.1},
+            lightgbm=_oof(actual, 0.1, 0, 1), xgboost=shuffled, catboost=_oof(actual, 0.1, 0, 3),
+        )  # fmt: skip
 
 
 def test_cap_fit_rows_samples_big_tables_reproducibly_and_leaves_small_ones():

@@ -160,6 +160,7 @@ def test_a_version_ships_only_the_model_subpackage_as_code(trained, tmp_path):
     assert code == {
         "code/rossmann_forecast/__init__.py",
         "code/rossmann_forecast/model/__init__.py",
+        "code/rossmann_forecast/model/boosters.py",
         "code/rossmann_forecast/model/ensemble.py",
         "code/rossmann_forecast/model/entrypoint.py",
         "code/rossmann_forecast/model/features.py",

@@ -246,12 +246,7 @@ def _fitted_weights(actual: np.ndarray, logs: np.ndarray, step: float) -> np.nda
     return candidates[int(np.argmin(losses))]
 
 
-def fit_ensemble_weights(
-    lightgbm_oof: pd.DataFrame,
-    xgboost_oof: pd.DataFrame,
-    catboost_oof: pd.DataFrame,
-    ensemble: dict[str, Any],
-) -> dict[str, Any]:
+def fit_ensemble_weights(ensemble: dict[str, Any], **oof: pd.DataFrame) -> dict[str, Any]:
     """Blend weights and scale from out-of-fold predictions only.
 
     ``ensemble.weights``: ``equal`` (the default) averages the members' log predictions;
@@ -261,10 +256,8 @@ def fit_ensemble_weights(
     equal is the default. The scale is ``rmspe_scale`` of the blend.
 
     Args:
-        lightgbm_oof: Out-of-fold predictions of LightGBM (and the other two below).
-        xgboost_oof: Same rows, XGBoost.
-        catboost_oof: Same rows, CatBoost.
         ensemble: ``params:training.ensemble`` (``weights``, ``weight_step``).
+        **oof: Out-of-fold predictions of each member, by member name, on the same rows.
 
     Returns:
         ``weights`` per member, ``scale``, the CV fold origins, and per-member and ensemble CV
@@ -273,12 +266,13 @@ def fit_ensemble_weights(
     Raises:
         ValueError: The members' out-of-fold rows do not line up, or the method is unknown.
     """
-    oof = {"lightgbm": lightgbm_oof, "xgboost": xgboost_oof, "catboost": catboost_oof}
+    if not oof:
+        raise ValueError("No members to blend: pass each member's out-of-fold predictions")
     names = list(oof)
-    base = lightgbm_oof.reset_index(drop=True)
+    base = oof[names[0]].reset_index(drop=True)
     for name, frame in oof.items():
         if not frame[["Store", "Date"]].reset_index(drop=True).equals(base[["Store", "Date"]]):
-            raise ValueError(f"Out-of-fold rows of {name} do not line up with lightgbm's")
+            raise ValueError(f"Out-of-fold rows of {name} do not line up with {names[0]}'s")
     actual = base["Sales"].to_numpy(dtype="float64")
     logs = np.column_stack([oof[n]["log_prediction"].to_numpy() for n in names])
 
@@ -372,19 +366,15 @@ def _ensemble(
 
 def assemble_backtest_ensemble(
     backtest_state: FeatureState,
-    lightgbm_backtest_model: tuple[str, Any],
-    xgboost_backtest_model: tuple[str, Any],
-    catboost_backtest_model: tuple[str, Any],
     blend: dict[str, Any],
     lineage: dict[str, Any],
     feature_settings: dict[str, Any],
+    **members: tuple[str, Any],
 ) -> RossmannEnsemble:
-    """The backtest: the procedure fit on the rows before the holdout, forecasting from it."""
-    members = {
-        "lightgbm": lightgbm_backtest_model,
-        "xgboost": xgboost_backtest_model,
-        "catboost": catboost_backtest_model,
-    }
+    """The backtest: the procedure fit on the rows before the holdout, forecasting from it.
+
+    ``members`` are the fitted boosters by member name (``(library, booster)``).
+    """
     window = {**lineage["training_window"], **lineage["backtest_window"]}
     return _ensemble(
         backtest_state,
@@ -417,19 +407,17 @@ def describe_backtest(backtest_ensemble_model: Any) -> dict[str, Any]:
 
 def assemble_served_ensemble(
     served_state: FeatureState,
-    lightgbm_model: tuple[str, Any],
-    xgboost_model: tuple[str, Any],
-    catboost_model: tuple[str, Any],
     blend: dict[str, Any],
     lineage: dict[str, Any],
     backtest_reference: dict[str, Any],
     feature_settings: dict[str, Any],
+    **members: tuple[str, Any],
 ) -> RossmannEnsemble:
     """The served model: the same procedure fit on every row, forecasting from after the last.
 
-    Its lineage names the backtest that the gate will judge in its place.
+    ``members`` are the fitted boosters by member name. Its lineage names the backtest that
+    the gate will judge in its place.
     """
-    members = {"lightgbm": lightgbm_model, "xgboost": xgboost_model, "catboost": catboost_model}
     model = _ensemble(served_state, members, blend, lineage, feature_settings)
     backtest = {**lineage["backtest_window"], **backtest_reference}
     served = {key: value for key, value in lineage.items() if key != "backtest_window"}

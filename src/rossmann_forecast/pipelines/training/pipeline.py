@@ -7,6 +7,8 @@ and differ only by their parameters (``params:training.members.<name>``).
 
 from kedro.pipeline import Node, Pipeline
 
+from rossmann_forecast.model.boosters import MEMBERS
+
 from .nodes import (
     assemble_backtest_ensemble,
     assemble_served_ensemble,
@@ -20,8 +22,6 @@ from .nodes import (
     fit_model_states,
     fit_served_member,
 )
-
-MEMBERS = ("lightgbm", "xgboost", "catboost")
 
 
 def _member_pipeline(member: str) -> Pipeline:
@@ -90,7 +90,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 fit_ensemble_weights,
-                inputs=[*(f"{m}_oof_predictions" for m in MEMBERS), "params:training.ensemble"],
+                inputs={
+                    "ensemble": "params:training.ensemble",
+                    **{m: f"{m}_oof_predictions" for m in MEMBERS},
+                },
                 outputs="ensemble_blend",
                 name="fit_ensemble_weights",
             ),
@@ -127,13 +130,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 assemble_backtest_ensemble,
-                inputs=[
-                    "backtest_feature_state",
-                    *(f"{m}_backtest_model" for m in MEMBERS),
-                    "ensemble_blend",
-                    "model_lineage",
-                    "feature_settings",
-                ],
+                inputs={
+                    "backtest_state": "backtest_feature_state",
+                    "blend": "ensemble_blend",
+                    "lineage": "model_lineage",
+                    "feature_settings": "feature_settings",
+                    **{m: f"{m}_backtest_model" for m in MEMBERS},
+                },
                 outputs="backtest_ensemble_model",
                 name="assemble_and_log_backtest",
             ),
@@ -145,14 +148,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 assemble_served_ensemble,
-                inputs=[
-                    "served_feature_state",
-                    *(f"{m}_model" for m in MEMBERS),
-                    "ensemble_blend",
-                    "model_lineage",
-                    "backtest_reference",
-                    "feature_settings",
-                ],
+                inputs={
+                    "served_state": "served_feature_state",
+                    "blend": "ensemble_blend",
+                    "lineage": "model_lineage",
+                    "backtest_reference": "backtest_reference",
+                    "feature_settings": "feature_settings",
+                    **{m: f"{m}_model" for m in MEMBERS},
+                },
                 outputs="ensemble_model",
                 name="assemble_and_register_ensemble",
             ),

@@ -191,31 +191,18 @@ def tune_member(
     return trials, best
 
 
-def tuned_parameters(
-    lightgbm_best: dict[str, Any], xgboost_best: dict[str, Any], catboost_best: dict[str, Any]
-) -> dict[str, Any]:
-    """The parameters file a later ``kedro run`` picks up (soft-merged over ``conf/base``)."""
-    return {
-        "training": {
-            "members": {
-                "lightgbm": lightgbm_best,
-                "xgboost": xgboost_best,
-                "catboost": catboost_best,
-            }
-        }
-    }
+def tuned_parameters(**best: dict[str, Any]) -> dict[str, Any]:
+    """The parameters file a later ``kedro run`` picks up (soft-merged over ``conf/base``).
+
+    ``best`` holds each member's tuned ``training.members.<name>`` entry, by member name.
+    """
+    return {"training": {"members": dict(best)}}
 
 
-def tuning_metrics(
-    lightgbm_trials: pd.DataFrame, xgboost_trials: pd.DataFrame, catboost_trials: pd.DataFrame
-) -> dict[str, dict[str, float | int]]:
-    """Best and starting CV RMSPE per booster, for kedro-mlflow's metrics dataset."""
+def tuning_metrics(**trials_by_member: pd.DataFrame) -> dict[str, dict[str, float | int]]:
+    """Best and starting CV RMSPE per member, for kedro-mlflow's metrics dataset."""
     metrics: dict[str, dict[str, float | int]] = {}
-    for name, trials in (
-        ("lightgbm", lightgbm_trials),
-        ("xgboost", xgboost_trials),
-        ("catboost", catboost_trials),
-    ):
+    for name, trials in trials_by_member.items():
         metrics[f"{name}.best_rmspe"] = {"value": float(trials["rmspe"].min()), "step": 0}
         metrics[f"{name}.conf_rmspe"] = {
             "value": float(trials.loc[trials["number"] == 0, "rmspe"].iloc[0]),

@@ -8,9 +8,9 @@ trains with.
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import tune_member, tuned_parameters, tuning_metrics
+from rossmann_forecast.model.boosters import MEMBERS
 
-MEMBERS = ("lightgbm", "xgboost", "catboost")
+from .nodes import tune_member, tuned_parameters, tuning_metrics
 
 
 def _member_pipeline(member: str) -> Pipeline:
@@ -55,13 +55,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 tuned_parameters,
-                inputs=[f"{m}_tuned_member" for m in MEMBERS],
+                inputs={m: f"{m}_tuned_member" for m in MEMBERS},
                 outputs="tuned_parameters",
                 name="write_tuned_parameters",
             ),
             Node(
                 tuning_metrics,
-                inputs=[f"{m}.tuning_trials" for m in MEMBERS],
+                inputs={m: f"{m}.tuning_trials" for m in MEMBERS},
                 outputs="tuning_metrics",
                 name="log_tuning_metrics",
             ),
