@@ -284,6 +284,7 @@ def _run_pipeline(
     """
     from kedro.framework.session import KedroSession  # noqa: PLC0415
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+    from kedro.io import DatasetError  # noqa: PLC0415
     from kedro.runner import SequentialRunner  # noqa: PLC0415
 
     from rossmann_forecast.model.ensemble import InvalidInputError  # noqa: PLC0415
@@ -300,6 +301,15 @@ def _run_pipeline(
         raise _RegistryCommandError(str(exc), EXIT_BUSY) from exc
     except (RegistryError, InvalidInputError) as exc:
         raise _RegistryCommandError(str(exc)) from exc
+    except DatasetError as exc:
+        # A model dataset that could not resolve its version (nothing in the stage, no such
+        # version): Kedro wraps the registry's message; show that message alone.
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, RegistryError):
+            cause = cause.__cause__
+        if cause is not None:
+            raise _RegistryCommandError(str(cause)) from exc
+        raise
 
 
 @model.command()

@@ -7,16 +7,18 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 import warnings
+from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
-from kedro.io import AbstractDataset
+from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets.json import JSONDataset
-from kedro_mlflow.io.models import MlflowModelTrackingDataset
+from kedro_mlflow.io.models import MlflowModelRegistryDataset, MlflowModelTrackingDataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.types import ColSpec, Schema
@@ -133,6 +135,93 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
                 self.model_info.model_uri,
                 model.state.origin.date(),
             )
+
+
+class RegisteredModelDataset(MlflowModelRegistryDataset):
+    """kedro-mlflow's registry dataset, pinned to a version number when it loads.
+
+    Declared in the catalog as ``models:/<name>@<alias>`` (``alias: production`` or
+    ``staging``) or as one ``model_version``, so that kedro-viz shows the registered model feeding
+    the nodes that use it. Loading resolves the alias to its version *once*, through the
+    project's registry (the module that owns stage semantics and their error messages), and
+    loads that version's URI, so the version recorded is the one that predicted even if the
+    alias moves during the run.
+
+    Returns:
+        ``{"model": <pyfunc>, "model_name", "version", "stage", "requested", "model_uri",
+        "training_run_id", "run_id", "predicted_at", "load_seconds"}``; ``run_id`` is the
+        MLflow run that loads it (kedro-mlflow's run of this ``kedro run``), if any.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        alias: str | None = None,
+        model_version: int | str | None = None,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        # Not `version`: Kedro reserves that key for its own file versioning.
+        self.requested_version = int(model_version) if model_version not in (None, "") else None
+        stage = str(alias or "production").strip().lower()
+        if self.requested_version is not None:
+            super().__init__(
+                model_name=model_name,
+                stage_or_version=self.requested_version,
+                load_args=load_args,
+                metadata=metadata,
+            )
+        else:
+            super().__init__(
+                model_name=model_name, alias=stage, load_args=load_args, metadata=metadata
+            )
+        self.requested_stage = stage
+
+    def _load(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        models = registry.ModelRegistry(self.model_name)
+        if self.requested_version is not None:
+            version, _ = models.resolve(self.requested_version)
+            requested = f"version {version}"
+        else:
+            try:
+                version, _ = models.resolve(self.requested_stage)
+            except registry.NothingInStage as exc:
+                raise registry.NothingInStage(
+                    f"{exc} Or predict with a given version: --params inference.version=N "
+                    "(`kedro model status` lists them)."
+                ) from exc
+            requested = self.requested_stage.capitalize()
+        summary = models.version_summary(version)
+        model_uri = models.model_uri(version)
+        model = mlflow.pyfunc.load_model(model_uri, **self._load_args)
+        run = mlflow.active_run()
+        reference = {
+            "model": model,
+            "model_name": self.model_name,
+            "version": version,
+            "stage": summary["stage"],
+            "requested": requested,
+            "model_uri": model_uri,
+            "training_run_id": summary["training_run_id"],
+            "run_id": run.info.run_id if run else None,
+            "predicted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_seconds": time.perf_counter() - started,
+        }
+        logger.info(
+            "Predicting with %s version %d (%s; requested: %s), loaded in %.2f s",
+            self.model_name,
+            version,
+            summary["stage"],
+            requested,
+            reference["load_seconds"],
+        )
+        return reference
+
+    def _save(self, model: Any) -> None:
+        raise DatasetError(
+            f"{self.model_uri} is read-only: versions are registered by the training pipeline"
+        )
 
 
 class OptionalJSONDataset(JSONDataset):

@@ -1,8 +1,9 @@
 """Nodes of batch inference.
 
-The version is resolved through the registry (the alias of a stage, or an explicit version) and
-then loaded by its version URI, so that the version recorded is the one that predicted even if
-an alias moves during the run. Rows are checked by the model's own input contract
+The model comes from the catalog (``inference_model``, a ``RegisteredModelDataset``): the alias
+of a stage, or an explicit version, resolved once and loaded by its version URI, so that the
+version recorded is the one that predicted even if an alias moves during the run. No node here
+reads the registry. Rows are checked by the model's own input contract
 (``RossmannEnsemble.prepare_input``), which names missing or malformed columns and unknown
 stores, before MLflow sees them.
 """
@@ -12,15 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from rossmann_forecast.model.ensemble import InvalidInputError, to_model_input
-from rossmann_forecast.registry import ModelRegistry, NothingInStage
 
 logger = logging.getLogger(__name__)
 
@@ -40,78 +38,30 @@ PREDICTION_COLUMNS = [
 ]
 
 
-def resolve_model(inference: dict[str, Any]) -> dict[str, Any]:
-    """The version to predict with: ``inference.version`` if set, else the one in ``stage``.
+def predict_sales(
+    inference_model: dict[str, Any], inference_input: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Forecast every input row with the model the catalog resolved and loaded.
 
     Args:
-        inference: ``params:inference`` (``model_name``, ``stage``, ``version``).
-
-    Returns:
-        ``{"model_name", "version", "stage", "requested", "model_uri", "training_run_id",
-        "run_id", "predicted_at"}``: ``stage`` is the version's stage now, ``run_id`` the
-        MLflow run of this prediction.
-
-    Raises:
-        NothingInStage: No version holds the requested stage (the message says how to fix it).
-        RegistryError: Unknown stage name or version.
-    """
-    registry = ModelRegistry(inference["model_name"])
-    if inference.get("version") is not None:
-        version, _ = registry.resolve(int(inference["version"]))
-        requested = f"version {version}"
-    else:
-        stage = str(inference.get("stage") or "production")
-        try:
-            version, _ = registry.resolve(stage)
-        except NothingInStage as exc:
-            raise NothingInStage(
-                f"{exc} Or predict with a given version: --params inference.version=N "
-                "(`kedro model status` lists them)."
-            ) from exc
-        requested = stage.strip().capitalize()
-    summary = registry.version_summary(version)
-    run = mlflow.active_run()
-    reference = {
-        "model_name": inference["model_name"],
-        "version": version,
-        "stage": summary["stage"],
-        "requested": requested,
-        "model_uri": registry.model_uri(version),
-        "training_run_id": summary["training_run_id"],
-        "run_id": run.info.run_id if run else None,
-        "predicted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    logger.info(
-        "Predicting with %s version %d (%s; requested: %s)",
-        reference["model_name"],
-        version,
-        reference["stage"],
-        requested,
-    )
-    return reference
-
-
-def predict_sales(model_reference: dict[str, Any], inference_input: pd.DataFrame) -> pd.DataFrame:
-    """Load the resolved version from the registry and forecast every input row.
-
-    Args:
-        model_reference: Output of ``resolve_model``.
+        inference_model: ``RegisteredModelDataset``'s load: the pyfunc under ``model`` and the
+            version it is (name, number, stage, what was requested, run, time).
         inference_input: Rows in the Kaggle test format (``Id`` optional).
 
     Returns:
-        One row per input row: ``PREDICTION_COLUMNS``.
+        One row per input row (``PREDICTION_COLUMNS``), and the version that predicted
+        (``inference_model`` without the model itself) for the run's record.
     """
     started = time.perf_counter()
-    model = mlflow.pyfunc.load_model(model_reference["model_uri"])
-    loaded = time.perf_counter()
-    predictions = forecast(model, inference_input, model_reference)
+    predictions = forecast(inference_model["model"], inference_input, inference_model)
+    reference = {key: value for key, value in inference_model.items() if key != "model"}
     logger.info(
         "Model load %.2f s, predict %.2f s (%d rows)",
-        loaded - started,
-        time.perf_counter() - loaded,
+        float(inference_model.get("load_seconds", 0.0)),
+        time.perf_counter() - started,
         len(predictions),
     )
-    return predictions
+    return predictions, reference
 
 
 def forecast(
@@ -122,7 +72,7 @@ def forecast(
     Args:
         model: A loaded pyfunc of the registered model.
         inference_input: Rows in the Kaggle test format (``Id`` optional).
-        model_reference: Output of ``resolve_model``.
+        model_reference: The version that predicts (``RegisteredModelDataset``'s load).
 
     Returns:
         One row per input row: ``PREDICTION_COLUMNS``.

@@ -1,4 +1,4 @@
-"""Inference pipeline: resolve a version by stage -> predict the input file -> record it."""
+"""Inference pipeline: the registered model (from the catalog) -> predict the input -> record it."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -8,7 +8,6 @@ from .nodes import (
     predict_sales,
     prediction_log_entry,
     prediction_metrics,
-    resolve_model,
 )
 
 
@@ -22,15 +21,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                resolve_model,
-                inputs="params:inference",
-                outputs="inference_model",
-                name="resolve_inference_model",
-            ),
-            Node(
                 predict_sales,
                 inputs=["inference_model", "inference_input"],
-                outputs="inference_predictions",
+                outputs=["inference_predictions", "inference_reference"],
                 name="predict_sales",
             ),
             Node(
@@ -47,7 +40,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 describe_prediction_run,
-                inputs=["inference_model", "inference_input", "inference_predictions"],
+                inputs=["inference_reference", "inference_input", "inference_predictions"],
                 outputs="inference_record",
                 name="describe_prediction_run",
             ),
