@@ -65,11 +65,7 @@ def _open_registry(metadata: Any, env: str | None) -> tuple[ModelRegistry, dict[
         raise click.ClickException(
             "No `registry.model_name` parameter: add conf/base/parameters_registry.yml."
         )
-    registry = ModelRegistry(
-        params["model_name"],
-        lock_ttl_seconds=float(params.get("lock_ttl_seconds", 120)),
-        lock_wait_seconds=float(params.get("lock_wait_seconds", 60)),
-    )
+    registry = ModelRegistry.from_params(params)
     params["tracking_uri"] = mlflow.get_tracking_uri()
     return registry, params
 

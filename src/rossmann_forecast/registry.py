@@ -421,6 +421,22 @@ class ModelRegistry:
         self._journal_experiment_id: str | None = None
         self._lock_token: str | None = None
 
+    @classmethod
+    def from_params(
+        cls, registry: dict[str, Any], client: MlflowClient | None = None
+    ) -> ModelRegistry:
+        """The registry as ``params:registry`` configures it: model name and lock settings.
+
+        Every writer (the CLI, the gate, monitoring) builds it this way, so that the lock
+        timeouts in conf apply to all of them.
+        """
+        return cls(
+            registry["model_name"],
+            client,
+            lock_ttl_seconds=float(registry.get("lock_ttl_seconds", 120)),
+            lock_wait_seconds=float(registry.get("lock_wait_seconds", 60)),
+        )
+
     # ---------------------------------------------------------------- reading
     def _read_state(self) -> _State:
         try:

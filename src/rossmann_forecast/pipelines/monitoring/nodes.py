@@ -202,7 +202,7 @@ def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) 
 
 
 def record_live_metrics(
-    live_metrics: dict[str, Any], monitoring: dict[str, Any]
+    live_metrics: dict[str, Any], monitoring: dict[str, Any], registry_params: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Tag each judged version with its live RMSPE, say whether it drifts, build the status.
 
@@ -210,7 +210,7 @@ def record_live_metrics(
         The machine-readable status (``data/08_reporting/monitoring_status.json``) and the
         run's record (tags ``monitoring.*`` of this run).
     """
-    registry = ModelRegistry(monitoring["model_name"])
+    registry = ModelRegistry.from_params(registry_params)
     run = mlflow.active_run()
     run_id = run.info.run_id if run else None
     threshold = live_metrics["threshold"]

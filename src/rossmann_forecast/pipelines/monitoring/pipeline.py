@@ -41,7 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 record_live_metrics,
-                inputs=["live_metrics", "params:monitoring"],
+                inputs=["live_metrics", "params:monitoring", "params:registry"],
                 outputs=["monitoring_status", "monitoring_record"],
                 name="record_live_metrics",
             ),

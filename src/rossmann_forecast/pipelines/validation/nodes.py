@@ -180,8 +180,12 @@ def evaluate_holdout(
     return report
 
 
-def apply_gate(report: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
+def apply_gate(
+    report: dict[str, Any], validation: dict[str, Any], registry_params: dict[str, Any]
+) -> dict[str, Any]:
     """Record the verdict: below the threshold the version goes to Staging, else rejected.
+
+    The stage move takes the registry lock with the timeouts of ``params:registry``.
 
     Returns:
         A machine-readable gate status (also written to ``data/08_reporting``).
@@ -216,7 +220,7 @@ def apply_gate(report: dict[str, Any], validation: dict[str, Any]) -> dict[str, 
     if production is not None:
         metrics["production_rmspe"] = float(production["metrics"]["holdout_rmspe"])
         metrics["production_version"] = float(production["version"])
-    registry = ModelRegistry(validation["model_name"])
+    registry = ModelRegistry.from_params(registry_params)
     run = mlflow.active_run()
     evidence = {
         **report["scored_model"],

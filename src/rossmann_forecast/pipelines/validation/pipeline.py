@@ -58,7 +58,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 apply_gate,
-                inputs=["validation_report", "params:validation"],
+                inputs=["validation_report", "params:validation", "params:registry"],
                 outputs="gate_status",
                 name="apply_gate",
             ),
