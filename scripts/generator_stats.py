@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import rmspe
-from rossmann_forecast.synthetic import KAGGLE_N_STORES, SyntheticData, generate
+from rossmann_forecast.synthetic import (
+    KAGGLE_N_STORES,
+    SyntheticData,
+    _open_days_to_events,
+    generate,
+)
 
 HOLDOUT_START = "2015-06-20"
 # A leak-free reference that uses recent history: the long-run median profile rescaled by the
@@ -64,22 +69,10 @@ def _store_day_grid(train: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _open_days_around(open_: np.ndarray, event: np.ndarray) -> dict[str, np.ndarray]:
-    """Open days to each store's next event and since its last one (1 = adjacent), and both days.
-
-    Without a next (last) event the count is the number of days and the day index 0.
-    """
-    n, t = open_.shape
-    rows = np.arange(n)[:, None]
-    day = np.broadcast_to(np.arange(t), (n, t))
-    nxt = np.minimum.accumulate(np.where(event, day, t)[:, ::-1], axis=1)[:, ::-1]
-    last = np.maximum.accumulate(np.where(event, day, -1), axis=1)
-    count = np.cumsum(open_, axis=1)
-    return {
-        "before": np.where(nxt < t, count[rows, np.minimum(nxt, t - 1)] - count + 1, t),
-        "after": np.where(last >= 0, count - count[rows, np.maximum(last, 0)], t),
-        "next": np.where(nxt < t, nxt, 0),
-        "last": np.maximum(last, 0),
-    }
+    """The generator's own counts (``_open_days_to_events``), by name: open days to each
+    store's next event and since its last one (1 = adjacent), and both days' indexes."""
+    before, after, nxt, last = _open_days_to_events(open_, event)
+    return {"before": before, "after": after, "next": nxt, "last": last}
 
 
 def _near(event: np.ndarray, margin: int) -> np.ndarray:
