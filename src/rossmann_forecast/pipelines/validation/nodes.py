@@ -83,13 +83,7 @@ def score_candidate(
         model["origin"],
         len(holdout_table),
     )
-    return holdout_table[["Store", "Date", "Sales"]].assign(
-        version=candidate_version,
-        prediction=forecast_with(model["model_uri"], holdout_table),
-        scored_kind=model["kind"],
-        scored_model_uri=model["model_uri"],
-        scored_origin=model["origin"],
-    )
+    return _scored(holdout_table, candidate_version, model)
 
 
 def score_production(holdout_table: pd.DataFrame, validation: dict[str, Any]) -> pd.DataFrame:
@@ -110,6 +104,11 @@ def score_production(holdout_table: pd.DataFrame, validation: dict[str, Any]) ->
     except RegistryError as exc:
         logger.warning("No comparison with Production: %s", exc)
         return empty
+    return _scored(holdout_table, version, model)
+
+
+def _scored(holdout_table: pd.DataFrame, version: int, model: dict[str, Any]) -> pd.DataFrame:
+    """The holdout's forecast by ``model`` (a ``scoring_model``), labelled with what scored it."""
     return holdout_table[["Store", "Date", "Sales"]].assign(
         version=version,
         prediction=forecast_with(model["model_uri"], holdout_table),
