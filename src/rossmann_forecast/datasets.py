@@ -7,9 +7,7 @@ import json
 import logging
 import shutil
 import tempfile
-import time
 import warnings
-from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets.json import JSONDataset
-from kedro_mlflow.io.models import MlflowModelRegistryDataset, MlflowModelTrackingDataset
+from kedro_mlflow.io.models import MlflowModelTrackingDataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.types import ColSpec, Schema
@@ -29,6 +27,7 @@ from rossmann_forecast.lineage import git_state, lineage_tags, version_descripti
 from rossmann_forecast.model.boosters import BOOSTERS
 from rossmann_forecast.model.ensemble import SIGNATURE
 from rossmann_forecast.paths import project_root
+from rossmann_forecast.registry_datasets import RegisteredVersion, read_version
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def model_code_tree(directory: Path) -> Path:
     return package
 
 
-class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
+class LoggedEnsembleDataset(MlflowModelTrackingDataset):
     """``MlflowModelTrackingDataset`` that logs the ensemble *with* its lineage.
 
     With ``registered_model_name`` in ``save_args`` it registers a new version: the model's
@@ -137,91 +136,56 @@ class RegisteredEnsembleDataset(MlflowModelTrackingDataset):
             )
 
 
-class RegisteredModelDataset(MlflowModelRegistryDataset):
-    """kedro-mlflow's registry dataset, pinned to a version number when it loads.
+class RegisteredEnsembleDataset(LoggedEnsembleDataset):
+    """The served ensemble as a version of the registered model: saved by training, loaded by
+    the gate.
 
-    Declared in the catalog as ``models:/<name>@<alias>`` (``alias: production`` or
-    ``staging``) or as one ``model_version``, so that kedro-viz shows the registered model feeding
-    the nodes that use it. Loading resolves the alias to its version *once*, through the
-    project's registry (the module that owns stage semantics and their error messages), and
-    loads that version's URI, so the version recorded is the one that predicted even if the
-    alias moves during the run.
-
-    Returns:
-        ``{"model": <pyfunc>, "model_name", "version", "stage", "requested", "model_uri",
-        "training_run_id", "run_id", "predicted_at", "load_seconds"}``; ``run_id`` is the
-        MLflow run that loads it (kedro-mlflow's run of this ``kedro run``), if any.
+    Saving logs and registers it (``registered_model_name`` in ``save_args`` is required).
+    Loading returns the ``RegisteredVersion`` the gate judges: ``model_version`` if given (e.g.
+    ``--params validation.version=7``); else the version this dataset registered earlier in the
+    same ``kedro run``; else the newest version waiting for validation. So in kedro-viz the
+    registered ensemble is what links training to the gate, and the gate can also run alone.
     """
 
     def __init__(
         self,
-        model_name: str,
-        alias: str | None = None,
+        *,
         model_version: int | str | None = None,
-        load_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
-        # Not `version`: Kedro reserves that key for its own file versioning.
+        if not (save_args or {}).get("registered_model_name"):
+            raise DatasetError(
+                "RegisteredEnsembleDataset needs save_args.registered_model_name "
+                "(use LoggedEnsembleDataset to log a model without registering it)"
+            )
+        super().__init__(save_args=save_args, **kwargs)
         self.requested_version = int(model_version) if model_version not in (None, "") else None
-        stage = str(alias or "production").strip().lower()
-        if self.requested_version is not None:
-            super().__init__(
-                model_name=model_name,
-                stage_or_version=self.requested_version,
-                load_args=load_args,
-                metadata=metadata,
-            )
-        else:
-            super().__init__(
-                model_name=model_name, alias=stage, load_args=load_args, metadata=metadata
-            )
-        self.requested_stage = stage
-
-    def _load(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        models = registry.ModelRegistry(self.model_name)
-        if self.requested_version is not None:
-            version, _ = models.resolve(self.requested_version)
-            requested = f"version {version}"
-        else:
-            try:
-                version, _ = models.resolve(self.requested_stage)
-            except registry.NothingInStage as exc:
-                raise registry.NothingInStage(
-                    f"{exc} Or predict with a given version: --params inference.version=N "
-                    "(`kedro model status` lists them)."
-                ) from exc
-            requested = self.requested_stage.capitalize()
-        summary = models.version_summary(version)
-        model_uri = models.model_uri(version)
-        model = mlflow.pyfunc.load_model(model_uri, **self._load_args)
-        run = mlflow.active_run()
-        reference = {
-            "model": model,
-            "model_name": self.model_name,
-            "version": version,
-            "stage": summary["stage"],
-            "requested": requested,
-            "model_uri": model_uri,
-            "training_run_id": summary["training_run_id"],
-            "run_id": run.info.run_id if run else None,
-            "predicted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "load_seconds": time.perf_counter() - started,
-        }
-        logger.info(
-            "Predicting with %s version %d (%s; requested: %s), loaded in %.2f s",
-            self.model_name,
-            version,
-            summary["stage"],
-            requested,
-            reference["load_seconds"],
-        )
-        return reference
+        self.registered_version: int | None = None
 
     def _save(self, model: Any) -> None:
-        raise DatasetError(
-            f"{self.model_uri} is read-only: versions are registered by the training pipeline"
-        )
+        super()._save(model)
+        version = getattr(self.model_info, "registered_model_version", None)
+        self.registered_version = int(version) if version is not None else None
+
+    def _load(self) -> RegisteredVersion:
+        name = self._save_args["registered_model_name"]
+        models = registry.ModelRegistry(name)
+        if self.requested_version is not None:
+            version, _ = models.resolve(self.requested_version)
+        elif self.registered_version is not None:
+            version = self.registered_version
+        else:
+            version = max(models.versions_to_validate(), default=None)
+            if version is None:
+                raise registry.RegistryError(
+                    f"No version of {name!r} waits for validation. Train one with "
+                    "`kedro run --pipelines training`, or judge a given one with "
+                    "`kedro run --pipelines validation --params validation.version=N`."
+                )
+        found = read_version(models, version)
+        logger.info("Candidate: %s version %d (%s)", name, version, found.stage)
+        return found
 
 
 class OptionalJSONDataset(JSONDataset):

@@ -1371,3 +1371,62 @@ def _data_source(tags: dict[str, str]) -> str | None:
     source = _first(tags, "lineage.data_source.source", "lineage.data_source")
     seed = tags.get("lineage.data_source.seed")
     return f"{source} (seed {seed})" if source and seed else source
+
+
+# --------------------------------------------------------------------------------------------
+# Aliases and scoring rules (pure)
+# --------------------------------------------------------------------------------------------
+PRODUCTION_ALIAS = ALIAS_FOR_STAGE[PRODUCTION]
+STAGING_ALIAS = ALIAS_FOR_STAGE[STAGING]
+
+
+def stage_for_alias(alias: str) -> str:
+    """``production`` -> ``Production``; refuses anything that is not a stage's alias."""
+    for stage, name in ALIAS_FOR_STAGE.items():
+        if name == str(alias).strip().lower():
+            return stage
+    raise RegistryError(
+        f"Unknown alias {alias!r}: use one of {', '.join(sorted(ALIAS_FOR_STAGE.values()))}"
+    )
+
+
+def scoring_choice(
+    model_name: str, version: int, tags: dict[str, str], first_date: Any
+) -> dict[str, str]:
+    """The model of ``version`` that may be scored on rows from ``first_date`` on.
+
+    A version is the *served* model (fit on every row of its train.csv, forecasting from
+    ``lineage.training_window.origin``) and names the *backtest* the gate judged
+    (``lineage.backtest.*``: the same procedure fit on the rows before its holdout). A
+    comparison is honest only with a model that was not fit on the rows it scores: the
+    served model when its origin is on or before ``first_date``, else the backtest when
+    its origin is; never a model scored on rows it was fit on.
+
+    Returns:
+        ``{"version", "kind": "served"|"backtest", "model_uri", "origin"}``.
+
+    Raises:
+        RegistryError: When neither model forecasts from on or before ``first_date``.
+    """
+    first = str(first_date)[:10]
+    served_origin = tags.get("lineage.training_window.origin")
+    backtest_origin = tags.get("lineage.backtest.origin")
+    if served_origin and served_origin <= first:
+        return {
+            "version": str(version),
+            "kind": "served",
+            "model_uri": f"models:/{model_name}/{int(version)}",
+            "origin": served_origin,
+        }
+    if backtest_origin and backtest_origin <= first and tags.get("lineage.backtest.model_uri"):
+        return {
+            "version": str(version),
+            "kind": "backtest",
+            "model_uri": tags["lineage.backtest.model_uri"],
+            "origin": backtest_origin,
+        }
+    raise RegistryError(
+        f"Version {version} of {model_name} has no model that forecasts from on or "
+        f"before {first}: it was fit on those rows (served model from {served_origin}, "
+        f"backtest from {backtest_origin or 'none recorded'}). Score it on later rows."
+    )

@@ -278,12 +278,11 @@ def _refuse(bad: pd.Series, frame: pd.DataFrame, column: str, rule: str) -> None
         )
 
 
-def forecast_with(model_uri: str, rows: pd.DataFrame) -> pd.Series:
-    """Load a model by URI and forecast typed rows through its pyfunc, as any caller would.
+def forecast_through(model: Any, rows: pd.DataFrame) -> pd.Series:
+    """Forecast typed rows through a loaded pyfunc, exactly as inference calls it.
 
     Sales and Customers, if present, are dropped first: the model only sees the test format.
     """
-    model = mlflow.pyfunc.load_model(model_uri)
     inputs = to_model_input(rows.drop(columns=["Sales", "Customers"], errors="ignore"))
     return pd.Series(model.predict(inputs)["Sales"].to_numpy(dtype="float64"), index=rows.index)
 

@@ -10,6 +10,7 @@ from rossmann_forecast.pipelines.monitoring.nodes import (
     collect_predictions,
     compute_live_metrics,
     join_actuals,
+    judge_live_metrics,
     live_metrics_for_mlflow,
 )
 
@@ -96,3 +97,27 @@ def test_days_before_a_versions_origin_are_not_judged(caplog):
     assert predictions["Date"].min() == pd.Timestamp("2015-07-08")
     assert len(predictions) == 7
     assert "7 logged prediction(s) for days before their version's origin" in caplog.text
+
+
+def test_the_judgement_names_the_run_and_tags_only_judged_versions():
+    log = {
+        "a": lambda: _log(1, 1.02, "2026-01-01T00:00:00"),
+        "b": lambda: _log(2, 1.5, "2026-01-02T00:00:00"),
+    }
+    metrics = compute_live_metrics(join_actuals(collect_predictions(log, PARAMS), ACTUALS), PARAMS)
+    metrics["versions"]["2"]["enough_data"] = False  # as if version 2 had too few days
+
+    status, record, version_tags = judge_live_metrics(metrics, PARAMS, {"run_id": "r1"})
+
+    assert status["run_id"] == "r1"
+    assert [row["version"] for row in status["versions"]] == [1, 2]
+    assert record["versions"] == "1,2"
+    assert version_tags == [
+        {
+            "version": 1,
+            "rmspe": pytest.approx(0.02),
+            "drift": False,
+            "threshold": 0.15,
+            "window": "2015-07-08..2015-07-14",
+        }
+    ]

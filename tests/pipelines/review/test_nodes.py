@@ -10,7 +10,10 @@ from rossmann_forecast.pipelines.review.nodes import (
     compute_review_metrics,
     evaluate_checklist,
     plot_review,
+    resolve_review_versions,
+    score_review_versions,
 )
+from rossmann_forecast.registry_datasets import RegisteredVersion
 
 PARAMS = {
     "recent_days": 2,
@@ -78,3 +81,64 @@ def test_plots_are_figures():
 
     assert set(figures) == {"forecast_vs_actual", "residuals_by_store_type", "error_distribution"}
     assert all(isinstance(f, Figure) for f in figures.values())
+
+
+class _Doubled:
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"Sales": rows["Store"].to_numpy() * 2000.0})
+
+
+def _registered(number: int, served_from: str, loaded: list[str]) -> RegisteredVersion:
+    tags = {
+        "lineage.training_window.origin": served_from,
+        "lineage.backtest.origin": "2015-07-01",
+        "lineage.backtest.model_uri": f"models:/m-backtest{number}",
+        "validation.run_id": f"run{number}",
+    }
+    return RegisteredVersion(
+        "rossmann-ensemble",
+        number,
+        "Staging",
+        tags,
+        0.05,
+        loader=lambda u: loaded.append(u) or _Doubled(),
+    )
+
+
+def test_versions_are_resolved_and_scored_from_pure_inputs():
+    loaded: list[str] = []
+    holdout = _predictions(1.0, None)[["Store", "Date", "Open", "Sales"]].assign(
+        DayOfWeek=3, Promo=0, StateHoliday="0", SchoolHoliday=0
+    )
+    staging = _registered(2, "2015-08-01", loaded)  # served model has seen the holdout
+    production = _registered(1, "2015-06-01", loaded)  # served from before it: honest
+
+    versions = resolve_review_versions(staging, production, {"model_name": "rossmann-ensemble"})
+    scored = score_review_versions(staging, production, holdout)
+
+    assert versions["staging"] == {
+        "version": 2,
+        "model_uri": "models:/rossmann-ensemble/2",
+        "validation_run_id": "run2",
+        "holdout_rmspe": 0.05,
+    }
+    assert versions["production"]["version"] == 1
+    assert loaded == ["models:/m-backtest2", "models:/rossmann-ensemble/1"]
+    assert scored.groupby("role")["scored_kind"].first().to_dict() == {
+        "production": "served",
+        "staging": "backtest",
+    }
+    assert (scored["prediction"] == scored["Store"] * 2000.0).all()
+
+
+def test_without_production_only_staging_is_scored():
+    loaded: list[str] = []
+    holdout = _predictions(1.0, None)[["Store", "Date", "Open", "Sales"]].assign(
+        DayOfWeek=3, Promo=0, StateHoliday="0", SchoolHoliday=0
+    )
+    staging = _registered(2, "2015-08-01", loaded)
+
+    versions = resolve_review_versions(staging, None, {"model_name": "rossmann-ensemble"})
+
+    assert versions["production"] is None
+    assert set(score_review_versions(staging, None, holdout)["role"]) == {"staging"}

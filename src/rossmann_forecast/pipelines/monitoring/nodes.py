@@ -13,12 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import error_summary
-from rossmann_forecast.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -201,19 +199,24 @@ def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) 
     }
 
 
-def record_live_metrics(
-    live_metrics: dict[str, Any], monitoring: dict[str, Any], registry_params: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Tag each judged version with its live RMSPE, say whether it drifts, build the status.
+def judge_live_metrics(
+    live_metrics: dict[str, Any], monitoring: dict[str, Any], mlflow_run: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Say for each version whether it drifts; build the status and what to tag it with.
+
+    Args:
+        live_metrics: ``compute_live_metrics``'s output.
+        monitoring: ``params:monitoring``.
+        mlflow_run: This ``kedro run``'s MLflow run (``active_mlflow_run``), named in the status.
 
     Returns:
-        The machine-readable status (``data/08_reporting/monitoring_status.json``) and the
-        run's record (tags ``monitoring.*`` of this run).
+        The machine-readable status (``data/08_reporting/monitoring_status.json``), the
+        run's record (tags ``monitoring.*`` of this run), and for each judged version its
+        ``monitoring.*`` version tags (``live_version_tags`` writes them to the registry).
     """
-    registry = ModelRegistry.from_params(registry_params)
-    run = mlflow.active_run()
-    run_id = run.info.run_id if run else None
+    run_id = mlflow_run.get("run_id")
     threshold = live_metrics["threshold"]
+    version_tags: list[dict[str, Any]] = []
     rows = []
     for entry in sorted(live_metrics["versions"].values(), key=lambda e: e["version"]):
         window = entry["window"]
@@ -247,13 +250,14 @@ def record_live_metrics(
                 threshold,
             )
         if entry["enough_data"]:
-            registry.record_live_metrics(
-                entry["version"],
-                rmspe=window["rmspe"],
-                drift=entry["drift"],
-                threshold=threshold,
-                window=span,
-                run_id=run_id,
+            version_tags.append(
+                {
+                    "version": entry["version"],
+                    "rmspe": window["rmspe"],
+                    "drift": entry["drift"],
+                    "threshold": threshold,
+                    "window": span,
+                }
             )
         rows.append(
             {
@@ -288,7 +292,7 @@ def record_live_metrics(
         "drifting_versions": ",".join(map(str, drifting)),
         "threshold": threshold,
     }
-    return status, record
+    return status, record, version_tags
 
 
 def _finite(value: float) -> float | None:

@@ -6,13 +6,16 @@ from .nodes import (
     collect_predictions,
     compute_live_metrics,
     join_actuals,
+    judge_live_metrics,
     live_metrics_for_mlflow,
-    record_live_metrics,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Live accuracy of the versions that made predictions, recorded against each version."""
+    """Live accuracy of the versions that made predictions, recorded against each version.
+
+    ``live_version_tags`` writes each judged version's ``monitoring.*`` tags to the registry.
+    """
     return Pipeline(
         [
             Node(
@@ -40,10 +43,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="log_live_metrics",
             ),
             Node(
-                record_live_metrics,
-                inputs=["live_metrics", "params:monitoring", "params:registry"],
-                outputs=["monitoring_status", "monitoring_record"],
-                name="record_live_metrics",
+                judge_live_metrics,
+                inputs=["live_metrics", "params:monitoring", "active_mlflow_run"],
+                outputs=["monitoring_status", "monitoring_record", "live_version_tags"],
+                name="judge_live_metrics",
             ),
         ]
     )

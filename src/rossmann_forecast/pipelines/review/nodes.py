@@ -1,7 +1,8 @@
 """Nodes of the review: the manual checklist before a promotion, automated.
 
 The Staging version and the Production version (if any) score the same holdout rows, loaded
-from the registry by version and called exactly as inference calls them. Metrics, checklist,
+through the catalog (``staging_model``, ``production_model``) and called exactly as inference
+calls them. Metrics, checklist,
 plots and the Markdown report are built here from data only; the catalog writes the report
 folder and logs it on the Staging version's validation run.
 """
@@ -16,60 +17,66 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rossmann_forecast.metrics import error_summary
-from rossmann_forecast.model.ensemble import forecast_with
-from rossmann_forecast.registry import ModelRegistry
+from rossmann_forecast.model.ensemble import forecast_through
+from rossmann_forecast.registry import PRODUCTION_ALIAS as PRODUCTION
+from rossmann_forecast.registry import STAGING_ALIAS as STAGING
+from rossmann_forecast.registry_datasets import RegisteredVersion
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("staging", "production")
-COLOURS = {"actual": "#222222", "staging": "#1f77b4", "production": "#ff7f0e"}
+# Roles in the review are the stages' aliases: "staging", "production".
+ROLES = (STAGING, PRODUCTION)
+COLOURS = {"actual": "#222222", STAGING: "#1f77b4", PRODUCTION: "#ff7f0e"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 
 
-def resolve_review_versions(review: dict[str, Any]) -> dict[str, Any]:
+def resolve_review_versions(
+    staging_model: RegisteredVersion,
+    production_model: RegisteredVersion | None,
+    review: dict[str, Any],
+) -> dict[str, Any]:
     """The Staging version to review and the Production version to compare it with.
 
     Args:
+        staging_model: ``rossmann-ensemble@staging`` (the catalog refuses when there is none:
+            nothing to review).
+        production_model: ``rossmann-ensemble@production``, None before the first promotion.
         review: ``params:review`` (``model_name``).
 
     Returns:
         ``{"model_name", "staging": {...}, "production": {...} | None}``; each entry holds
         ``version``, ``model_uri``, ``validation_run_id``, ``holdout_rmspe`` (gate).
-
-    Raises:
-        NothingInStage: No version is in Staging (nothing to review).
     """
-    registry = ModelRegistry(review["model_name"])
-    staging, _ = registry.resolve("staging")
-    production = registry.version_for_stage("production")
-    versions: dict[str, Any] = {"model_name": review["model_name"], "production": None}
-    for role, version in (("staging", staging), ("production", production)):
-        if version is None:
-            continue
-        summary = registry.version_summary(version)
-        versions[role] = {
-            "version": version,
-            "model_uri": registry.model_uri(version),
-            "validation_run_id": summary["validation_run_id"],
-            "gate_rmspe": summary["holdout_rmspe"],
-        }
-    if production is None:
+    versions: dict[str, Any] = {"model_name": review["model_name"], PRODUCTION: None}
+    for role, found in ((STAGING, staging_model), (PRODUCTION, production_model)):
+        if found is not None:
+            versions[role] = {
+                "version": found.version,
+                "model_uri": found.model_uri,
+                "validation_run_id": found.validation_run_id,
+                "holdout_rmspe": found.holdout_rmspe,
+            }
+    if production_model is None:
         logger.info(
             "No version of %s is in Production yet (first promotion): reviewing Staging "
             "version %d alone",
             review["model_name"],
-            staging,
+            staging_model.version,
         )
     else:
         logger.info(
-            "Reviewing Staging version %d against Production version %d", staging, production
+            "Reviewing Staging version %d against Production version %d",
+            staging_model.version,
+            production_model.version,
         )
     return versions
 
 
 def score_review_versions(
-    review_versions: dict[str, Any], holdout_table: pd.DataFrame
+    staging_model: RegisteredVersion,
+    production_model: RegisteredVersion | None,
+    holdout_table: pd.DataFrame,
 ) -> pd.DataFrame:
     """Holdout predictions of Staging (and Production), one row per holdout row and version.
 
@@ -80,26 +87,24 @@ def score_review_versions(
     Returns:
         Columns ``Store, Date, Open, Sales, role, version, prediction, scored_kind``.
     """
-    registry = ModelRegistry(review_versions["model_name"])
     first_date = str(holdout_table["Date"].min().date())
     frames = []
-    for role in ROLES:
-        entry = review_versions.get(role)
-        if entry is None:
+    for role, found in ((STAGING, staging_model), (PRODUCTION, production_model)):
+        if found is None:
             continue
-        model = registry.scoring_model(int(entry["version"]), first_date)
+        model = found.scoring_model(first_date)
         logger.info(
             "%s version %s scored by its %s model (forecasts from %s)",
             role.capitalize(),
-            entry["version"],
+            found.version,
             model["kind"],
             model["origin"],
         )
-        predicted = forecast_with(model["model_uri"], holdout_table).to_numpy()
+        predicted = forecast_through(model["model"], holdout_table).to_numpy()
         frames.append(
             holdout_table[["Store", "Date", "Open", "Sales"]].assign(
                 role=role,
-                version=int(entry["version"]),
+                version=found.version,
                 prediction=predicted,
                 scored_kind=model["kind"],
             )
@@ -171,7 +176,7 @@ def evaluate_checklist(review_metrics: dict[str, Any], review: dict[str, Any]) -
         ``[{"item", "status", "detail"}, ...]`` in the checklist's order.
     """
     limits = review["checklist"]
-    staging, production = review_metrics["staging"], review_metrics.get("production")
+    staging, production = review_metrics[STAGING], review_metrics.get(PRODUCTION)
     items = []
 
     overall = staging["overall"]["rmspe"]
@@ -266,7 +271,7 @@ def plot_review(
 
 def _pick_stores(frame: pd.DataFrame, count: int) -> list[int]:
     """Stores spread over the sales ranking: the biggest, the smallest and some in between."""
-    totals = frame[frame["role"] == "staging"].groupby("Store")["Sales"].sum().sort_values()
+    totals = frame[frame["role"] == STAGING].groupby("Store")["Sales"].sum().sort_values()
     positions = np.unique(np.linspace(0, len(totals) - 1, num=min(count, len(totals))).round())
     return [int(totals.index[int(p)]) for p in positions[::-1]]
 
@@ -278,7 +283,7 @@ def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
     axes = figure.subplots(len(stores), 1, squeeze=False, sharex=True)[:, 0]
     for ax, store in zip(axes, stores, strict=True):
         rows = frame[frame["Store"] == store].sort_values("Date")
-        actual = rows[rows["role"] == "staging"]
+        actual = rows[rows["role"] == STAGING]
         ax.plot(actual["Date"], actual["Sales"], color=COLOURS["actual"], lw=1.6, label="actual")
         for role, part in rows.groupby("role", sort=False):
             ax.plot(
@@ -286,7 +291,7 @@ def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
                 part["prediction"],
                 color=COLOURS[str(role)],
                 lw=1.1,
-                ls="--" if role == "production" else "-",
+                ls="--" if role == PRODUCTION else "-",
                 label=f"{role} v{int(part['version'].iloc[0])}",
             )
         store_type = rows["StoreType"].iloc[0]
@@ -372,11 +377,11 @@ def render_review_report(
     """
     summary = review_summary(review_versions, review_metrics, review_checklist)
     markdown = _markdown(review_versions, review_metrics, review_checklist, list(review_plots))
-    run_id = review_versions["staging"]["validation_run_id"]
+    run_id = review_versions[STAGING]["validation_run_id"]
     if not run_id:
         logger.warning(
             "Staging version %d has no validation run recorded: the report is not logged on it",
-            review_versions["staging"]["version"],
+            review_versions[STAGING]["version"],
         )
     return {
         "markdown": markdown,
@@ -393,15 +398,15 @@ def review_summary(
 ) -> dict[str, Any]:
     """Machine-readable outcome of the review (what the CLI prints and scripts read)."""
     failed = [item["item"] for item in review_checklist if item["status"] == FAIL]
-    production = review_versions["production"]
+    production = review_versions[PRODUCTION]
     return {
         "model_name": review_versions["model_name"],
-        "staging_version": review_versions["staging"]["version"],
+        "staging_version": review_versions[STAGING]["version"],
         "production_version": production["version"] if production else None,
         "verdict": "ready to promote" if not failed else f"needs attention: {', '.join(failed)}",
         "checklist": review_checklist,
         "metrics": review_metrics,
-        "logged_on_run": review_versions["staging"]["validation_run_id"],
+        "logged_on_run": review_versions[STAGING]["validation_run_id"],
     }
 
 
@@ -428,7 +433,7 @@ def _fmt(value: float, pct: bool = False) -> str:
 def _markdown(
     versions: dict[str, Any], metrics: dict[str, Any], checklist: list[dict], plots: list[str]
 ) -> str:
-    staging, production = versions["staging"], versions["production"]
+    staging, production = versions[STAGING], versions[PRODUCTION]
     roles = [r for r in ROLES if r in metrics]
     window = metrics["window"]
     lines = [
@@ -481,12 +486,12 @@ def _markdown(
             f"| {title} | rows | " + " | ".join(f"RMSPE {r} | bias {r}" for r in roles) + " |",
             "|---|---|" + "---|---|" * len(roles),
         ]
-        for name in sorted(metrics["staging"][key]):
+        for name in sorted(metrics[STAGING][key]):
             cells = []
             for role in roles:
                 stats = metrics[role][key].get(name, {"rmspe": None, "bias": None})
                 cells += [_fmt(stats["rmspe"]), _fmt(stats["bias"], pct=True)]
-            rows = metrics["staging"][key][name]["rows"]
+            rows = metrics[STAGING][key][name]["rows"]
             lines.append(f"| {name} | {rows:,} | " + " | ".join(cells) + " |")
     lines += [
         "",

@@ -17,20 +17,22 @@ from .nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     """The review a promotion needs, as a report logged on the Staging version's validation run.
 
-    Works before the first promotion too: without a Production version, Staging is reported
-    alone and the comparison item of the checklist is skipped.
+    ``staging_model`` and ``production_model`` are ``rossmann-ensemble@staging`` and
+    ``@production`` from the catalog. Works before the first promotion too: without a
+    Production version, Staging is reported alone and the comparison item of the checklist is
+    skipped.
     """
     return Pipeline(
         [
             Node(
                 resolve_review_versions,
-                inputs="params:review",
+                inputs=["staging_model", "production_model", "params:review"],
                 outputs="review_versions",
                 name="resolve_review_versions",
             ),
             Node(
                 score_review_versions,
-                inputs=["review_versions", "holdout_table"],
+                inputs=["staging_model", "production_model", "holdout_table"],
                 outputs="review_predictions",
                 name="score_review_versions",
             ),

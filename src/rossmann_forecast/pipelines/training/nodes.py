@@ -26,7 +26,6 @@ from rossmann_forecast.model.ensemble import (
     predict_member,
 )
 from rossmann_forecast.model.features import FeatureConfig, FeatureState, feature_names, fit_state
-from rossmann_forecast.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -473,27 +472,4 @@ def collect_lineage(
         "ensemble_method": blend["method"],
         "ensemble_weights": blend["weights"],
         "ensemble_scale": blend["scale"],
-    }
-
-
-def confirm_registration(ensemble_model: Any, registry: dict[str, Any]) -> dict[str, Any]:
-    """Load the registered ensemble back and name the version it became.
-
-    Loading it back (through the catalog, from MLflow) proves the stored artifact loads; the
-    version number lets the validation gate of the same run judge exactly this version.
-
-    Args:
-        ensemble_model: The pyfunc as loaded back from MLflow.
-        registry: ``params:registry`` (``model_name``).
-
-    Returns:
-        ``model_name``, ``version``, ``run_id`` and ``model_uri`` of the new version.
-    """
-    run_id = ensemble_model.metadata.run_id
-    version = ModelRegistry(registry["model_name"]).version_for_run(run_id)
-    return {
-        "model_name": registry["model_name"],
-        "version": version,
-        "run_id": run_id,
-        "model_uri": f"models:/{registry['model_name']}/{version}",
     }

@@ -13,7 +13,6 @@ from .nodes import (
     assemble_backtest_ensemble,
     assemble_served_ensemble,
     collect_lineage,
-    confirm_registration,
     cross_validate_member,
     cv_metrics_for_mlflow,
     describe_backtest,
@@ -158,12 +157,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 },
                 outputs="ensemble_model",
                 name="assemble_and_register_ensemble",
-            ),
-            Node(
-                confirm_registration,
-                inputs=["ensemble_model", "params:registry"],
-                outputs="registered_model_version",
-                name="confirm_registration",
             ),
         ]
     )

@@ -7,8 +7,9 @@ before the holdout (logged on the training run, named by the version's
 ``lineage.backtest.model_uri``), scored exactly as inference calls a model: holdout rows in
 the test format, without their Sales, through the loaded pyfunc. The Production version is
 scored on the same rows the same way (its served model if it forecasts from on or before the
-holdout's first day, else its backtest). The decision (Staging or rejected) is recorded on the
-served version by the registry module.
+holdout's first day, else its backtest). The decision (Staging or rejected) is a pure function
+of the scores; the catalog's ``gate_status`` records it on the served version through the
+registry module. Versions come in through the catalog (``ensemble_model``, ``production_model``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
-from rossmann_forecast.model.ensemble import forecast_with
-from rossmann_forecast.registry import ModelRegistry, NothingInStage, RegistryError
+from rossmann_forecast.model.ensemble import forecast_through
+from rossmann_forecast.registry import REJECTED, STAGING_ALIAS, RegistryError
+from rossmann_forecast.registry_datasets import RegisteredVersion
 
 logger = logging.getLogger(__name__)
 
@@ -35,83 +36,56 @@ def holdout_digest(holdout_table: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def select_candidate(
-    validation: dict[str, Any], registered_model_version: dict[str, Any] | None = None
-) -> int:
-    """The version to judge: ``validation.version`` if set; else the version the last training
-    registered, while it waits for validation; else the newest version waiting.
-
-    Args:
-        validation: ``params:validation``.
-        registered_model_version: What the last training run registered (None before any).
-
-    Raises:
-        RegistryError: When no version waits for validation.
-    """
-    registry = ModelRegistry(validation["model_name"])
-    if validation.get("version") is not None:
-        return int(validation["version"])
-    pending = registry.versions_to_validate()
-    if registered_model_version is not None and int(registered_model_version["version"]) in pending:
-        return int(registered_model_version["version"])
-    version = max(pending, default=None)
-    if version is None:
-        raise RegistryError(
-            f"No version of {validation['model_name']!r} waits for validation. Train one with "
-            "`kedro run --pipelines training`, or judge a given one with "
-            "`kedro run --pipelines validation --params validation.version=N`."
-        )
-    return version
-
-
 def _holdout_start(holdout_table: pd.DataFrame) -> str:
     return str(holdout_table["Date"].min().date())
 
 
-def score_candidate(
-    candidate_version: int, holdout_table: pd.DataFrame, validation: dict[str, Any]
-) -> pd.DataFrame:
-    """Holdout predictions of the candidate's backtest (its procedure fit before the holdout)."""
-    model = ModelRegistry(validation["model_name"]).scoring_model(
-        candidate_version, _holdout_start(holdout_table)
-    )
+def score_candidate(candidate: RegisteredVersion, holdout_table: pd.DataFrame) -> pd.DataFrame:
+    """Holdout predictions of the candidate's backtest (its procedure fit before the holdout).
+
+    Args:
+        candidate: The version to judge (``ensemble_model``: the one this run registered, or
+            ``--params validation.version=N``, or the newest waiting for validation).
+        holdout_table: The holdout rows, with their Sales.
+    """
+    model = candidate.scoring_model(_holdout_start(holdout_table))
     logger.info(
         "Scoring version %d's %s model (%s, forecasts from %s) on %d holdout rows",
-        candidate_version,
+        candidate.version,
         model["kind"],
         model["model_uri"],
         model["origin"],
         len(holdout_table),
     )
-    return _scored(holdout_table, candidate_version, model)
+    return _scored(holdout_table, candidate.version, model)
 
 
-def score_production(holdout_table: pd.DataFrame, validation: dict[str, Any]) -> pd.DataFrame:
+def score_production(
+    production: RegisteredVersion | None, holdout_table: pd.DataFrame
+) -> pd.DataFrame:
     """Holdout predictions of the current Production version (empty before the first).
 
     Scored by the model of that version that was not fit on the holdout rows; when it has
     none (it was trained on these very rows and has no backtest), there is no honest
     comparison and the frame is empty.
     """
-    registry = ModelRegistry(validation["model_name"])
     empty = pd.DataFrame(columns=["Store", "Date", "Sales", "version", "prediction"])
-    version = registry.version_for_stage("production")
-    if version is None:
+    if production is None:
         logger.info("No Production version yet: nothing to compare the candidate with")
         return empty
     try:
-        model = registry.scoring_model(version, _holdout_start(holdout_table))
+        model = production.scoring_model(_holdout_start(holdout_table))
     except RegistryError as exc:
         logger.warning("No comparison with Production: %s", exc)
         return empty
-    return _scored(holdout_table, version, model)
+    return _scored(holdout_table, production.version, model)
 
 
 def _scored(holdout_table: pd.DataFrame, version: int, model: dict[str, Any]) -> pd.DataFrame:
     """The holdout's forecast by ``model`` (a ``scoring_model``), labelled with what scored it."""
     return holdout_table[["Store", "Date", "Sales"]].assign(
         version=version,
-        prediction=forecast_with(model["model_uri"], holdout_table),
+        prediction=forecast_through(model["model"], holdout_table),
         scored_kind=model["kind"],
         scored_model_uri=model["model_uri"],
         scored_origin=model["origin"],
@@ -179,15 +153,16 @@ def evaluate_holdout(
     return report
 
 
-def apply_gate(
-    report: dict[str, Any], validation: dict[str, Any], registry_params: dict[str, Any]
-) -> dict[str, Any]:
-    """Record the verdict: below the threshold the version goes to Staging, else rejected.
+def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
+    """The verdict: below the threshold the version goes to Staging, else it is rejected.
 
-    The stage move takes the registry lock with the timeouts of ``params:registry``.
+    A pure function of the report; the verdict is saved through ``gate_status``, which
+    records it in the registry (under its lock, through its journal) before writing the file.
 
     Returns:
-        A machine-readable gate status (also written to ``data/08_reporting``).
+        ``version``, ``passed``, ``status``, ``holdout_rmspe``, ``threshold``, ``reason``,
+        ``scored_model``, ``evaluated_at``, and what the registry records with it
+        (``recorded_metrics``, ``evidence``).
     """
     version, threshold = report["version"], report["threshold"]
     score = report["metrics"]["holdout_rmspe"]
@@ -214,43 +189,31 @@ def apply_gate(
         if passed
         else f"holdout RMSPE {score:.4f} >= threshold {threshold:.2f}"
     )
+    if passed:
+        logger.info("✓ Performance meets threshold (< %.2f)", threshold)
+    else:
+        logger.warning("✗ Performance does not meet threshold (< %.2f)", threshold)
     # Stored as validation.<name> version tags: rmspe, bias, rmspe_last_14d, rmspe_storetype_a..
     metrics = {k.removeprefix("holdout_"): float(v) for k, v in report["metrics"].items()}
     if production is not None:
         metrics["production_rmspe"] = float(production["metrics"]["holdout_rmspe"])
         metrics["production_version"] = float(production["version"])
-    registry = ModelRegistry.from_params(registry_params)
-    run = mlflow.active_run()
-    evidence = {
-        **report["scored_model"],
-        "holdout_start": report["holdout_start"],
-        "holdout_end": report["holdout_end"],
-        "holdout_sha256": report["holdout_sha256"],
-    }
-    registry.record_validation(
-        version,
-        passed=passed,
-        metrics=metrics,
-        threshold=threshold,
-        reason=reason,
-        run_id=run.info.run_id if run else None,
-        evidence=evidence,
-    )
-    if passed:
-        logger.info("✓ Performance meets threshold (< %.2f)", threshold)
-        logger.info("✓ Model version %d promoted to Staging", version)
-    else:
-        logger.warning("✗ Performance does not meet threshold (< %.2f)", threshold)
-        logger.warning("✗ Model version %d rejected: %s", version, reason)
     return {
         "version": version,
         "passed": passed,
-        "status": "staging" if passed else "rejected",
+        "status": STAGING_ALIAS if passed else REJECTED,
         "holdout_rmspe": score,
         "threshold": threshold,
         "reason": reason,
         "scored_model": report["scored_model"],
         "evaluated_at": report["evaluated_at"],
+        "recorded_metrics": metrics,
+        "evidence": {
+            **report["scored_model"],
+            "holdout_start": report["holdout_start"],
+            "holdout_end": report["holdout_end"],
+            "holdout_sha256": report["holdout_sha256"],
+        },
     }
 
 
@@ -264,11 +227,9 @@ def gate_metrics_for_mlflow(report: dict[str, Any]) -> dict[str, dict[str, float
 
 
 __all__ = [
-    "NothingInStage",
-    "apply_gate",
+    "decide_gate",
     "evaluate_holdout",
     "gate_metrics_for_mlflow",
     "score_candidate",
     "score_production",
-    "select_candidate",
 ]

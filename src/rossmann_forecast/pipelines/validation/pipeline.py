@@ -3,38 +3,33 @@
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
-    apply_gate,
+    decide_gate,
     evaluate_holdout,
     gate_metrics_for_mlflow,
     score_candidate,
     score_production,
-    select_candidate,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The gate: candidate -> holdout scores (and Production's) -> verdict in the registry.
 
-    ``registered_model_version`` (written by training) orders the gate after training when both
-    run together, so that it judges the version the same run registered.
+    ``ensemble_model`` is the registered ensemble: training saves (registers) it, the gate loads
+    the version to judge from it, so in one ``kedro run`` the gate judges exactly the version
+    that run registered. ``production_model`` is ``rossmann-ensemble@production`` (None before
+    the first promotion). ``gate_status`` records the verdict in the registry.
     """
     return Pipeline(
         [
             Node(
-                select_candidate,
-                inputs=["params:validation", "registered_model_version"],
-                outputs="candidate_version",
-                name="select_candidate",
-            ),
-            Node(
                 score_candidate,
-                inputs=["candidate_version", "holdout_table", "params:validation"],
+                inputs=["ensemble_model", "holdout_table"],
                 outputs="candidate_holdout_predictions",
                 name="score_candidate",
             ),
             Node(
                 score_production,
-                inputs=["holdout_table", "params:validation"],
+                inputs=["production_model", "holdout_table"],
                 outputs="production_holdout_predictions",
                 name="score_production",
             ),
@@ -57,8 +52,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="log_validation_metrics",
             ),
             Node(
-                apply_gate,
-                inputs=["validation_report", "params:validation", "params:registry"],
+                decide_gate,
+                inputs="validation_report",
                 outputs="gate_status",
                 name="apply_gate",
             ),
