@@ -387,3 +387,71 @@ def review(metadata: Any, env: str | None) -> None:
         click.echo(
             f"  logged on run {summary['logged_on_run']} (version's validation) under review/"
         )
+
+
+# --------------------------------------------------------------------------------------------
+# kedro data ...: the raw layer
+# --------------------------------------------------------------------------------------------
+def _project_config(metadata: Any, env: str | None) -> tuple[Path, Any]:
+    """The project path and its config loader for ``env``, without starting a session.
+
+    No session: nothing here needs MLflow, so the command neither opens nor writes to it.
+    """
+    from kedro.framework.project import settings  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    project_path = _project_path(metadata)
+    bootstrap_project(project_path)
+    config_loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return project_path, config_loader
+
+
+@cli.group()
+def data() -> None:
+    """The raw data in data/01_raw: the Kaggle files or their synthetic stand-in."""
+
+
+@data.command()
+@click.option(
+    "--n-stores",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stores to generate (default: data_processing.synthetic.n_stores in conf).",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Random seed (default: data_processing.synthetic.seed)."
+)
+@click.option("--env", "-e", default=None, help="Kedro environment (default: local).")
+@click.pass_obj
+def synthesize(metadata: Any, n_stores: int | None, seed: int | None, env: str | None) -> None:
+    """Write synthetic train.csv, store.csv and test.csv; never over real files."""
+    from rossmann_forecast.raw_data import display, synthesize_raw_data  # noqa: PLC0415
+    from rossmann_forecast.schemas import RawDataError  # noqa: PLC0415
+
+    project_path, config_loader = _project_config(metadata, env)
+    conf = (config_loader["parameters"].get("data_processing") or {}).get("synthetic") or {}
+    n_stores = int(conf.get("n_stores", 1115)) if n_stores is None else n_stores
+    seed = int(conf.get("seed", 42)) if seed is None else seed
+    raw_dir = project_path / config_loader["catalog"]["raw_data_fingerprint"]["path"]
+    try:
+        result = synthesize_raw_data(raw_dir, n_stores=n_stores, seed=seed)
+    except RawDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    what = f"{n_stores:,} stores, seed {seed}"
+    where = display(result.raw_dir)
+    if result.action == "unchanged":
+        click.echo(f"✓ {where} already holds synthetic Rossmann data ({what}): nothing to do")
+        return
+    if result.action == "replaced":
+        previous = result.previous or {}
+        click.echo(
+            f"✓ Replaced the synthetic data in {where} ({previous.get('n_stores', 0):,} stores, "
+            f"seed {previous.get('seed')}) with synthetic Rossmann data ({what})"
+        )
+    else:
+        click.echo(f"✓ Wrote synthetic Rossmann data ({what}) to {where}")
+    click.echo("  train.csv, store.csv, test.csv and synthetic.json; next: `kedro run`")
