@@ -455,3 +455,84 @@ def synthesize(metadata: Any, n_stores: int | None, seed: int | None, env: str |
     else:
         click.echo(f"✓ Wrote synthetic Rossmann data ({what}) to {where}")
     click.echo("  train.csv, store.csv, test.csv and synthetic.json; next: `kedro run`")
+
+
+# --------------------------------------------------------------------------------------------
+# kedro run: Kedro's own command, with a failure reported once, at the end
+# --------------------------------------------------------------------------------------------
+# Where a failed run's traceback goes (conf/logging.yml sends it to the log file only).
+FAILURE_LOGGER = "rossmann_forecast.run_failure"
+
+
+class _NodeFailureFilter(logging.Filter):
+    """Drops Kedro's "Node ... failed with error: <message>" record from a console handler.
+
+    The run command prints that message once, at the end; the log file keeps the record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "kedro.pipeline.node" and record.levelno >= logging.ERROR)
+
+
+def _failure_message(error: BaseException) -> str:
+    """The error a user acts on: the project's own error if one is in the chain (Kedro wraps
+    dataset errors), else the exception's type and message and where the traceback is."""
+    from rossmann_forecast.model.ensemble import InvalidInputError  # noqa: PLC0415
+    from rossmann_forecast.schemas import RawDataError  # noqa: PLC0415
+
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, RawDataError | RegistryError | InvalidInputError):
+            return str(cause)
+        cause = cause.__cause__
+    return (
+        f"{type(error).__name__}: {error}\n"
+        "(the traceback: `kedro run --verbose`, or the log file, info.log by default)"
+    )
+
+
+def _kedro_run_command() -> click.Command:
+    from kedro.framework.cli.project import run as kedro_run  # noqa: PLC0415
+
+    return kedro_run
+
+
+_KEDRO_RUN = _kedro_run_command()
+
+
+@cli.command(
+    name="run",
+    params=[
+        *_KEDRO_RUN.params,
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            help="On failure, print the traceback too (it is always in the log file).",
+        ),
+    ],
+    help=_KEDRO_RUN.help,
+    short_help=_KEDRO_RUN.short_help,
+)
+@click.pass_context
+def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
+    """Kedro's ``kedro run``; a failure ends with its message once, not a traceback."""
+    console = [
+        handler
+        for handler in logging.getLogger().handlers
+        if not isinstance(handler, logging.FileHandler)
+    ]
+    node_failure = _NodeFailureFilter()
+    for handler in console:
+        handler.addFilter(node_failure)
+    try:
+        return ctx.invoke(_KEDRO_RUN, **kwargs)
+    except Exception as exc:
+        logging.getLogger(FAILURE_LOGGER).error("kedro run failed", exc_info=exc)
+        if verbose:
+            import traceback  # noqa: PLC0415
+
+            click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
+        raise click.ClickException(_failure_message(exc)) from exc
+    finally:
+        for handler in console:
+            handler.removeFilter(node_failure)

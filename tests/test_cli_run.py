@@ -1,0 +1,45 @@
+"""`kedro run` as a user meets it when it fails: one message at the end, runs marked FAILED."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import KedroProject
+
+REFUSAL = "train.csv failed validation: 1 rule broken"
+DETAIL = (
+    "column 'Sales', rule 'greater_than_or_equal_to(0)': 1 row, e.g. line 4 "
+    "(Store=3, Date=2015-07-31): Sales=-5"
+)
+
+
+@pytest.fixture
+def refused_project(kedro_project: KedroProject, raw_frames, write_raw_csvs) -> KedroProject:
+    """A project whose train.csv breaks a rule, logging with the project's conf/logging.yml."""
+    raw_frames["train.csv"].loc[2, "Sales"] = -5
+    write_raw_csvs(kedro_project.raw_dir, raw_frames)
+    del kedro_project.env["KEDRO_LOGGING_CONFIG"]  # the user's console: Rich, and info.log
+    kedro_project.env["COLUMNS"] = "200"  # Rich wraps at the terminal width
+    return kedro_project
+
+
+def test_a_refused_run_says_why_once_at_the_end_without_a_traceback(refused_project):
+    result = refused_project.run("--pipelines", "data_processing")
+
+    assert result.returncode == 1, result.output
+    assert result.output.count(REFUSAL) == 1, result.output
+    assert result.output.count(DETAIL) == 1, result.output
+    assert result.stderr.rstrip().endswith(DETAIL), result.stderr
+    assert "Traceback" not in result.output
+    assert result.output.count("was closed because of an error") == 1, result.output
+    log = (refused_project.path / "info.log").read_text()
+    assert "Traceback (most recent call last)" in log
+    assert f"RawDataError: {REFUSAL}" in log
+
+
+def test_verbose_adds_the_traceback_and_still_ends_with_the_message(refused_project):
+    result = refused_project.run("--pipelines", "data_processing", "--verbose")
+
+    assert result.returncode == 1, result.output
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().endswith(DETAIL), result.stderr
