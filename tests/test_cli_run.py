@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from mlflow import MlflowClient
 
 from tests.conftest import KedroProject
 
@@ -43,3 +44,19 @@ def test_verbose_adds_the_traceback_and_still_ends_with_the_message(refused_proj
     assert result.returncode == 1, result.output
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.rstrip().endswith(DETAIL), result.stderr
+
+
+def test_a_run_stopped_before_the_pipeline_starts_is_recorded_failed(
+    kedro_project, raw_frames, write_raw_csvs
+):
+    write_raw_csvs(kedro_project.raw_dir, raw_frames)
+    (kedro_project.raw_dir / "train.csv").write_bytes(b"")
+
+    result = kedro_project.run("--pipelines", "data_processing")
+
+    assert result.returncode == 1, result.output
+    assert "Error: train.csv is empty (0 bytes): data/01_raw/train.csv" in result.stderr
+    client = MlflowClient(tracking_uri=kedro_project.env["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("rossmann-forecast")
+    runs = client.search_runs([experiment.experiment_id])
+    assert [run.info.status for run in runs] == ["FAILED"]

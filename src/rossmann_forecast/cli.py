@@ -491,6 +491,16 @@ def _failure_message(error: BaseException) -> str:
     )
 
 
+def _fail_active_mlflow_runs() -> None:
+    """Mark a run still open as FAILED: an error raised before the pipeline started (in a
+    ``before_pipeline_run`` hook) skips ``on_pipeline_error``, and MLflow's exit handler would
+    record the run FINISHED."""
+    import mlflow  # noqa: PLC0415
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run(status="FAILED")
+
+
 def _kedro_run_command() -> click.Command:
     from kedro.framework.cli.project import run as kedro_run  # noqa: PLC0415
 
@@ -527,6 +537,7 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     try:
         return ctx.invoke(_KEDRO_RUN, **kwargs)
     except Exception as exc:
+        _fail_active_mlflow_runs()
         logging.getLogger(FAILURE_LOGGER).error("kedro run failed", exc_info=exc)
         if verbose:
             import traceback  # noqa: PLC0415
