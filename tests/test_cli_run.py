@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import KedroProject
+from tests.conftest import KedroProject, make_kedro_project
 
 REFUSAL = "train.csv failed validation: 1 rule broken"
 DETAIL = (
@@ -60,3 +62,39 @@ def test_a_run_stopped_before_the_pipeline_starts_is_recorded_failed(
     experiment = client.get_experiment_by_name("rossmann-forecast")
     runs = client.search_runs([experiment.experiment_id])
     assert [run.info.status for run in runs] == ["FAILED"]
+
+
+def test_a_copied_project_folder_refuses_to_write_into_the_original(tmp_path):
+    original = make_kedro_project(tmp_path)
+    # The project's own MLflow store (mlflow/mlflow.db, mlflow/artifacts), as after a clone.
+    for key in ("MLFLOW_TRACKING_URI", "ROSSMANN_ARTIFACT_ROOT"):
+        del original.env[key]
+    original.synthesize()
+    assert original.run("--pipelines", "data_processing").returncode == 0
+    copy_path = tmp_path / "copy" / "project"
+    shutil.copytree(original.path, copy_path, symlinks=True)  # cp -r
+    copy = KedroProject(path=copy_path, env=original.env)
+    before = sorted(
+        p.relative_to(original.path) for p in original.path.joinpath("mlflow").rglob("*")
+    )
+
+    run = copy.run("--pipelines", "data_processing")
+    status = copy.kedro("model", "status", "-e", "test")
+
+    for result in (run, status):
+        assert result.returncode == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert f"in {original.path / 'mlflow' / 'artifacts'}" in message
+        assert f"artifact root is {copy_path / 'mlflow' / 'artifacts'}" in message
+        assert f"rm -rf {copy_path / 'mlflow'}" in message
+        assert "Traceback" not in result.output
+    after = sorted(
+        p.relative_to(original.path) for p in original.path.joinpath("mlflow").rglob("*")
+    )
+    assert after == before  # nothing written into the original's folder
+    client = MlflowClient(tracking_uri=f"sqlite:///{copy_path / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("rossmann-forecast")
+    assert len(client.search_runs([experiment.experiment_id])) == 1  # the original's, copied
+
+    shutil.rmtree(copy_path / "mlflow")  # the fix the message gives
+    assert copy.kedro("model", "status", "-e", "test").returncode == 0

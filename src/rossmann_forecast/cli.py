@@ -536,6 +536,8 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
         handler.addFilter(node_failure)
     try:
         return ctx.invoke(_KEDRO_RUN, **kwargs)
+    except click.ClickException:
+        raise  # already a message for the user (e.g. the MLflow location check)
     except Exception as exc:
         _fail_active_mlflow_runs()
         logging.getLogger(FAILURE_LOGGER).error("kedro run failed", exc_info=exc)

@@ -5,14 +5,19 @@
   files: ``kedro data synthesize`` does, on request).
 - ``NodeTimingHook`` shows progress and where the run's time went.
 - ``FailedRunHook`` marks a version registered by a run that then failed as abandoned.
+- ``MlflowLocationHook`` stops every command of a copied project folder before it writes runs
+  and models into the original's artifact folder.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
+import click
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
@@ -127,3 +132,63 @@ class FailedRunHook:
             int(version),
             f"the run that registered it failed: {type(error).__name__}: {error}"[:500],
         )
+
+
+class ArtifactLocationMismatch(click.ClickException):
+    """The MLflow database keeps this project's artifacts somewhere else than conf says.
+
+    A ``ClickException`` so that every ``kedro`` command (``run``, ``model ...``) shows the
+    message alone and exits 1.
+    """
+
+
+class MlflowLocationHook:
+    """Refuses to start when the local MLflow database was made by another project folder.
+
+    A project folder copied with ``cp -r`` brings ``mlflow/mlflow.db`` along, whose experiment
+    stores the *original's* absolute artifact folder: MLflow would write the copy's runs and
+    models there. Compared right after kedro-mlflow has set up tracking, before any run starts.
+    Only for a SQLite database and local artifact folders (a tracking server owns its layout).
+    """
+
+    @hook_impl(trylast=True)  # after kedro-mlflow's after_context_created has set up MLflow
+    def after_context_created(self, context: Any) -> None:
+        """Compare the configured artifact root with the database's experiment.
+
+        Raises:
+            ArtifactLocationMismatch: They differ; the message says how to fix it.
+        """
+        config = getattr(context, "mlflow", None)  # kedro-mlflow's config, set by its hook
+        if config is None:
+            return
+        uri = str(config.server.mlflow_tracking_uri or "")
+        experiment_conf = config.tracking.experiment
+        configured = _local_path(experiment_conf.create_experiment_kwargs.artifact_location)
+        if not uri.startswith("sqlite:") or configured is None:
+            return
+        from mlflow import MlflowClient  # noqa: PLC0415
+
+        experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment_conf.name)
+        stored = _local_path(experiment.artifact_location) if experiment else None
+        if stored is None or stored == configured:
+            return
+        database = uri.removeprefix("sqlite:///")
+        raise ArtifactLocationMismatch(
+            f"The MLflow database {database} keeps the artifacts of experiment "
+            f"'{experiment_conf.name}' in {stored}, but this project's artifact root is "
+            f"{configured} (conf/base/mlflow.yml). Is this a copy of another project folder? "
+            "Its runs and models would be written into the other folder; nothing was written.\n"
+            f"Fix: to give this folder its own registry, delete its database and artifacts "
+            f"(rm -rf {Path(database).parent}) and run again; to keep using the original "
+            f"registry, run from the original folder, or set ROSSMANN_ARTIFACT_ROOT={stored}."
+        )
+
+
+def _local_path(location: str | None) -> Path | None:
+    """A local artifact location as a resolved path; ``None`` for remote ones or none."""
+    if not location:
+        return None
+    parsed = urlparse(str(location))
+    if parsed.scheme not in ("", "file"):
+        return None
+    return Path(unquote(parsed.path) if parsed.scheme else str(location)).resolve()
