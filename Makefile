@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## Generate (or read) the data, train, register and gate a new model version.
+## Train, register and gate a new model version on the files in data/01_raw; without a
+## train.csv there, write synthetic ones first (`kedro data synthesize`, never over real files).
 run: install
+	@test -f data/01_raw/train.csv || $(BIN)/kedro data synthesize
 	$(BIN)/kedro run
 
 ## Everything the project promises, tested for real (SQLite registry, real kedro runs).

@@ -5,6 +5,7 @@ data folders, MLflow database and artifact folder; ``src/`` is a symlink) for en
 that run real ``kedro`` commands in a subprocess, e.g.::
 
     def test_something(kedro_project):
+        kedro_project.synthesize()  # kedro data synthesize -e test: data/01_raw starts empty
         result = kedro_project.run("--pipelines", "data_processing")  # kedro run -e test ...
         assert result.returncode == 0, result.output
 
@@ -87,6 +88,14 @@ class KedroProject:
         return CompletedKedro(
             completed.args, completed.returncode, completed.stdout, completed.stderr
         )
+
+    def synthesize(self, *args: str) -> CompletedKedro:
+        """``kedro data synthesize -e test <args>``, as a user would before a first run."""
+        has_env = any(a in ("-e", "--env") or a.startswith("--env=") for a in args)
+        env_args = () if has_env else ("-e", self.default_env)
+        result = self.kedro("data", "synthesize", *env_args, *args)
+        assert result.returncode == 0, result.output
+        return result
 
     def run(self, *args: str, timeout: float = KEDRO_TIMEOUT_SECONDS) -> CompletedKedro:
         """Run ``kedro run -e test <args>`` (pass ``-e``/``--env`` yourself to pick another)."""

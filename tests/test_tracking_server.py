@@ -10,6 +10,7 @@ MODEL = "rossmann-ensemble"
 
 def test_train_gate_promote_and_load_through_a_tracking_server(tmp_path, mlflow_server):
     project = make_kedro_project(tmp_path)
+    project.synthesize()
     # Artifacts go where the server keeps them (proxied), as they would for a team.
     project.env.update(
         MLFLOW_TRACKING_URI=mlflow_server, ROSSMANN_ARTIFACT_ROOT="mlflow-artifacts:/e2e"

@@ -71,3 +71,17 @@ def test_kedro_viz_shows_the_gate_writing_its_verdict_through_the_registry(viz_b
 
     assert "GateVerdictDataset" in str(verdict.get("dataset_type", ""))
     assert writers == {"apply_gate"}
+
+
+def test_kedro_viz_shows_the_raw_fingerprint_feeding_the_lineage(viz_build):
+    main = json.loads((viz_build / "__default__").read_text())
+    by_id = {node["id"]: node for node in main["nodes"]}
+    edges = {(by_id[e["source"]]["name"], by_id[e["target"]]["name"]) for e in main["edges"]}
+    fingerprint = next(n for n in main["nodes"] if n["name"] == "raw_data_fingerprint")
+    assert "RawFilesFingerprintDataset" in str(fingerprint.get("dataset_type", ""))
+    assert fingerprint.get("layer") == "raw"
+    assert {
+        ("raw_data_fingerprint", "build_raw_data_lineage"),
+        ("build_raw_data_lineage", "raw_data_lineage"),
+        ("raw_data_lineage", "collect_lineage"),
+    } <= edges

@@ -387,3 +387,165 @@ def review(metadata: Any, env: str | None) -> None:
         click.echo(
             f"  logged on run {summary['logged_on_run']} (version's validation) under review/"
         )
+
+
+# --------------------------------------------------------------------------------------------
+# kedro data ...: the raw layer
+# --------------------------------------------------------------------------------------------
+def _project_config(metadata: Any, env: str | None) -> tuple[Path, Any]:
+    """The project path and its config loader for ``env``, without starting a session.
+
+    No session: nothing here needs MLflow, so the command neither opens nor writes to it.
+    """
+    from kedro.framework.project import settings  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    project_path = _project_path(metadata)
+    bootstrap_project(project_path)
+    config_loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return project_path, config_loader
+
+
+@cli.group()
+def data() -> None:
+    """The raw data in data/01_raw: the Kaggle files or their synthetic stand-in."""
+
+
+@data.command()
+@click.option(
+    "--n-stores",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stores to generate (default: data_processing.synthetic.n_stores in conf).",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Random seed (default: data_processing.synthetic.seed)."
+)
+@click.option("--env", "-e", default=None, help="Kedro environment (default: local).")
+@click.pass_obj
+def synthesize(metadata: Any, n_stores: int | None, seed: int | None, env: str | None) -> None:
+    """Write synthetic train.csv, store.csv and test.csv; never over real files."""
+    from rossmann_forecast.raw_data import display, synthesize_raw_data  # noqa: PLC0415
+    from rossmann_forecast.schemas import RawDataError  # noqa: PLC0415
+
+    project_path, config_loader = _project_config(metadata, env)
+    conf = (config_loader["parameters"].get("data_processing") or {}).get("synthetic") or {}
+    n_stores = int(conf.get("n_stores", 1115)) if n_stores is None else n_stores
+    seed = int(conf.get("seed", 42)) if seed is None else seed
+    raw_dir = project_path / config_loader["catalog"]["raw_data_fingerprint"]["path"]
+    try:
+        result = synthesize_raw_data(raw_dir, n_stores=n_stores, seed=seed)
+    except RawDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    what = f"{n_stores:,} stores, seed {seed}"
+    where = display(result.raw_dir)
+    if result.action == "unchanged":
+        click.echo(f"✓ {where} already holds synthetic Rossmann data ({what}): nothing to do")
+        return
+    if result.action == "replaced":
+        previous = result.previous or {}
+        click.echo(
+            f"✓ Replaced the synthetic data in {where} ({previous.get('n_stores', 0):,} stores, "
+            f"seed {previous.get('seed')}) with synthetic Rossmann data ({what})"
+        )
+    else:
+        click.echo(f"✓ Wrote synthetic Rossmann data ({what}) to {where}")
+    click.echo("  train.csv, store.csv, test.csv and synthetic.json; next: `kedro run`")
+
+
+# --------------------------------------------------------------------------------------------
+# kedro run: Kedro's own command, with a failure reported once, at the end
+# --------------------------------------------------------------------------------------------
+# Where a failed run's traceback goes (conf/logging.yml sends it to the log file only).
+FAILURE_LOGGER = "rossmann_forecast.run_failure"
+
+
+class _NodeFailureFilter(logging.Filter):
+    """Drops Kedro's "Node ... failed with error: <message>" record from a console handler.
+
+    The run command prints that message once, at the end; the log file keeps the record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "kedro.pipeline.node" and record.levelno >= logging.ERROR)
+
+
+def _failure_message(error: BaseException) -> str:
+    """The error a user acts on: the project's own error if one is in the chain (Kedro wraps
+    dataset errors), else the exception's type and message and where the traceback is."""
+    from rossmann_forecast.model.ensemble import InvalidInputError  # noqa: PLC0415
+    from rossmann_forecast.schemas import RawDataError  # noqa: PLC0415
+
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, RawDataError | RegistryError | InvalidInputError):
+            return str(cause)
+        cause = cause.__cause__
+    return (
+        f"{type(error).__name__}: {error}\n"
+        "(the traceback: `kedro run --verbose`, or the log file, info.log by default)"
+    )
+
+
+def _fail_active_mlflow_runs() -> None:
+    """Mark a run still open as FAILED: an error raised before the pipeline started (in a
+    ``before_pipeline_run`` hook) skips ``on_pipeline_error``, and MLflow's exit handler would
+    record the run FINISHED."""
+    import mlflow  # noqa: PLC0415
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run(status="FAILED")
+
+
+def _kedro_run_command() -> click.Command:
+    from kedro.framework.cli.project import run as kedro_run  # noqa: PLC0415
+
+    return kedro_run
+
+
+_KEDRO_RUN = _kedro_run_command()
+
+
+@cli.command(
+    name="run",
+    params=[
+        *_KEDRO_RUN.params,
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            help="On failure, print the traceback too (it is always in the log file).",
+        ),
+    ],
+    help=_KEDRO_RUN.help,
+    short_help=_KEDRO_RUN.short_help,
+)
+@click.pass_context
+def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
+    """Kedro's ``kedro run``; a failure ends with its message once, not a traceback."""
+    console = [
+        handler
+        for handler in logging.getLogger().handlers
+        if not isinstance(handler, logging.FileHandler)
+    ]
+    node_failure = _NodeFailureFilter()
+    for handler in console:
+        handler.addFilter(node_failure)
+    try:
+        return ctx.invoke(_KEDRO_RUN, **kwargs)
+    except click.ClickException:
+        raise  # already a message for the user (e.g. the MLflow location check)
+    except Exception as exc:
+        _fail_active_mlflow_runs()
+        logging.getLogger(FAILURE_LOGGER).error("kedro run failed", exc_info=exc)
+        if verbose:
+            import traceback  # noqa: PLC0415
+
+            click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
+        raise click.ClickException(_failure_message(exc)) from exc
+    finally:
+        for handler in console:
+            handler.removeFilter(node_failure)

@@ -1,314 +1,56 @@
-"""Project hooks: make sure the raw Kaggle files exist, and fingerprint them, before a run.
+"""Project hooks: they orchestrate and check, and never produce data.
 
-``RawDataHook`` acts only when the pipeline about to run reads a raw dataset (``sales_raw``,
-``stores_raw``, ``test_raw``) or the raw-data fingerprint. It takes the raw file paths from the
-catalog, then:
-
-- none of the three Kaggle files exist: writes synthetic ones with
-  ``rossmann_forecast.synthetic.write_raw_files`` (``params:data_processing.synthetic``) plus a
-  marker ``synthetic.json`` next to them (seed, store count, sha256 of each file), and logs one
-  line saying so;
-- some but not all exist: stops the run with a ``RawDataError`` naming the missing file(s), so
-  that real and synthetic files are never mixed;
-- all exist: uses them as they are. They count as synthetic only while ``synthetic.json`` matches
-  every file's sha256; a known-synthetic set whose seed or store count differs from the
-  parameters is regenerated (it is the project's own output, never a user's file).
-
-The hook then fingerprints the three files (path, sha256, md5 from a ``<file>.dvc`` beside it) and
-saves the result to the ``raw_data_fingerprint`` memory dataset. File I/O stays here, so the
-``build_raw_data_lineage`` node that turns the fingerprint into ``raw_data_lineage`` is pure.
+- ``RawFilesCheckHook`` stops a run that reads the raw files when they are missing, partial or
+  empty, before any node runs, with one line saying what to do (``kedro run`` never writes raw
+  files: ``kedro data synthesize`` does, on request).
+- ``NodeTimingHook`` shows progress and where the run's time went.
+- ``FailedRunHook`` marks a version registered by a run that then failed as abandoned.
+- ``MlflowLocationHook`` stops every command of a copied project folder before it writes runs
+  and models into the original's artifact folder.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
-import yaml
+import click
 from kedro.framework.hooks import hook_impl
-from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
 from rossmann_forecast.registry import ModelRegistry
-from rossmann_forecast.schemas import STORE_FILE, TEST_FILE, TRAIN_FILE, RawDataError
 
 logger = logging.getLogger(__name__)
 
-# Catalog dataset -> the Kaggle file it must point at.
-RAW_DATASETS = {"sales_raw": TRAIN_FILE, "stores_raw": STORE_FILE, "test_raw": TEST_FILE}
+# The catalog's raw Kaggle files and the dataset that fingerprints them.
+RAW_DATASETS = ("sales_raw", "stores_raw", "test_raw")
 FINGERPRINT_DATASET = "raw_data_fingerprint"
-SYNTHETIC_PARAMS = "params:data_processing.synthetic"
-MARKER_FILE = "synthetic.json"
-_CHUNK_BYTES = 1 << 20
 
 
-class RawDataHook:
-    """Makes sure data/01_raw holds the three Kaggle files before a run, and fingerprints them."""
+class RawFilesCheckHook:
+    """Fails fast, before any node, when a pipeline reads raw files that are not usable."""
 
     @hook_impl
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
-    ) -> None:
-        """Ensure the raw files exist and expose their fingerprint, if the pipeline reads them.
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        """Check the raw folder if the pipeline reads it.
 
         Args:
-            run_params: Kedro's run parameters (``project_path`` makes recorded paths relative).
             pipeline: The pipeline about to run.
             catalog: The run's data catalog.
+
+        Raises:
+            RawDataError: A Kaggle file is missing or empty, or only some of them exist.
         """
         if not pipeline.inputs() & {*RAW_DATASETS, FINGERPRINT_DATASET}:
             return
-        paths = raw_file_paths(catalog)
-        synthetic = _synthetic_params(catalog)
-        ensure_raw_data(paths, n_stores=synthetic["n_stores"], seed=synthetic["seed"])
-        project_path = Path(run_params.get("project_path") or Path.cwd())
-        fingerprint = fingerprint_raw_files(paths, project_path)
-        if FINGERPRINT_DATASET in catalog:
-            catalog.save(FINGERPRINT_DATASET, fingerprint)
-        else:  # a catalog without the declared memory dataset (e.g. a unit test's)
-            catalog[FINGERPRINT_DATASET] = MemoryDataset(fingerprint)
-
-
-def raw_file_paths(catalog: Any) -> dict[str, Path]:
-    """The local path of each Kaggle file, taken from the catalog's raw datasets.
-
-    Args:
-        catalog: A Kedro data catalog holding ``sales_raw``, ``stores_raw`` and ``test_raw``.
-
-    Returns:
-        ``{"train.csv": Path, "store.csv": Path, "test.csv": Path}``.
-
-    Raises:
-        RawDataError: A raw dataset is missing from the catalog or is not a local file.
-    """
-    config = catalog.to_config()[0]
-    paths: dict[str, Path] = {}
-    for dataset_name, file_name in RAW_DATASETS.items():
-        filepath = config.get(dataset_name, {}).get("filepath")
-        if not filepath:
-            raise RawDataError(
-                f"The catalog has no file dataset '{dataset_name}' for {file_name}.", file_name
-            )
-        if "://" in str(filepath) and not str(filepath).startswith("file://"):
-            raise RawDataError(
-                f"{file_name}: the raw data hook handles local files only, "
-                f"but '{dataset_name}' points at {filepath}.",
-                file_name,
-            )
-        paths[file_name] = Path(str(filepath).removeprefix("file://"))
-    return paths
-
-
-def ensure_raw_data(paths: dict[str, Path], n_stores: int, seed: int) -> str:
-    """Make sure all three Kaggle files exist, writing synthetic ones when none does.
-
-    Args:
-        paths: The Kaggle file name -> path mapping from ``raw_file_paths``.
-        n_stores: Store count for synthetic data.
-        seed: Random seed for synthetic data.
-
-    Returns:
-        ``"synthetic"`` or ``"real"``: the source of the files now in place.
-
-    Raises:
-        RawDataError: Some but not all files exist, a file is empty (0 bytes), or the raw paths do
-            not share one folder with the Kaggle file names (the generator writes that layout).
-    """
-    present = [name for name, path in paths.items() if path.exists()]
-    raw_dir = _raw_dir(paths)
-    shown_dir = _display(raw_dir)
-    if not present:
-        _generate(paths, n_stores=n_stores, seed=seed)
-        logger.info(
-            "No Kaggle files in %s: generated synthetic Rossmann data (%s stores, seed %s)",
-            shown_dir,
-            f"{n_stores:,}",
-            seed,
-        )
-        return "synthetic"
-    missing = [name for name in paths if name not in present]
-    if missing:
-        raise RawDataError(
-            f"{shown_dir} holds {_names(present)} but not {_names(missing)}: add the missing "
-            f"Kaggle file(s), or remove {_names(present)} to use synthetic data. Real and "
-            "synthetic files are never mixed.",
-            missing[0],
-        )
-    for name, path in paths.items():
-        if path.stat().st_size == 0:
-            raise RawDataError(f"{name} is empty (0 bytes): {_display(path)}", name)
-    marker = read_synthetic_marker(paths)
-    if marker is None:
-        logger.info("Using the Kaggle files in %s (real data)", shown_dir)
-        return "real"
-    if (marker.get("n_stores"), marker.get("seed")) != (n_stores, seed):
-        previous = f"{marker.get('n_stores'):,} stores, seed {marker.get('seed')}"
-        _generate(paths, n_stores=n_stores, seed=seed)
-        logger.info(
-            "Synthetic data in %s was made with other parameters (%s): regenerated synthetic "
-            "Rossmann data (%s stores, seed %s)",
-            shown_dir,
-            previous,
-            f"{n_stores:,}",
-            seed,
-        )
-        return "synthetic"
-    logger.info(
-        "Using synthetic Rossmann data in %s (%s stores, seed %s)",
-        shown_dir,
-        f"{n_stores:,}",
-        seed,
-    )
-    return "synthetic"
-
-
-def read_synthetic_marker(
-    paths: dict[str, Path], hashes: dict[str, str] | None = None
-) -> dict[str, Any] | None:
-    """The synthetic marker, if it exists and every file's sha256 still matches it.
-
-    Args:
-        paths: The Kaggle file name -> path mapping.
-        hashes: The files' sha256 if already computed (each file is hashed otherwise).
-
-    Returns:
-        The marker's content, or ``None`` when the files are not (or no longer) synthetic.
-    """
-    marker_path = _raw_dir(paths) / MARKER_FILE
-    if not marker_path.exists():
-        return None
-    try:
-        marker = json.loads(marker_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        logger.warning("Ignoring unreadable %s: the raw files count as real", marker_path)
-        return None
-    recorded = marker.get("sha256", {})
-    hashes = hashes or {name: sha256_file(path) for name, path in paths.items()}
-    if any(recorded.get(name) != hashes[name] for name in paths):
-        return None
-    return marker
-
-
-def fingerprint_raw_files(paths: dict[str, Path], project_path: Path) -> dict[str, Any]:
-    """Where the raw files came from and what exactly they hold.
-
-    Args:
-        paths: The Kaggle file name -> path mapping.
-        project_path: Paths are recorded relative to it when they are inside it.
-
-    Returns:
-        ``{"source": "synthetic"|"real", "synthetic": {"seed", "n_stores"}|None,
-        "files": {name: {"path", "sha256", "dvc_md5"}}}``.
-    """
-    hashes = {name: sha256_file(path) for name, path in paths.items()}
-    marker = read_synthetic_marker(paths, hashes)
-    files = {
-        name: {
-            "path": _relative(path, project_path),
-            "sha256": hashes[name],
-            "dvc_md5": dvc_md5(path),
-        }
-        for name, path in paths.items()
-    }
-    return {
-        "source": "synthetic" if marker else "real",
-        "synthetic": {"seed": marker["seed"], "n_stores": marker["n_stores"]} if marker else None,
-        "files": files,
-    }
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def dvc_md5(path: Path) -> str | None:
-    """The md5 that ``<path>.dvc`` records for ``path``, or ``None`` without a DVC file."""
-    dvc_file = path.with_name(path.name + ".dvc")
-    if not dvc_file.exists():
-        return None
-    try:
-        outs = (yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}).get("outs") or []
-    except (OSError, yaml.YAMLError):
-        logger.warning("Could not read %s: no DVC md5 recorded for %s", dvc_file, path.name)
-        return None
-    matching = [out for out in outs if out.get("path") == path.name] or outs
-    return matching[0].get("md5") if matching else None
-
-
-def _generate(paths: dict[str, Path], n_stores: int, seed: int) -> None:
-    # Imported here: the generator is only needed when data must be written.
-    from rossmann_forecast.synthetic import write_raw_files  # noqa: PLC0415
-
-    raw_dir = _raw_dir(paths)
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    marker_path = raw_dir / MARKER_FILE
-    # Written files that lose their marker halfway would count as real: drop the old one first.
-    marker_path.unlink(missing_ok=True)
-    started = time.perf_counter()
-    written = write_raw_files(raw_dir, n_stores=n_stores, seed=seed)
-    marker = {
-        "generator": "rossmann_forecast.synthetic.write_raw_files",
-        "seed": seed,
-        "n_stores": n_stores,
-        "sha256": {name: sha256_file(Path(written.get(name, paths[name]))) for name in paths},
-    }
-    _write_atomically(marker_path, json.dumps(marker, indent=2, sort_keys=True) + "\n")
-    logger.debug("Synthetic raw files written in %.1f s", time.perf_counter() - started)
-
-
-def _raw_dir(paths: dict[str, Path]) -> Path:
-    folders = {path.parent for path in paths.values()}
-    misnamed = [name for name, path in paths.items() if path.name != name]
-    if len(folders) != 1 or misnamed:
-        raise RawDataError(
-            "The raw datasets must point at train.csv, store.csv and test.csv in one folder "
-            f"(the Kaggle layout); the catalog has {', '.join(map(str, paths.values()))}.",
-            misnamed[0] if misnamed else TRAIN_FILE,
-        )
-    return folders.pop()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as tmp:
-            tmp.write(text)
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it owner-only; the marker is not a secret
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _synthetic_params(catalog: Any) -> dict[str, int]:
-    params = catalog.load(SYNTHETIC_PARAMS) if SYNTHETIC_PARAMS in catalog else {}
-    return {"n_stores": int(params.get("n_stores", 1115)), "seed": int(params.get("seed", 42))}
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _display(path: Path) -> str:
-    return _relative(path, Path.cwd())
-
-
-def _names(names: list[str]) -> str:
-    return ", ".join(names)
+        # A catalog may hold the fingerprint in memory (e.g. a test's): only a dataset that
+        # fingerprints files can check them.
+        check = getattr(catalog.get(FINGERPRINT_DATASET), "check", None)
+        if callable(check):
+            check()
 
 
 class NodeTimingHook:
@@ -367,8 +109,11 @@ class FailedRunHook:
     the gate never picks it up by itself and it can never be promoted without a verdict.
     """
 
-    def __init__(self, model_dataset: str = "ensemble_model") -> None:
+    def __init__(
+        self, model_dataset: str = "ensemble_model", registry_params: str = "params:registry"
+    ) -> None:
         self._model_dataset = model_dataset
+        self._registry_params = registry_params
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, catalog: Any) -> None:
@@ -379,10 +124,71 @@ class FailedRunHook:
             return
         info = getattr(dataset, "model_info", None)
         version = getattr(info, "registered_model_version", None)
-        name = getattr(dataset, "_save_args", {}).get("registered_model_name")
-        if version is None or name is None:
+        if version is None or self._registry_params not in catalog:
             return
-        ModelRegistry(name).abandon(
+        # The registered model's name comes from conf (registry.model_name, the same
+        # globals entry the model dataset registers under), not from the dataset's internals.
+        ModelRegistry.from_params(catalog.load(self._registry_params)).abandon(
             int(version),
             f"the run that registered it failed: {type(error).__name__}: {error}"[:500],
         )
+
+
+class ArtifactLocationMismatch(click.ClickException):
+    """The MLflow database keeps this project's artifacts somewhere else than conf says.
+
+    A ``ClickException`` so that every ``kedro`` command (``run``, ``model ...``) shows the
+    message alone and exits 1.
+    """
+
+
+class MlflowLocationHook:
+    """Refuses to start when the local MLflow database was made by another project folder.
+
+    A project folder copied with ``cp -r`` brings ``mlflow/mlflow.db`` along, whose experiment
+    stores the *original's* absolute artifact folder: MLflow would write the copy's runs and
+    models there. Compared right after kedro-mlflow has set up tracking, before any run starts.
+    Only for a SQLite database and local artifact folders (a tracking server owns its layout).
+    """
+
+    @hook_impl(trylast=True)  # after kedro-mlflow's after_context_created has set up MLflow
+    def after_context_created(self, context: Any) -> None:
+        """Compare the configured artifact root with the database's experiment.
+
+        Raises:
+            ArtifactLocationMismatch: They differ; the message says how to fix it.
+        """
+        config = getattr(context, "mlflow", None)  # kedro-mlflow's config, set by its hook
+        if config is None:
+            return
+        uri = str(config.server.mlflow_tracking_uri or "")
+        experiment_conf = config.tracking.experiment
+        configured = _local_path(experiment_conf.create_experiment_kwargs.artifact_location)
+        if not uri.startswith("sqlite:") or configured is None:
+            return
+        from mlflow import MlflowClient  # noqa: PLC0415
+
+        experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment_conf.name)
+        stored = _local_path(experiment.artifact_location) if experiment else None
+        if stored is None or stored == configured:
+            return
+        database = uri.removeprefix("sqlite:///")
+        raise ArtifactLocationMismatch(
+            f"The MLflow database {database} keeps the artifacts of experiment "
+            f"'{experiment_conf.name}' in {stored}, but this project's artifact root is "
+            f"{configured} (conf/base/mlflow.yml). Is this a copy of another project folder? "
+            "Its runs and models would be written into the other folder; nothing was written.\n"
+            f"Fix: to give this folder its own registry, delete its database and artifacts "
+            f"(rm -rf {Path(database).parent}) and run again; to keep using the original "
+            f"registry, run from the original folder, or set ROSSMANN_ARTIFACT_ROOT={stored}."
+        )
+
+
+def _local_path(location: str | None) -> Path | None:
+    """A local artifact location as a resolved path; ``None`` for remote ones or none."""
+    if not location:
+        return None
+    parsed = urlparse(str(location))
+    if parsed.scheme not in ("", "file"):
+        return None
+    return Path(unquote(parsed.path) if parsed.scheme else str(location)).resolve()

@@ -7,7 +7,12 @@ import warnings
 
 from omegaconf.resolvers import oc
 
-from rossmann_forecast.hooks import FailedRunHook, NodeTimingHook, RawDataHook
+from rossmann_forecast.hooks import (
+    FailedRunHook,
+    MlflowLocationHook,
+    NodeTimingHook,
+    RawFilesCheckHook,
+)
 from rossmann_forecast.paths import project_root
 
 # kedro-mlflow 2.0.3 defines KedroPipelineModel.predict without type hints, and MLflow warns
@@ -26,9 +31,11 @@ for _warning in _caught:
             _warning.message, _warning.category, _warning.filename, _warning.lineno
         )
 
-# kedro-mlflow registers its own hook through its entry point. Ours make sure raw data exist,
-# show progress and where the time goes, and abandon a version whose registering run failed.
-HOOKS = (RawDataHook(), NodeTimingHook(), FailedRunHook())
+# kedro-mlflow registers its own hook through its entry point. Ours stop a copied project
+# folder from writing into the original's artifacts, stop a run whose raw files are missing
+# before any node, show progress and where the time goes, and abandon a version whose
+# registering run failed.
+HOOKS = (MlflowLocationHook(), RawFilesCheckHook(), NodeTimingHook(), FailedRunHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

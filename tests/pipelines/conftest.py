@@ -56,6 +56,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
     """Train v1 (Staging), review it alone, promote it, train v2 (Staging)."""
     project = make_kedro_project(tmp_path_factory.mktemp("lifecycle"))
     client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
+    project.synthesize()
     _ok(project.run())
     first_review = _ok(project.kedro("model", "review", "-e", "test"))
     reporting = project.path / "data" / "08_reporting"

@@ -87,11 +87,27 @@ def read_lineage(project) -> dict:
     return json.loads(path.read_text())
 
 
-def test_run_without_raw_files_generates_synthetic_data(kedro_project):
+def test_run_without_raw_files_stops_at_once_and_says_what_to_do(kedro_project):
     result = kedro_project.run("--pipelines", "data_processing")
 
+    assert result.returncode != 0
+    assert (
+        "data/01_raw/train.csv is missing: drop the Kaggle files there or run "
+        "`kedro data synthesize`" in result.output
+    )
+    assert "Running node" not in result.output
+    assert list(kedro_project.raw_dir.iterdir()) == []  # kedro run never writes raw files
+    assert list((kedro_project.path / "data" / "02_intermediate").iterdir()) == []
+
+
+def test_synthesize_then_run_uses_synthetic_data_with_its_lineage(kedro_project):
+    synthesized = kedro_project.synthesize()
+    result = kedro_project.run("--pipelines", "data_processing")
+
+    assert "Wrote synthetic Rossmann data (30 stores, seed 42) to data/01_raw" in (
+        synthesized.stdout
+    )
     assert result.returncode == 0, result.output
-    assert "No Kaggle files in data/01_raw: generated synthetic Rossmann data" in result.output
     assert (kedro_project.raw_dir / "synthetic.json").exists()
     intermediate = kedro_project.path / "data" / "02_intermediate"
     sales = pd.read_parquet(intermediate / "sales_validated.parquet")
@@ -102,6 +118,25 @@ def test_run_without_raw_files_generates_synthetic_data(kedro_project):
     assert lineage["files"]["train.csv"]["path"] == "data/01_raw/train.csv"
     assert lineage["files"]["train.csv"]["rows"] == len(sales)
     assert len(lineage["files"]["store.csv"]["sha256"]) == 64
+
+
+def test_synthesize_options_override_conf_and_real_files_are_refused(
+    kedro_project, raw_frames, write_raw_csvs
+):
+    small = kedro_project.synthesize("--n-stores", "5", "--seed", "3")
+    marker = json.loads((kedro_project.raw_dir / "synthetic.json").read_text())
+    (kedro_project.raw_dir / "synthetic.json").unlink()
+    paths = write_raw_csvs(kedro_project.raw_dir, raw_frames)
+    before = {name: path.read_bytes() for name, path in paths.items()}
+
+    refused = kedro_project.kedro("data", "synthesize", "-e", "test")
+
+    assert "5 stores, seed 3" in small.stdout
+    assert (marker["n_stores"], marker["seed"]) == (5, 3)
+    assert refused.returncode == 1
+    assert "real files are never overwritten" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert {name: path.read_bytes() for name, path in paths.items()} == before
 
 
 def change_one_byte_of_customers(train_csv: Path) -> None:
@@ -115,7 +150,7 @@ def change_one_byte_of_customers(train_csv: Path) -> None:
 
 
 def test_synthetic_files_with_one_byte_changed_count_as_real(kedro_project):
-    assert kedro_project.run("--pipelines", "data_processing").returncode == 0
+    kedro_project.synthesize()
     train_csv = kedro_project.raw_dir / "train.csv"
     size = train_csv.stat().st_size
     change_one_byte_of_customers(train_csv)
@@ -124,7 +159,7 @@ def test_synthetic_files_with_one_byte_changed_count_as_real(kedro_project):
     result = kedro_project.run("--pipelines", "data_processing")
 
     assert result.returncode == 0, result.output
-    assert "Using the Kaggle files in data/01_raw (real data)" in result.output
+    assert "Raw data lineage: real data" in result.output
     lineage = read_lineage(kedro_project)
     assert lineage["source"] == "real"
     assert lineage["synthetic"] is None
@@ -170,6 +205,7 @@ def test_partial_set_of_kaggle_files_fails_the_run(kedro_project, raw_frames, wr
 
     assert result.returncode != 0
     assert "holds store.csv but not train.csv, test.csv" in " ".join(result.output.split())
+    assert "Running node" not in result.output
     assert not (kedro_project.raw_dir / "train.csv").exists()
 
 

@@ -32,6 +32,7 @@ def _git(project, *args):
 def trained(tmp_path_factory):
     """One training run shared by the checks below (it is the slow part)."""
     project = make_kedro_project(tmp_path_factory.mktemp("training"))
+    project.synthesize()
     _git(project, "init", "-q")
     _git(project, "add", "conf", "pyproject.toml")
     _git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "fixture")

@@ -37,6 +37,7 @@ tuning:
 def tuned(tmp_path_factory):
     project = make_kedro_project(tmp_path_factory.mktemp("tuning"))
     (project.path / "conf" / "local" / "parameters_small.yml").write_text(SMALL)
+    project.synthesize("-e", "local")
     result = project.kedro("run", "--pipelines", "tuning")
     assert result.returncode == 0, result.output[-6000:]
     client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])

@@ -8,6 +8,7 @@ MODEL = "rossmann-ensemble"
 
 
 def test_a_failed_run_abandons_the_version_it_registered(kedro_project):
+    kedro_project.synthesize()
     # The gate fails on a bad setting (no recent days to score), after training registered v1.
     failed = kedro_project.run("--params", "validation.recent_days=0")
     assert failed.returncode != 0

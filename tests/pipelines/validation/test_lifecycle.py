@@ -17,7 +17,9 @@ MODEL = "rossmann-ensemble"
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return make_kedro_project(tmp_path_factory.mktemp("lifecycle"))
+    project = make_kedro_project(tmp_path_factory.mktemp("lifecycle"))
+    project.synthesize()
+    return project
 
 
 def _ok(result):

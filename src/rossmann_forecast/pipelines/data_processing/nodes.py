@@ -4,11 +4,10 @@ Each raw file is validated on its own (``validate_*``), then ``check_known_store
 cross-file rule (every store in train.csv and test.csv is in store.csv) and only then releases
 the three validated tables. So a bad file stops the run before any validated table is written.
 
-Raw-data lineage: reading files is I/O, so it does not happen in a node. ``RawDataHook``
-(``rossmann_forecast.hooks``) fingerprints the raw files before the run (path, sha256, DVC md5,
-synthetic or real) and puts the result in the ``raw_data_fingerprint`` memory dataset;
-``build_raw_data_lineage`` adds the validated row counts and returns the ``raw_data_lineage``
-record, which the catalog saves as JSON.
+Raw-data lineage: reading files is I/O, so it does not happen in a node. The catalog's
+``raw_data_fingerprint`` dataset (``RawFilesFingerprintDataset``) fingerprints the raw files when
+it is loaded (path, sha256, DVC md5, synthetic or real); ``build_raw_data_lineage`` adds the
+validated row counts and returns the ``raw_data_lineage`` record, which the catalog saves as JSON.
 """
 
 from __future__ import annotations
@@ -132,7 +131,7 @@ def build_raw_data_lineage(
     """The raw-data lineage record: source, synthetic parameters, and each file's identity.
 
     Args:
-        raw_data_fingerprint: From ``RawDataHook``: ``{"source", "synthetic", "files": {name:
+        raw_data_fingerprint: The ``raw_data_fingerprint`` dataset: ``{"source", "synthetic", "files": {name:
             {"path", "sha256", "dvc_md5"}}}``.
         sales: Validated ``train.csv``.
         stores: Validated ``store.csv``.
