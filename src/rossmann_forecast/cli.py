@@ -299,9 +299,10 @@ def _run_pipeline(
         raise _RegistryCommandError(str(exc)) from exc
     except DatasetError as exc:
         # A model dataset that could not resolve its version (nothing in the stage, no such
-        # version): Kedro wraps the registry's message; show that message alone.
+        # version), or an input file that cannot be read as rows (empty): Kedro wraps the
+        # message; show that message alone.
         cause = exc.__cause__
-        while cause is not None and not isinstance(cause, RegistryError):
+        while cause is not None and not isinstance(cause, (RegistryError, InvalidInputError)):
             cause = cause.__cause__
         if cause is not None:
             raise _RegistryCommandError(str(cause)) from exc
