@@ -213,3 +213,11 @@ def test_valid_rows_are_never_refused(tiny_model, data):
     assert np.isfinite(sales).all()
     assert (sales[rows["Open"].to_numpy() == 0] == 0).all()
     assert (sales[rows["Open"].to_numpy() == 1] > 0).all()
+
+
+def test_the_input_example_logged_with_a_version_has_only_stores_it_can_forecast(tiny_model):
+    """MLflow predicts the input example when it logs a version: it must not be refused."""
+    example = tiny_model.python_model.input_example(n_rows=10)
+
+    assert sorted(example["Store"]) == tiny_model.stores  # NO_HISTORY_STORE left out
+    assert len(tiny_model.pyfunc.predict(example)) == len(tiny_model.stores)

@@ -217,9 +217,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         return pd.to_datetime(dates) >= end
 
     def input_example(self, n_rows: int = 3) -> pd.DataFrame:
-        """A few rows in the test format: the first days after the origin for known stores."""
-        stores = sorted(self.state.known_stores)[:n_rows]
-        dates = pd.date_range(self.state.origin, periods=n_rows)
+        """A few rows in the test format: the first days after the origin, stores it can forecast."""
+        stores = sorted(self.state.stores_with_history)[:n_rows]
+        dates = pd.date_range(self.state.origin, periods=len(stores))
         rows = pd.DataFrame(
             {
                 "Store": stores,
