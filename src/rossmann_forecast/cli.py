@@ -352,7 +352,16 @@ def predict(
         output = output.resolve()
         inference["output_path"] = output.as_posix()
         inference["predictions_path"] = output.with_name(f"{output.stem}_detailed.csv").as_posix()
-    outputs, params = _run_pipeline(metadata, env, "inference", {"inference": inference})
+    try:
+        outputs, params = _run_pipeline(metadata, env, "inference", {"inference": inference})
+    except _RegistryCommandError as exc:
+        # The model names the column and rows; the file they are in is the one given here.
+        from rossmann_forecast.model.ensemble import InvalidInputError  # noqa: PLC0415
+
+        refused = isinstance(exc.__cause__, InvalidInputError)
+        if refused and input_path is not None and not exc.message.startswith(input_path.name):
+            exc.message = f"{input_path.name}: {exc.message}"
+        raise
     record = outputs["inference_record"].load()
     click.echo(
         f"✓ {record['predicted_rows']:,} predictions by {record['model_name']} version "

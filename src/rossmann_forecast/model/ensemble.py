@@ -21,7 +21,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, Schema
 
 from rossmann_forecast.model.boosters import BOOSTERS, booster
@@ -61,8 +63,16 @@ SIGNATURE = ModelSignature(
 )
 
 
-class InvalidInputError(ValueError):
-    """Rows that the model cannot forecast: missing columns, malformed values, unknown stores."""
+class InvalidInputError(MlflowException, ValueError):
+    """Rows that the model cannot forecast: missing columns, malformed values, unknown stores.
+
+    An ``MlflowException`` with MLflow's "invalid parameter value" code, so that the scoring
+    server (``mlflow models serve``) answers HTTP 400 with this message; any other exception
+    raised in ``predict`` becomes a generic "unexpected error" there.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 @dataclass(frozen=True)
