@@ -107,12 +107,16 @@ def test_customers_present_with_bad_values_is_still_refused(raw_frames):
     assert "Customers=-3" in message
 
 
-def test_unexpected_column_is_rejected(raw_frames):
-    message = raise_message(raw_frames["store.csv"].assign(Extra=1), "store.csv")
+@pytest.mark.parametrize("file_name", ["train.csv", "store.csv", "test.csv"])
+def test_an_unused_column_is_dropped_with_a_warning_naming_it(raw_frames, caplog, file_name):
+    """Issue 10: an export's extra column (a note) is ignored, never refused nor used."""
+    clean = validate_raw_table(raw_frames[file_name], file_name)
 
-    assert "store.csv" in message
-    assert "column 'Extra'" in message
-    assert "column_in_schema" in message
+    with caplog.at_level("WARNING", logger="rossmann_forecast.schemas"):
+        noted = validate_raw_table(raw_frames[file_name].assign(Note="checked"), file_name)
+
+    assert f"{file_name} has a column the model does not use: 'Note' (ignored)" in caplog.text
+    pd.testing.assert_frame_equal(noted, clean)
 
 
 def test_wrong_type_names_column_rule_and_line(raw_frames, roundtrip):
@@ -128,6 +132,36 @@ def test_wrong_type_names_column_rule_and_line(raw_frames, roundtrip):
     assert "rule 'type integer'" in message
     assert "line 5" in message  # frame row 3 = CSV line 5 (line 1 is the header)
     assert "Sales='abc'" in message
+
+
+@pytest.mark.parametrize("file_name", ["train.csv", "test.csv"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda d: d.strftime("%d/%m/%Y"),
+        lambda d: d.strftime("%m/%d/%Y"),
+        lambda d: d.strftime("%Y-%m-%dT00:00:00-02:00"),
+        lambda d: d.strftime("%Y-%m-%dT00:00:00+00:00"),
+        lambda d: d.strftime("%Y-%m-%dT00:00:00+02:00"),
+        lambda d: d.strftime("%Y-%m-%d 00:00:00"),
+        lambda d: f"{d.year}-{d.month}-{d.day}",
+    ],
+    ids=["day-first", "month-first", "zone-minus-2", "zone-utc", "zone-plus-2", "time", "unpadded"],
+)
+def test_dates_must_be_written_yyyy_mm_dd(raw_frames, roundtrip, file_name, spelling):
+    """Issue 10: pandas alone would guess day or month first, or shift a date by its zone."""
+    frame = raw_frames[file_name]
+    dates = pd.to_datetime(frame["Date"])
+    frame["Date"] = [spelling(d) for d in dates]
+    loaded = roundtrip({file_name: frame})[file_name]
+
+    message = raise_message(loaded, file_name)
+
+    assert message.startswith(f"{file_name} failed validation: 1 rule broken")
+    assert "column 'Date', rule 'type date' (dates as YYYY-MM-DD, no time, no zone)" in message
+    assert f"{len(frame)} rows, e.g. line 2 (" in message
+    assert f"Date={spelling(dates[0])!r}" in message
+    assert "day_of_week_matches_date" not in message
 
 
 def test_fractional_number_in_integer_column_is_a_wrong_type(raw_frames):

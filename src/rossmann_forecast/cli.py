@@ -299,9 +299,10 @@ def _run_pipeline(
         raise _RegistryCommandError(str(exc)) from exc
     except DatasetError as exc:
         # A model dataset that could not resolve its version (nothing in the stage, no such
-        # version): Kedro wraps the registry's message; show that message alone.
+        # version), or an input file that cannot be read as rows (empty): Kedro wraps the
+        # message; show that message alone.
         cause = exc.__cause__
-        while cause is not None and not isinstance(cause, RegistryError):
+        while cause is not None and not isinstance(cause, (RegistryError, InvalidInputError)):
             cause = cause.__cause__
         if cause is not None:
             raise _RegistryCommandError(str(cause)) from exc
@@ -351,7 +352,16 @@ def predict(
         output = output.resolve()
         inference["output_path"] = output.as_posix()
         inference["predictions_path"] = output.with_name(f"{output.stem}_detailed.csv").as_posix()
-    outputs, params = _run_pipeline(metadata, env, "inference", {"inference": inference})
+    try:
+        outputs, params = _run_pipeline(metadata, env, "inference", {"inference": inference})
+    except _RegistryCommandError as exc:
+        # The model names the column and rows; the file they are in is the one given here.
+        from rossmann_forecast.model.ensemble import InvalidInputError  # noqa: PLC0415
+
+        refused = isinstance(exc.__cause__, InvalidInputError)
+        if refused and input_path is not None and not exc.message.startswith(input_path.name):
+            exc.message = f"{input_path.name}: {exc.message}"
+        raise
     record = outputs["inference_record"].load()
     click.echo(
         f"✓ {record['predicted_rows']:,} predictions by {record['model_name']} version "

@@ -25,7 +25,7 @@ import rossmann_forecast.model
 from rossmann_forecast import raw_data, registry
 from rossmann_forecast.lineage import git_state, lineage_tags, version_description
 from rossmann_forecast.model.boosters import BOOSTERS
-from rossmann_forecast.model.ensemble import SIGNATURE
+from rossmann_forecast.model.ensemble import SIGNATURE, InvalidInputError
 from rossmann_forecast.paths import project_root
 from rossmann_forecast.registry_datasets import RegisteredVersion, read_version
 
@@ -257,15 +257,24 @@ class MlflowInputDataset(AbstractDataset):
         self.metadata = metadata
 
     def load(self) -> Any:
-        data = self._dataset.load()
+        path = Path(str(getattr(self._dataset, "_filepath", ""))).resolve()
+        try:
+            data = self._dataset.load()
+        except DatasetError as exc:
+            # pandas says "No columns to parse from file" 300 lines down a traceback.
+            if isinstance(exc.__cause__, pd.errors.EmptyDataError):
+                size = path.stat().st_size if path.is_file() else 0
+                raise InvalidInputError(
+                    f"{path.name} is empty ({size} bytes): {path} has no header and no rows"
+                ) from None
+            raise
         run = mlflow.active_run()
         if run is not None and run.info.run_id != self._recorded_for_run:
-            path = Path(str(getattr(self._dataset, "_filepath", ""))).resolve().as_uri()
             with warnings.catch_warnings():
                 # MLflow registers its local dataset source twice (for "" and "file" URIs) and
                 # says a local path "can be interpreted in multiple ways"; both are one class.
                 warnings.filterwarnings("ignore", message="The specified dataset source can be")
-                source = resolve_dataset_source(path)
+                source = resolve_dataset_source(path.as_uri())
             mlflow.log_input(TableRecord(data, source, self._name), context=self._context)
             self._recorded_for_run = run.info.run_id
         return data

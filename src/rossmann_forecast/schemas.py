@@ -9,6 +9,12 @@ the file, the column, the rule and a few offending rows (as CSV line numbers), e
       - column 'Sales', rule 'greater_than_or_equal_to(0)': 2 rows, e.g. line 3 (Store=2,
         Date=2015-07-31): -5; line 9 (Store=8, Date=2015-07-31): -1
 
+Dates are read in one spelling only, ``YYYY-MM-DD``: ``31/07/2015`` or a date with a time or a
+zone (``2015-07-31T00:00:00-02:00``) is refused as a date format, naming the rows, instead of
+being guessed (day or month first) or shifted by its zone. A column that no schema knows (an
+export's ``Note``, a written index) is dropped with a warning naming it: it never reaches the
+model.
+
 Validated tables are typed: ``Date`` is ``datetime64[us]`` (what pandas 3 parses and what Parquet
 gives back), categories are strings, integer columns without gaps are ``int64`` and integer
 columns with gaps (``test.csv`` Open, the competition and Promo2 dates) are nullable ``Int64``.
@@ -16,11 +22,14 @@ columns with gaps (``test.csv`` Open, the competition and Promo2 dates) are null
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
+
+logger = logging.getLogger(__name__)
 
 TRAIN_FILE = "train.csv"
 STORE_FILE = "store.csv"
@@ -31,6 +40,9 @@ STORE_TYPES = ["a", "b", "c", "d"]
 ASSORTMENTS = ["a", "b", "c"]
 PROMO_INTERVALS = ["Jan,Apr,Jul,Oct", "Feb,May,Aug,Nov", "Mar,Jun,Sept,Dec"]
 DATE_FORMAT = "%Y-%m-%d"
+# The one date spelling accepted (ISO 8601 calendar date, no time, no zone): pandas alone would
+# read 2015-7-31 and, with a time after it, 2015-07-31T00:00:00-02:00 too.
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 DATE_DTYPE = "datetime64[us]"
 
 # How many rules and offending rows an error message shows: enough to act on, not a wall of text.
@@ -220,10 +232,15 @@ def validate_raw_table(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
             f"(columns: {', '.join(map(str, df.columns))}).",
             file_name,
         )
-    normalised = normalise_raw_quirks(df)
+    normalised = _drop_unused_columns(normalise_raw_quirks(df), schema, file_name)
+    # Dates first: pandera's coercion would guess a spelling (day or month first, any zone).
+    date_problems = _date_format_problems(normalised, schema)
+    if date_problems:
+        raise RawDataError(_message(file_name, date_problems), file_name)
     try:
-        validated = schema.validate(normalised, lazy=True)
+        validated = schema.validate(_parse_dates(normalised, schema), lazy=True)
     except pa_errors.SchemaErrors as exc:
+        # Rows are shown as the file has them (dates as written).
         message = format_failure_cases(file_name, exc.failure_cases, normalised, schema)
         raise RawDataError(message, file_name, exc.failure_cases) from None
     columns = [name for name in schema.columns if name in validated.columns]
@@ -274,7 +291,10 @@ def format_failure_cases(
     Returns:
         A message of one line per broken rule, each with up to ``MAX_ROWS_SHOWN`` rows.
     """
-    problems = _problems(failure_cases, df, schema)
+    return _message(file_name, _problems(failure_cases, df, schema))
+
+
+def _message(file_name: str, problems: list[str]) -> str:
     noun = "rule" if len(problems) == 1 else "rules"
     lines = [f"{file_name} failed validation: {len(problems)} {noun} broken"]
     lines += [f"  - {problem}" for problem in problems[:MAX_RULES_SHOWN]]
@@ -323,6 +343,48 @@ def _problems(
         column = case["column"] if pd.notna(case["column"]) else "(table)"
         problems.append(f"column '{column}', {_rule_label(case['check'])}: {case['failure_case']}")
     return problems
+
+
+def _drop_unused_columns(
+    df: pd.DataFrame, schema: pa.DataFrameSchema, file_name: str
+) -> pd.DataFrame:
+    """Drop the columns the schema does not know, with a warning that names them."""
+    unused = [column for column in df.columns if column not in schema.columns]
+    if not unused:
+        return df
+    logger.warning(
+        "%s has %s the model does not use: %s (ignored)",
+        file_name,
+        "a column" if len(unused) == 1 else f"{len(unused)} columns",
+        ", ".join(repr(str(column)) for column in unused),
+    )
+    return df.drop(columns=unused)
+
+
+def _date_columns(df: pd.DataFrame, schema: pa.DataFrameSchema) -> list[str]:
+    """The schema's date columns that ``df`` holds as text (as read from CSV)."""
+    return [
+        name
+        for name, column in schema.columns.items()
+        if str(column.dtype).startswith("datetime64")
+        and name in df.columns
+        and not pd.api.types.is_datetime64_any_dtype(df[name])
+    ]
+
+
+def _date_format_problems(df: pd.DataFrame, schema: pa.DataFrameSchema) -> list[str]:
+    return [
+        _type_problem(name, df, schema)
+        for name in _date_columns(df, schema)
+        if not _rows_not_of_type(df[name], str(schema.columns[name].dtype)).empty
+    ]
+
+
+def _parse_dates(df: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    parsed = {
+        name: pd.to_datetime(df[name], format=DATE_FORMAT) for name in _date_columns(df, schema)
+    }
+    return df.assign(**parsed)
 
 
 def _rule_label(rule: str) -> str:
@@ -378,7 +440,7 @@ _ROW_KEYS = ("Id", "Store", "Date")
 _TYPE_WORDS = {
     "Int64": ("integer", "whole numbers"),
     "float64": ("float", "numbers"),
-    "datetime64[ns]": ("date", f"dates as {DATE_FORMAT}"),
+    "datetime64[ns]": ("date", "dates as YYYY-MM-DD, no time, no zone"),
     "str": ("string", "text"),
 }
 
@@ -391,7 +453,9 @@ def _rows_not_of_type(values: pd.Series, expected: str) -> pd.Index:
     elif expected == "float64":
         ok = pd.to_numeric(values, errors="coerce").notna()
     elif expected.startswith("datetime64"):
-        ok = pd.to_datetime(values, errors="coerce", format=DATE_FORMAT).notna()
+        text = values.astype("string")
+        iso = text.str.fullmatch(DATE_PATTERN).fillna(False).astype(bool)
+        ok = iso & pd.to_datetime(text.where(iso), errors="coerce", format=DATE_FORMAT).notna()
     else:
         return pd.Index([])
     return values.index[present & ~ok]

@@ -21,7 +21,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, Schema
 
 from rossmann_forecast.model.boosters import BOOSTERS, booster
@@ -37,6 +39,11 @@ logger = logging.getLogger(__name__)
 INPUT_COLUMNS = ["Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"]
 MEMBER_LABELS = {name: b.label for name, b in BOOSTERS.items()}
 VALID_STATE_HOLIDAYS = {"0", "a", "b", "c"}
+# The one date spelling accepted: ISO 8601 calendar date, no time, no zone.
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+DATE_FORMAT = "%Y-%m-%d"
+# How many offending rows a refusal shows: enough to find them, short enough for one line.
+MAX_ROWS_SHOWN = 3
 
 SIGNATURE = ModelSignature(
     inputs=Schema(
@@ -56,8 +63,16 @@ SIGNATURE = ModelSignature(
 )
 
 
-class InvalidInputError(ValueError):
-    """Rows that the model cannot forecast: missing columns, malformed values, unknown stores."""
+class InvalidInputError(MlflowException, ValueError):
+    """Rows that the model cannot forecast: missing columns, malformed values, unknown stores.
+
+    An ``MlflowException`` with MLflow's "invalid parameter value" code, so that the scoring
+    server (``mlflow models serve``) answers HTTP 400 with this message; any other exception
+    raised in ``predict`` becomes a generic "unexpected error" there.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 @dataclass(frozen=True)
@@ -212,13 +227,13 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         return pd.to_datetime(dates) >= end
 
     def input_example(self, n_rows: int = 3) -> pd.DataFrame:
-        """A few rows in the test format: the first days after the origin for known stores."""
-        stores = sorted(self.state.known_stores)[:n_rows]
-        dates = pd.date_range(self.state.origin, periods=n_rows)
+        """A few rows in the test format: the first days after the origin, stores it can forecast."""
+        stores = sorted(self.state.stores_with_history)[:n_rows]
+        dates = pd.date_range(self.state.origin, periods=len(stores))
         rows = pd.DataFrame(
             {
                 "Store": stores,
-                "DayOfWeek": dates.dayofweek + 1,
+                "DayOfWeek": dates.day_of_week + 1,
                 "Date": dates,
                 "Open": 1.0,
                 "Promo": 0,
@@ -229,7 +244,17 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         return to_model_input(rows)
 
     def prepare_input(self, model_input: pd.DataFrame) -> pd.DataFrame:
-        """Check and type rows in the test format, naming what is wrong."""
+        """Check and type rows in the test format, naming what is wrong.
+
+        The rules, each refused in one line that names the column, the rule and a few rows:
+        the columns of test.csv (Id optional, extra columns ignored); whole numbers in Store,
+        DayOfWeek, Promo, SchoolHoliday; Date written ``YYYY-MM-DD`` (no other spelling, no
+        time, no zone: ``05/08/2015`` is a guess either way); Open 0, 1 or missing (open);
+        StateHoliday 0, a, b or c; DayOfWeek the ISO weekday of Date; no date before the
+        model's origin (it forecasts from there on); every store known to the model's
+        store.csv and with sales in the longest statistics window before the origin (the model
+        has nothing to forecast a store without history from).
+        """
         if not isinstance(model_input, pd.DataFrame):
             raise InvalidInputError(f"Expected a DataFrame, got {type(model_input).__name__}")
         missing = [c for c in INPUT_COLUMNS if c not in model_input.columns and c != "Open"]
@@ -241,8 +266,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         rows = pd.DataFrame(index=model_input.index)
         for column in ("Store", "DayOfWeek", "Promo", "SchoolHoliday"):
             rows[column] = _integer_column(model_input, column)
-        rows["Date"] = pd.to_datetime(model_input["Date"], format="mixed", errors="coerce")
-        _refuse(rows["Date"].isna(), model_input, "Date", "is not a date (YYYY-MM-DD)")
+        rows["Date"] = _date_column(model_input)
         opened = model_input["Open"] if "Open" in model_input else pd.Series(1, index=rows.index)
         opened = pd.to_numeric(opened, errors="coerce").fillna(1)
         _refuse(~opened.isin([0, 1]), model_input, "Open", "must be 0, 1 or missing")
@@ -255,13 +279,47 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         _refuse(~rows["DayOfWeek"].between(1, 7), model_input, "DayOfWeek", "must be 1..7")
         for column in ("Promo", "SchoolHoliday"):
             _refuse(~rows[column].isin([0, 1]), model_input, column, "must be 0 or 1")
-        unknown = sorted(int(s) for s in set(rows["Store"].unique()) - self.state.known_stores)
+        _refuse(
+            rows["DayOfWeek"] != rows["Date"].dt.day_of_week + 1,
+            model_input,
+            "DayOfWeek",
+            "must be the ISO weekday of Date (1 = Monday)",
+            also=["Date"],
+        )
+        self._check_stores(rows["Store"])
+        origin = self.state.origin
+        last_day = origin - pd.Timedelta(days=1)
+        _refuse(
+            rows["Date"] < origin,
+            model_input,
+            "Date",
+            f"is before the model's origin {origin.date()} (it was trained on sales up to "
+            f"{last_day.date()} and forecasts from the day after)",
+        )
+        return rows
+
+    def _check_stores(self, stores: pd.Series) -> None:
+        """Refuse stores the model does not know, or knows without any sales to start from."""
+        requested = {int(s) for s in stores.unique()}
+        unknown = sorted(requested - self.state.known_stores)
         if unknown:
             raise InvalidInputError(
-                f"Unknown store(s) {unknown[:10]}{' ...' if len(unknown) > 10 else ''}: "
-                f"this model knows {len(self.state.known_stores)} stores from its store.csv"
+                f"Unknown store(s) {_few(unknown)} in column 'Store': this model knows "
+                f"{len(self.state.known_stores)} stores from its store.csv"
             )
-        return rows
+        no_history = sorted(requested - self.state.stores_with_history)
+        if no_history:
+            window = max(self.state.config.windows_days)
+            raise InvalidInputError(
+                f"Column 'Store': store(s) {_few(no_history)} have no sales in the {window} days "
+                f"before the model's origin {self.state.origin.date()} (new, or closed all that "
+                "time): the model has nothing to forecast them from; forecast them another way, "
+                "or retrain once train.csv holds their sales"
+            )
+
+
+def _few(values: list[int]) -> str:
+    return f"{values[:10]}{' ...' if len(values) > 10 else ''}"
 
 
 def _integer_column(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -270,12 +328,55 @@ def _integer_column(frame: pd.DataFrame, column: str) -> pd.Series:
     return values.astype("int64")
 
 
-def _refuse(bad: pd.Series, frame: pd.DataFrame, column: str, rule: str) -> None:
-    if bool(bad.any()):
-        sample = frame.loc[bad.to_numpy(), column].head(3).tolist()
-        raise InvalidInputError(
-            f"Column {column!r} {rule}: {int(bad.sum())} bad row(s), e.g. {sample}"
-        )
+def _date_column(frame: pd.DataFrame) -> pd.Series:
+    """Date as datetime: ``YYYY-MM-DD`` text, or naive datetimes at midnight (typed callers)."""
+    values = frame["Date"]
+    if pd.api.types.is_datetime64_dtype(values) and not isinstance(
+        values.dtype, pd.DatetimeTZDtype
+    ):
+        dates = values
+        bad = dates.isna() | (dates != dates.dt.normalize())
+    else:
+        text = values.astype("string").str.strip()
+        iso = text.str.fullmatch(DATE_PATTERN).fillna(False).astype(bool)
+        dates = pd.to_datetime(text.where(iso), format=DATE_FORMAT, errors="coerce")
+        bad = dates.isna()
+    _refuse(bad, frame, "Date", "is not a date as YYYY-MM-DD (no other order, no time, no zone)")
+    return dates
+
+
+def _refuse(
+    bad: pd.Series, frame: pd.DataFrame, column: str, rule: str, also: list[str] | None = None
+) -> None:
+    """Raise one line: the column, the rule, how many rows and the first few of them."""
+    if not bool(bad.any()):
+        return
+    columns = [column, *(also or [])]
+    where = " and ".join(repr(c) for c in columns)
+    positions = np.flatnonzero(bad.to_numpy())
+    examples = "; ".join(_describe_row(frame, int(p), columns) for p in positions[:MAX_ROWS_SHOWN])
+    raise InvalidInputError(
+        f"Column{'s' if also else ''} {where} {rule}: {len(positions)} bad row(s), e.g. {examples}"
+    )
+
+
+def _describe_row(frame: pd.DataFrame, position: int, columns: list[str]) -> str:
+    """``row 5 (Id=5, Store=1): '05/08/2015'``: row 1 is the first data row."""
+    row = frame.iloc[position]
+    keys = [k for k in ("Id", "Store") if k in frame.columns and k not in columns]
+    context = ", ".join(f"{k}={row[k]}" for k in keys)
+    if len(columns) == 1:
+        values = repr(_plain(row[columns[0]]))
+    else:
+        values = ", ".join(f"{c}={_plain(row[c])!r}" for c in columns)
+    return (
+        f"row {position + 1} ({context}): {values}" if context else f"row {position + 1}: {values}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones, so that messages show 3 and '2015-08-01', not np.int64(3)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def forecast_through(model: Any, rows: pd.DataFrame) -> pd.Series:

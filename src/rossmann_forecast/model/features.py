@@ -113,6 +113,16 @@ class FeatureState:
         """Stores the state can forecast (present in store.csv)."""
         return set(self.stores.index.astype(int))
 
+    @property
+    def stores_with_history(self) -> set[int]:
+        """Stores with sales in the longest statistics window before the origin.
+
+        A store of store.csv without them (new, or closed all that time) has no statistic to
+        forecast from: its forecast would be the boosters' guess for a store of no level.
+        """
+        level = self.store_stats[f"w{max(self.config.windows_days)}_mean"]
+        return set(level.index[level.notna()].astype(int))
+
 
 def _log_sales(sales: pd.DataFrame, customers: bool) -> pd.DataFrame:
     """Open rows with positive sales, with log1p targets; the basis of every statistic."""

@@ -10,10 +10,17 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
+from mlflow import MlflowClient
+from mlflow.artifacts import download_artifacts
+from mlflow.models import Model
 
+from rossmann_forecast.model.ensemble import SIGNATURE
+from rossmann_forecast.model.features import FeatureConfig, feature_names
 from rossmann_forecast.pipelines.data_processing import create_pipeline
 from rossmann_forecast.pipelines.data_processing.pipeline import create_raw_pipeline
 from rossmann_forecast.schemas import RawDataError
+from rossmann_forecast.synthetic import write_raw_files
+from tests.conftest import make_kedro_project
 
 VALIDATED = ("sales_validated", "stores_validated", "test_validated")
 
@@ -221,3 +228,118 @@ def test_a_train_file_too_short_to_forecast_from_is_refused_clearly(
     assert not (
         kedro_project.path / "data" / "05_model_input" / "model_input_table.parquet"
     ).exists()
+
+
+# --- issue 10: dates in one spelling, empty files, extra columns ------------------------------
+
+
+def _registered_versions(project) -> list:
+    client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
+    return client.search_model_versions("name='rossmann-ensemble'")
+
+
+def test_day_first_dates_in_train_csv_are_refused_before_anything_is_registered(kedro_project):
+    """`31/07/2015` (first date unambiguous) used to be read day first and trained on."""
+    paths = write_raw_files(kedro_project.raw_dir, n_stores=30, seed=42)
+    train = pd.read_csv(paths["train.csv"], dtype={"StateHoliday": str})
+    dates = pd.to_datetime(train["Date"])
+    train.assign(Date=dates.dt.strftime("%d/%m/%Y")).to_csv(paths["train.csv"], index=False)
+
+    result = kedro_project.run()
+
+    assert result.returncode != 0
+    message = " ".join(result.output.split())
+    assert "train.csv failed validation" in message
+    assert "column 'Date', rule 'type date' (dates as YYYY-MM-DD, no time, no zone)" in message
+    assert "line 2 (Store=1): Date='31/07/2015'" in message
+    assert "day_of_week_matches_date" not in message
+    assert _registered_versions(kedro_project) == []
+    assert list((kedro_project.path / "data" / "02_intermediate").iterdir()) == []
+
+
+@pytest.mark.parametrize("file_name", ["train.csv", "test.csv"])
+@pytest.mark.parametrize("suffix", ["T00:00:00-02:00", "T00:00:00+00:00", "T00:00:00+02:00"])
+def test_dates_with_a_time_or_zone_are_refused_as_a_date_format(
+    kedro_project, raw_frames, write_raw_csvs, file_name, suffix
+):
+    frame = raw_frames[file_name]
+    frame.loc[1:, "Date"] = frame.loc[1:, "Date"] + suffix
+    write_raw_csvs(kedro_project.raw_dir, raw_frames)
+
+    result = kedro_project.run(
+        "--pipelines", "data_processing", "--to-nodes", "build_raw_data_lineage"
+    )
+
+    assert result.returncode != 0
+    message = " ".join(result.output.split())
+    assert f"{file_name} failed validation" in message
+    assert "column 'Date', rule 'type date' (dates as YYYY-MM-DD, no time, no zone)" in message
+    assert "line 3 (" in message and f"{suffix}'" in message
+    assert "day_of_week_matches_date" not in message  # not blamed on DayOfWeek
+    assert list((kedro_project.path / "data" / "02_intermediate").iterdir()) == []
+
+
+@pytest.mark.parametrize("file_name", ["train.csv", "store.csv"])
+def test_a_zero_byte_raw_file_is_named_in_the_message(
+    kedro_project, raw_frames, write_raw_csvs, file_name
+):
+    write_raw_csvs(kedro_project.raw_dir, raw_frames)
+    (kedro_project.raw_dir / file_name).write_bytes(b"")
+
+    result = kedro_project.run()
+
+    assert result.returncode != 0
+    assert f"{file_name} is empty (0 bytes): data/01_raw/{file_name}" in result.output
+    assert "EmptyDataError" not in result.output
+    assert _registered_versions(kedro_project) == []
+    assert list((kedro_project.path / "data" / "02_intermediate").iterdir()) == []
+
+
+NEW_STORE = 30  # in store.csv and test.csv, without a single row in train.csv
+
+
+@pytest.fixture(scope="module")
+def trained_on_an_export(tmp_path_factory):
+    """`kedro run` on Kaggle files as an export may give them: train.csv with an extra Note
+    column, and a store listed in store.csv (and test.csv) that has no sales rows at all."""
+    project = make_kedro_project(tmp_path_factory.mktemp("export"))
+    paths = write_raw_files(project.raw_dir, n_stores=30, seed=42)
+    train = pd.read_csv(paths["train.csv"], dtype={"StateHoliday": str})
+    train = train.loc[train["Store"] != NEW_STORE].reset_index(drop=True)
+    train.insert(4, "Note", ["checked" if i % 3 else "" for i in range(len(train))])
+    train.to_csv(paths["train.csv"], index=False)
+    result = project.run()
+    assert result.returncode == 0, result.output[-6000:]
+    return project, result
+
+
+def test_an_extra_column_in_train_csv_is_ignored_with_a_warning(trained_on_an_export):
+    project, result = trained_on_an_export
+
+    assert "train.csv has a column the model does not use: 'Note' (ignored)" in result.output
+    settings = json.loads((project.path / "data/05_model_input/feature_settings.json").read_text())
+    table = pd.read_parquet(project.path / "data/05_model_input/model_input_table.parquet")
+    expected = feature_names(FeatureConfig.from_params(settings))
+    assert list(table.columns) == ["Store", "Date", "Sales", "block_origin", *expected]
+    sales = pd.read_parquet(project.path / "data/02_intermediate/sales_validated.parquet")
+    assert "Note" not in sales.columns
+    client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
+    source = client.get_model_version_download_uri("rossmann-ensemble", "1")
+    info = Model.load(download_artifacts(artifact_uri=source))
+    assert info.signature.inputs == SIGNATURE.inputs
+
+
+def test_a_store_without_sales_history_is_refused_at_prediction(trained_on_an_export, tmp_path):
+    project, _ = trained_on_an_export
+    test = pd.read_csv(project.raw_dir / "test.csv", dtype={"StateHoliday": str})
+    assert NEW_STORE in set(test["Store"])
+    output = tmp_path / "out.csv"
+
+    result = project.kedro(
+        "model", "predict", "--version", "1", "--output", str(output), "-e", "test"
+    )
+
+    assert result.returncode == 1, result.output
+    assert f"store(s) [{NEW_STORE}] have no sales in the 364 days before" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not output.exists()

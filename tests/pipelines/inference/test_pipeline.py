@@ -3,7 +3,10 @@ against the shared lifecycle (Production = v1, Staging = v2), and the errors a u
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import pytest
 
 from tests.conftest import make_kedro_project
 
@@ -119,3 +122,97 @@ def test_nothing_in_the_stage_says_how_to_get_a_version_there(tmp_path):
     assert "kedro run --pipelines validation" in staging.output
     assert review.returncode == 1
     assert f"No version of {MODEL} is in Staging" in review.stderr
+
+
+# --- issue 10: input that would have become a silent wrong forecast is refused ----------------
+
+
+def _predict_file(lifecycle, tmp_path, rows: pd.DataFrame | None):
+    """`kedro model predict --input <file>` on ``rows`` (None: a 0-byte file)."""
+    path = tmp_path / "next_days.csv"
+    if rows is None:
+        path.write_bytes(b"")
+    else:
+        rows.to_csv(path, index=False)
+    output = tmp_path / "out.csv"
+    result = lifecycle.project.kedro(
+        "model", "predict", "--input", str(path), "--output", str(output), "-e", "test"
+    )
+    return result, output
+
+
+def _origin(lifecycle) -> pd.Timestamp:
+    origins = lifecycle.project.path / "data/05_model_input/forecast_origins.json"
+    return pd.Timestamp(json.loads(origins.read_text())["served_origin"])
+
+
+def _before_origin(rows: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
+    """The same weekdays one to three weeks before the origin (DayOfWeek stays right)."""
+    dates = pd.to_datetime(rows["Date"])
+    weeks = ((dates - origin).dt.days // 7 + 1) * 7
+    return rows.assign(Date=(dates - pd.to_timedelta(weeks, unit="D")).dt.strftime("%Y-%m-%d"))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda r, o: r.assign(Date=pd.to_datetime(r["Date"]).dt.strftime("%d/%m/%Y")),
+            "Column 'Date' is not a date as YYYY-MM-DD",
+        ),
+        (
+            lambda r, o: r.assign(Date=r["Date"] + "T00:00:00+02:00"),
+            "Column 'Date' is not a date as YYYY-MM-DD",
+        ),
+        (
+            lambda r, o: r.assign(DayOfWeek=r["DayOfWeek"] % 7 + 1),
+            "Columns 'DayOfWeek' and 'Date' must be the ISO weekday of Date (1 = Monday)",
+        ),
+        (_before_origin, "is before the model's origin"),
+    ],
+    ids=["day-first-date", "date-with-zone", "weekday-contradicts-date", "before-origin"],
+)
+def test_model_predict_refuses_rows_it_would_forecast_wrongly(
+    lifecycle, tmp_path, change, expected
+):
+    rows = change(lifecycle.test_rows.head(20), _origin(lifecycle))
+
+    result, output = _predict_file(lifecycle, tmp_path, rows)
+
+    assert result.returncode == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if expected in line]
+    assert len(lines) == 1, result.stderr  # one line, said once
+    assert "Error: next_days.csv: Column" in lines[0]  # the file,
+    assert "row 1 (Id=" in lines[0]  # and where in it
+    assert "Traceback" not in result.stderr
+    assert not output.exists()
+    assert not output.with_name("out_detailed.csv").exists()
+
+
+def test_model_predict_names_an_empty_input_file_in_one_line(lifecycle, tmp_path):
+    result, output = _predict_file(lifecycle, tmp_path, None)
+
+    assert result.returncode == 1, result.output
+    assert "next_days.csv is empty (0 bytes)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "EmptyDataError" not in result.output
+    assert not output.exists()
+
+
+def test_rows_past_the_validated_horizon_are_forecast_marked_and_warned(
+    lifecycle, production_batch
+):
+    result, _, detailed_path = production_batch
+    detailed = pd.read_csv(detailed_path)
+    origin = _origin(lifecycle)
+    holdout_days = 42  # conf/base parameters_data_processing.yml: the gate's horizon
+    last_validated = origin + pd.Timedelta(days=holdout_days - 1)
+
+    beyond = pd.to_datetime(detailed["Date"]) > last_validated
+
+    assert beyond.any() and not beyond.all()  # test.csv runs 48 days past the origin
+    assert detailed["beyond_validated_horizon"].tolist() == beyond.tolist()
+    assert set(detailed["model_origin"]) == {str(origin.date())}
+    first_beyond = (last_validated + pd.Timedelta(days=1)).date()
+    last_date = pd.to_datetime(detailed["Date"]).max().date()
+    assert f"for {first_beyond}..{last_date} lie past the {holdout_days} days" in result.output

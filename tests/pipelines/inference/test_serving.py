@@ -119,3 +119,27 @@ def test_the_scoring_server_refuses_rows_it_cannot_forecast(lifecycle, scoring_s
 
     assert status == 400
     assert "Promo" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "column"),
+    [
+        (lambda r: r.assign(Date=pd.to_datetime(r["Date"]).dt.strftime("%d/%m/%Y")), "Date"),
+        (lambda r: r.assign(Date=r["Date"] + "T00:00:00-02:00"), "Date"),
+        (lambda r: r.assign(DayOfWeek=r["DayOfWeek"] % 7 + 1), "DayOfWeek"),
+        (lambda r: r.assign(Date="2013-01-07", DayOfWeek=1), "Date"),  # before the origin
+    ],
+    ids=["day-first-date", "date-with-zone", "weekday-contradicts-date", "before-origin"],
+)
+def test_the_scoring_server_refuses_dates_it_would_misread(
+    lifecycle, scoring_server, change, column
+):
+    """Issue 10: the served model applies the same input contract as the batch path."""
+    rows = change(lifecycle.test_rows.head(3))
+    split = json.loads(rows.to_json(orient="split", index=False))
+
+    status, body = _post(f"{scoring_server}/invocations", {"dataframe_split": split})
+
+    assert status == 400, body
+    assert f"'{column}'" in body["message"]
+    assert "row 1 (Id=" in body["message"]

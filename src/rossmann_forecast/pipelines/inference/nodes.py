@@ -4,8 +4,10 @@ The model comes from the catalog (``inference_model``, a ``RegisteredModelDatase
 of a stage, or an explicit version, resolved once and loaded by its version URI, so that the
 version recorded is the one that predicted even if an alias moves during the run. No node here
 reads the registry. Rows are checked by the model's own input contract
-(``RossmannEnsemble.prepare_input``), which names missing or malformed columns and unknown
-stores, before MLflow sees them.
+(``RossmannEnsemble.prepare_input``), which names missing or malformed columns, dates before
+the model's origin and stores it cannot forecast, before MLflow sees them. Rows past the horizon
+the version was validated for are forecast, warned about and marked
+(``beyond_validated_horizon``).
 """
 
 from __future__ import annotations
@@ -78,8 +80,9 @@ def forecast(
         One row per input row: ``PREDICTION_COLUMNS``.
 
     Raises:
-        InvalidInputError: No rows, a missing or malformed column, duplicate Ids, or stores
-            the model does not know.
+        InvalidInputError: No rows, a missing or malformed column (a Date not written
+            YYYY-MM-DD, a DayOfWeek that is not Date's weekday), duplicate Ids, a date before
+            the model's origin, or a store the model does not know or has no sales history of.
     """
     if inference_input.empty:
         raise InvalidInputError("The input has no rows: expected rows in the test.csv format")

@@ -1,0 +1,119 @@
+"""A tiny registered-model package, built once per session, for fast tests of the pyfunc.
+
+``tiny_model`` is a real ``RossmannEnsemble`` saved exactly as the training pipeline logs it
+(models from code, the ``rossmann_forecast.model`` code slice, the signature) and loaded back
+with ``mlflow.pyfunc.load_model``, so MLflow's own schema enforcement runs as for any caller.
+It is fit in a couple of seconds: 6 synthetic stores, one block of rows, one 20-round LightGBM.
+Store ``NO_HISTORY_STORE`` is listed in its store.csv but has no sales rows at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from rossmann_forecast.datasets import MODEL_ENTRYPOINT, model_code_tree, model_pip_requirements
+from rossmann_forecast.model.boosters import booster
+from rossmann_forecast.model.ensemble import SIGNATURE, RossmannEnsemble
+from rossmann_forecast.model.features import (
+    FeatureConfig,
+    feature_names,
+    features_for_request,
+    fit_state,
+)
+from rossmann_forecast.synthetic import generate
+
+HORIZON_DAYS = 42
+NO_HISTORY_STORE = 6
+LIGHTGBM = {"objective": "regression", "num_leaves": 7, "min_data_in_leaf": 5, "seed": 1}
+
+
+@dataclass
+class TinyModel:
+    """The loaded pyfunc, its Python model, and the rows it can forecast."""
+
+    pyfunc: mlflow.pyfunc.PyFuncModel
+    path: Path
+    origin: pd.Timestamp
+    stores: list[int]  # stores with sales history
+
+    @property
+    def python_model(self) -> RossmannEnsemble:
+        return self.pyfunc.unwrap_python_model()
+
+    def rows(self, stores: list[int] | None = None, days: int = 3) -> pd.DataFrame:
+        """Valid rows in the test.csv format: ``days`` days from the origin for ``stores``."""
+        dates = pd.date_range(self.origin, periods=days)
+        grid = [(s, d) for d in dates for s in (stores or self.stores)]
+        rows = pd.DataFrame(grid, columns=["Store", "Date"])
+        rows.insert(0, "Id", range(1, len(rows) + 1))
+        rows.insert(2, "DayOfWeek", rows["Date"].dt.day_of_week + 1)
+        rows["Date"] = rows["Date"].dt.strftime("%Y-%m-%d")
+        rows["Open"] = 1.0
+        rows["Promo"] = 0
+        rows["StateHoliday"] = "0"
+        rows["SchoolHoliday"] = 0
+        return rows
+
+
+def _typed_synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
+    synthetic = generate(n_stores=NO_HISTORY_STORE, seed=3)
+    sales = synthetic.train.assign(
+        Date=pd.to_datetime(synthetic.train["Date"]),
+        StateHoliday=synthetic.train["StateHoliday"].astype(str),
+    )
+    # A store of store.csv that never sold anything: opened after the data ends, say.
+    sales = sales.loc[sales["Store"] != NO_HISTORY_STORE].reset_index(drop=True)
+    return sales, synthetic.store
+
+
+def build_tiny_model(directory: Path) -> TinyModel:
+    """Fit, save (as the training pipeline logs it) and load a tiny ensemble."""
+    sales, stores = _typed_synthetic()
+    config = FeatureConfig()
+    origin = sales["Date"].max() + pd.Timedelta(days=1)
+    block_start = origin - pd.Timedelta(days=config.block_days)
+    block = sales.loc[sales["Date"] >= block_start].reset_index(drop=True)
+    features = features_for_request(block, fit_state(sales, stores, block_start, config))
+    selling = ((block["Open"] == 1) & (block["Sales"] > 0)).to_numpy()
+    names = feature_names(config)
+    fitted = booster("lightgbm").fit(
+        LIGHTGBM,
+        20,
+        features.loc[selling, names].to_numpy(dtype="float32"),
+        np.log1p(block.loc[selling, "Sales"].to_numpy(dtype="float64")),
+    )
+    model = RossmannEnsemble(
+        state=fit_state(sales, stores, origin, config),
+        members={"lightgbm": ("lightgbm", fitted)},
+        weights={"lightgbm": 1.0},
+        feature_names=names,
+        horizon_days=HORIZON_DAYS,
+    )
+    path = directory / "model"
+    mlflow.pyfunc.save_model(
+        path=str(path),
+        python_model=str(MODEL_ENTRYPOINT),
+        artifacts=model.save_artifacts(directory / "artifacts"),
+        code_paths=[str(model_code_tree(directory / "code"))],
+        signature=SIGNATURE,
+        input_example=model.input_example(),
+        pip_requirements=model_pip_requirements(),
+    )
+    return TinyModel(
+        pyfunc=mlflow.pyfunc.load_model(str(path)),
+        path=path,
+        origin=origin,
+        stores=sorted(int(s) for s in sales["Store"].unique()),
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """A tiny ensemble saved as a real MLflow model and loaded back through the pyfunc."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
