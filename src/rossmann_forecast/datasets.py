@@ -29,6 +29,7 @@ from rossmann_forecast.lineage import git_state, lineage_tags, version_descripti
 from rossmann_forecast.model.boosters import BOOSTERS
 from rossmann_forecast.model.ensemble import SIGNATURE
 from rossmann_forecast.paths import project_root
+from rossmann_forecast.registry.stages import PRODUCTION_ALIAS, stage_for
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class RegisteredModelDataset(MlflowModelRegistryDataset):
     ) -> None:
         # Not `version`: Kedro reserves that key for its own file versioning.
         self.requested_version = int(model_version) if model_version not in (None, "") else None
-        stage = str(alias or "production").strip().lower()
+        stage = str(alias or PRODUCTION_ALIAS).strip().lower()
         if self.requested_version is not None:
             super().__init__(
                 model_name=model_name,
@@ -191,7 +192,7 @@ class RegisteredModelDataset(MlflowModelRegistryDataset):
                     f"{exc} Or predict with a given version: --params inference.version=N "
                     "(`kedro model status` lists them)."
                 ) from exc
-            requested = self.requested_stage.capitalize()
+            requested = stage_for(self.requested_stage)
         summary = models.version_summary(version)
         model_uri = models.model_uri(version)
         model = mlflow.pyfunc.load_model(model_uri, **self._load_args)

@@ -35,7 +35,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
-from rossmann_forecast.registry import ModelRegistry
+from rossmann_forecast.registry import ModelRegistry, RegistryError
 from rossmann_forecast.schemas import STORE_FILE, TEST_FILE, TRAIN_FILE, RawDataError
 
 logger = logging.getLogger(__name__)
@@ -382,7 +382,10 @@ class FailedRunHook:
         name = getattr(dataset, "_save_args", {}).get("registered_model_name")
         if version is None or name is None:
             return
-        ModelRegistry(name).abandon(
-            int(version),
-            f"the run that registered it failed: {type(error).__name__}: {error}"[:500],
-        )
+        try:
+            ModelRegistry(name).abandon(
+                int(version),
+                f"the run that registered it failed: {type(error).__name__}: {error}"[:500],
+            )
+        except RegistryError as exc:  # e.g. the lock stayed busy: the run's own error matters
+            logger.warning("Could not mark version %s of %s abandoned: %s", version, name, exc)

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from rossmann_forecast.metrics import error_summary
 from rossmann_forecast.model.ensemble import forecast_with
-from rossmann_forecast.registry import ModelRegistry
+from rossmann_forecast.registry import PRODUCTION_ALIAS, STAGING_ALIAS, ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def resolve_review_versions(review: dict[str, Any]) -> dict[str, Any]:
         NothingInStage: No version is in Staging (nothing to review).
     """
     registry = ModelRegistry(review["model_name"])
-    staging, _ = registry.resolve("staging")
-    production = registry.version_for_stage("production")
+    staging, _ = registry.resolve(STAGING_ALIAS)
+    production = registry.version_for_stage(PRODUCTION_ALIAS)
     versions: dict[str, Any] = {"model_name": review["model_name"], "production": None}
     for role, version in (("staging", staging), ("production", production)):
         if version is None:
@@ -52,7 +52,7 @@ def resolve_review_versions(review: dict[str, Any]) -> dict[str, Any]:
             "version": version,
             "model_uri": registry.model_uri(version),
             "validation_run_id": summary["validation_run_id"],
-            "gate_rmspe": summary["holdout_rmspe"],
+            "holdout_rmspe": summary["holdout_rmspe"],
         }
     if production is None:
         logger.info(

@@ -24,7 +24,13 @@ import pandas as pd
 
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import forecast_with
-from rossmann_forecast.registry import ModelRegistry, NothingInStage, RegistryError
+from rossmann_forecast.registry import (
+    PRODUCTION_ALIAS,
+    STAGING_ALIAS,
+    ModelRegistry,
+    NothingInStage,
+    RegistryError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +101,7 @@ def score_production(holdout_table: pd.DataFrame, validation: dict[str, Any]) ->
     """
     registry = ModelRegistry(validation["model_name"])
     empty = pd.DataFrame(columns=["Store", "Date", "Sales", "version", "prediction"])
-    version = registry.version_for_stage("production")
+    version = registry.version_for_stage(PRODUCTION_ALIAS)
     if version is None:
         logger.info("No Production version yet: nothing to compare the candidate with")
         return empty
@@ -214,10 +220,10 @@ def apply_gate(
         if passed
         else f"holdout RMSPE {score:.4f} >= threshold {threshold:.2f}"
     )
-    # Stored as validation.<name> version tags: rmspe, bias, rmspe_last_14d, rmspe_storetype_a..
-    metrics = {k.removeprefix("holdout_"): float(v) for k, v in report["metrics"].items()}
+    # Stored as validation.<name> version tags, named as the run's metrics: holdout_rmspe, ...
+    metrics = {k: float(v) for k, v in report["metrics"].items()}
     if production is not None:
-        metrics["production_rmspe"] = float(production["metrics"]["holdout_rmspe"])
+        metrics["production_holdout_rmspe"] = float(production["metrics"]["holdout_rmspe"])
         metrics["production_version"] = float(production["version"])
     registry = ModelRegistry.from_params(registry_params)
     run = mlflow.active_run()
@@ -245,7 +251,7 @@ def apply_gate(
     return {
         "version": version,
         "passed": passed,
-        "status": "staging" if passed else "rejected",
+        "status": STAGING_ALIAS if passed else "rejected",
         "holdout_rmspe": score,
         "threshold": threshold,
         "reason": reason,
