@@ -408,6 +408,32 @@ def test_expired_or_dead_lock_is_broken(client, model_name, factory):
     assert registry.promote(reason="lock expired").version == second
 
 
+@sqlite_only
+def test_markers_of_broken_locks_are_cleaned_by_the_next_locked_command(
+    client, model_name, factory
+):
+    """Issue 10: markers of broken locks piled up in the model list after crashes."""
+    registry = ModelRegistry(model_name, client, lock_wait_seconds=5)
+    version = validated(registry, factory)
+    # Markers that earlier crashes left (the older naming too), and a dead holder's lock.
+    for marker in ("lock.broken.t1", "lock.broken.t2", "lock.internal.broken.t3"):
+        client.create_registered_model(f"{model_name}.{marker}")
+    client.create_registered_model(
+        f"{model_name}.lock",
+        tags={
+            "lock.token": "t4",
+            "lock.host": socket.gethostname(),
+            "lock.pid": "999999999",  # no such process
+            "lock.expires_at": repr(time.time() + 600),
+        },
+    )
+
+    assert registry.promote(reason="after the crashes").version == version
+
+    names = {m.name for m in client.search_registered_models(f"name LIKE '{model_name}%'")}
+    assert names == {model_name}
+
+
 # ------------------------------------------------------------------------------------ parallel
 def test_parallel_promotions_end_consistent_with_ordered_history(
     registry, factory, client, tmp_path

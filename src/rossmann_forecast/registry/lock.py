@@ -4,9 +4,10 @@ MLflow has no compare-and-set, but creating a registered model whose name alread
 with ``RESOURCE_ALREADY_EXISTS`` for all but one caller. The lock is the registered model
 ``<model>.lock``, created together with its owner, host, pid, token and expiry tags. A holder that
 died (its pid is gone on this host) or whose lock expired (``ttl_seconds``) is broken by whoever
-first creates ``<model>.lock.broken.<token>`` (again a one-winner write), so only one process
-can break a given lock. Waiters retry with jitter for at most ``wait_seconds`` and then raise
-``LockTimeout`` naming the holder.
+first creates the internal marker ``<model>.lock.internal.broken.<token>`` (again a one-winner
+write), so only one process can break a given lock. Waiters retry with jitter for at most
+``wait_seconds`` and then raise ``LockTimeout`` naming the holder. Markers are deleted by the
+next process that takes the lock, so they never pile up in the model list.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class RegistryLock:
 
     def marker_name(self, token: str) -> str:
         """The internal registered model whose creation wins the right to break lock ``token``."""
-        return f"{self.name}.broken.{token}"
+        return f"{self.name}.internal.broken.{token}"
 
     def read(self) -> dict[str, str] | None:
         """The holder's tags, or None when the lock is free."""
@@ -110,6 +111,7 @@ class RegistryLock:
                 if waited:
                     logger.info("Got the registry lock after waiting")
                 self.token = token
+                self.clean_broken_markers()
                 return token
             except MlflowException as exc:
                 if exc.error_code == DOES_NOT_EXIST:
@@ -151,7 +153,9 @@ class RegistryLock:
             # One winner per stale lock: only the creator of the marker may delete that lock.
             self.client.create_registered_model(
                 self.marker_name(stale_token),
-                tags={"lock.broken_at": now_iso()},
+                tags={"lock.broken_at": now_iso(), "rossmann.internal": "true"},
+                description=f"Internal: the lock of {self.model_name} with token {stale_token} "
+                "was broken. Deleted by the next command that takes the lock.",
             )
         except MlflowException as exc:
             if exc.error_code == ALREADY_EXISTS:
@@ -170,16 +174,20 @@ class RegistryLock:
             )
             with contextlib.suppress(MlflowException):
                 self.client.delete_registered_model(self.name)
-        self.clean_broken_markers()
 
     def clean_broken_markers(self) -> None:
-        """Markers of broken locks are kept for a while so a lock is never broken twice."""
-        horizon_ms = (time.time() - 10 * self.ttl_seconds) * 1000
+        """Delete the markers of broken locks; called by the holder of a fresh lock.
+
+        A marker only has to outlive the break it guards: its winner deleted the stale lock
+        before anyone could create ours. A late loser that re-creates a marker finds our token
+        on the lock and deletes nothing, so every marker but one naming our token can go.
+        Markers of older releases (``<model>.lock.broken.<token>``) are cleaned too.
+        """
         with contextlib.suppress(MlflowException):
             for model in self.client.search_registered_models(
-                filter_string=f"name LIKE '{self.name}.broken.%'"
+                filter_string=f"name LIKE '{self.name}.%broken.%'"
             ):
-                if (model.creation_timestamp or 0) < horizon_ms:
+                if self.token is None or not model.name.endswith(f".{self.token}"):
                     self.client.delete_registered_model(model.name)
 
     def assert_held(self) -> None:
