@@ -263,9 +263,11 @@ def retain(
 def check(
     registry: ModelRegistry, params: dict[str, Any], do_repair: bool, user: str | None
 ) -> None:
-    """Check the lifecycle invariants (aliases vs tags, interrupted operations)."""
+    """Check the lifecycle invariants (aliases vs tags, interrupted operations) and that every
+    version's model is there to load."""
     problems = registry.repair(user=user) if do_repair else registry.check_invariants()
-    for problem in problems:
+    broken = registry.broken_versions()
+    for problem in problems + broken:
         click.echo(f"✗ {problem}")
     if do_repair:
         remaining = registry.check_invariants()
@@ -274,7 +276,12 @@ def check(
             raise _RegistryCommandError("; ".join(remaining))
     elif problems:
         raise _RegistryCommandError("Run `kedro model check --repair` to fix them.")
-    else:
+    if broken:
+        raise _RegistryCommandError(
+            f"{len(broken)} version(s) cannot be loaded and must not be promoted; restore their "
+            "artifacts or train again (`--repair` cannot bring artifacts back)."
+        )
+    if not do_repair:
         click.echo("✓ Registry consistent")
 
 

@@ -19,13 +19,20 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from mlflow.artifacts import list_artifacts
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from rossmann_forecast.registry import rules
-from rossmann_forecast.registry.errors import NothingInStage, RegistryError, VersionNotFound
+from rossmann_forecast.registry.errors import (
+    NothingInStage,
+    PromotionRefused,
+    RegistryError,
+    VersionNotFound,
+)
 from rossmann_forecast.registry.journal import (
     DOES_NOT_EXIST,
     INTENT,
@@ -391,6 +398,30 @@ class ModelRegistry:
         ]
         return problems + tag_problems(self._read_registry())
 
+    def model_files_problem(self, version: int) -> str:
+        """Why ``version``'s model cannot load, or '' when its ``MLmodel`` file is there.
+
+        Lists the version's artifact folder (one request) instead of loading the model, so it
+        is cheap enough for ``check`` over every version and before every promotion.
+        """
+        try:
+            location = self.client.get_model_version_download_uri(self.model_name, str(version))
+            files = list_artifacts(artifact_uri=location, tracking_uri=self.client.tracking_uri)
+        except (MlflowException, OSError) as exc:
+            return f"its artifacts cannot be listed ({exc})"
+        if not any(Path(f.path).name == "MLmodel" for f in files):
+            return f"its artifacts are missing (no MLmodel file at {location})"
+        return ""
+
+    def broken_versions(self) -> list[str]:
+        """One line per version whose model does not load (artifacts missing); empty if none."""
+        problems = []
+        for version in sorted(self._read_registry().versions):
+            problem = self.model_files_problem(version)
+            if problem:
+                problems.append(f"version {version} is broken: its model does not load: {problem}")
+        return problems
+
     def record_live_metrics(
         self,
         version: int,
@@ -477,6 +508,12 @@ class ModelRegistry:
             decision = rules.plan_promotion(
                 snapshot, version=version, reason=reason, user=who, at=at
             )
+            problem = self.model_files_problem(decision.version)
+            if problem:
+                raise PromotionRefused(
+                    f"Version {decision.version} of {self.model_name} cannot be promoted: its "
+                    f"model does not load: {problem}. Promote another version, or train again."
+                )
             seq = self._execute(decision.plan)
         logger.info(
             "Version %d is now in Production (was %s); previous Production: %s",
