@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 
@@ -233,6 +234,22 @@ def write_raw_frames(directory: Path, frames: dict[str, pd.DataFrame]) -> dict[s
 def write_raw_csvs():
     """The ``write_raw_frames(directory, frames)`` helper, as a fixture."""
     return write_raw_frames
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris():
+    """Put MLflow's global tracking and registry URIs back after each test.
+
+    ``VersionFactory`` sets them (``mlflow.register_model`` and ``log_model`` use them), and MLflow
+    keeps them in globals and environment variables; a later test's
+    ``MlflowClient(tracking_uri=...)`` would otherwise read another test's registry.
+    """
+    before = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    mlflow.set_tracking_uri(before["MLFLOW_TRACKING_URI"])
+    mlflow.set_registry_uri(before["MLFLOW_REGISTRY_URI"])
+    if before["MLFLOW_REGISTRY_URI"] is None:
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
 
 
 @pytest.fixture(scope="session")

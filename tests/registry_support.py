@@ -144,7 +144,7 @@ def validated(
     registry.record_validation(
         version,
         passed=passed,
-        metrics={"rmspe": rmspe, "bias": -0.01},
+        metrics={"holdout_rmspe": rmspe, "holdout_bias": -0.01},
         threshold=0.10,
         reason=f"holdout RMSPE {rmspe:.4f} {'<' if passed else '>='} 0.10",
         run_id=None,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -148,4 +150,47 @@ def test_commands_start_with_their_answer_and_columns_line_up(tracking):
     who_at, metrics_at = header.index("WHO"), header.index("METRICS")
     promoted = next(row for row in rows if "Staging -> Production" in row)
     assert promoted[who_at:].startswith(user)
-    assert promoted[metrics_at:].startswith("rmspe=") or promoted[metrics_at:].startswith("bias=")
+    assert promoted[metrics_at:].startswith("holdout_bias=-0.0100 holdout_rmspe=0.0978")
+
+
+def test_a_version_whose_artifacts_were_deleted_is_broken_and_never_promoted(tracking, tmp_path):
+    """Issue 10: `check` said consistent and `promote` succeeded; predict then failed."""
+    env, factory, registry = tracking
+    staged = validated(registry, factory, rmspe=0.0978)
+    location = registry.client.get_model_version_download_uri(MODEL, str(staged))
+    assert kedro_model(env, "check").returncode == 0
+    shutil.rmtree(unquote(urlparse(location).path))
+
+    check = kedro_model(env, "check")
+
+    assert check.returncode == 1
+    assert f"✗ version {staged} is broken: its model does not load" in check.stdout
+    assert f"no MLmodel file at {location}" in check.stdout
+    assert "cannot be loaded and must not be promoted" in check.stderr
+    assert "✓ Registry consistent" not in check.stdout
+
+    promote = kedro_model(env, "promote", "--reason", "ship it")
+
+    assert promote.returncode == 1
+    assert f"Version {staged} of {MODEL} cannot be promoted" in promote.stderr
+    assert location in promote.stderr
+    assert registry.version_for_stage("production") is None
+    assert registry.version_for_stage("staging") == staged
+    assert [t.to_stage for t in registry.history()] == ["Staging"]  # nothing journaled
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "Id,Store,DayOfWeek,Date,Open,Promo,StateHoliday,SchoolHoliday\n1,1,6,2015-08-01,1,0,0,0\n"
+    )
+    output = tmp_path / "out.csv"
+    predict = kedro_model(
+        env, "predict", "--stage", "Staging", "--input", str(rows), "--output", str(output)
+    )
+
+    assert predict.returncode == 1
+    assert f"Cannot predict with {MODEL} version {staged} (Staging; requested: Staging)" in (
+        predict.stderr
+    )
+    assert f"no MLmodel file at {location}" in predict.stderr
+    assert "Traceback" not in predict.stderr
+    assert not output.exists()

@@ -19,6 +19,9 @@ from typing import Any
 import click
 
 from rossmann_forecast.registry import (
+    GATE_METRIC,
+    PRODUCTION,
+    STAGING,
     LockTimeout,
     ModelRegistry,
     RegistryError,
@@ -116,9 +119,18 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
              row.promoted_by or "-", row.note or ""]
         )  # fmt: skip
     _echo_table(
-        ["VERSION", "STAGE", "GATE", "RMSPE", "REGISTERED (UTC)", "DATA", "PROMOTED BY", "NOTE"],
+        [
+            "VERSION",
+            "STAGE",
+            "GATE",
+            "HOLDOUT RMSPE",
+            "REGISTERED (UTC)",
+            "DATA",
+            "PROMOTED BY",
+            "NOTE",
+        ],
         table,
-        right={"VERSION", "RMSPE"},
+        right={"VERSION", "HOLDOUT RMSPE"},
     )
 
 
@@ -161,7 +173,7 @@ def promote(
 
 
 def _format_metrics(metrics: dict[str, float]) -> str:
-    shown = {k: v for k, v in metrics.items() if k in ("rmspe", "holdout_rmspe", "bias")} or metrics
+    shown = {k: v for k, v in metrics.items() if k in (GATE_METRIC, "holdout_bias")} or metrics
     return " ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())[:3]) or "-"
 
 
@@ -251,9 +263,11 @@ def retain(
 def check(
     registry: ModelRegistry, params: dict[str, Any], do_repair: bool, user: str | None
 ) -> None:
-    """Check the lifecycle invariants (aliases vs tags, interrupted operations)."""
+    """Check the lifecycle invariants (aliases vs tags, interrupted operations) and that every
+    version's model is there to load."""
     problems = registry.repair(user=user) if do_repair else registry.check_invariants()
-    for problem in problems:
+    broken = registry.broken_versions()
+    for problem in problems + broken:
         click.echo(f"✗ {problem}")
     if do_repair:
         remaining = registry.check_invariants()
@@ -262,7 +276,12 @@ def check(
             raise _RegistryCommandError("; ".join(remaining))
     elif problems:
         raise _RegistryCommandError("Run `kedro model check --repair` to fix them.")
-    else:
+    if broken:
+        raise _RegistryCommandError(
+            f"{len(broken)} version(s) cannot be loaded and must not be promoted; restore their "
+            "artifacts or train again (`--repair` cannot bring artifacts back)."
+        )
+    if not do_repair:
         click.echo("✓ Registry consistent")
 
 
@@ -312,8 +331,8 @@ def _run_pipeline(
 @model.command()
 @click.option(
     "--stage",
-    type=click.Choice(["Production", "Staging"], case_sensitive=False),
-    default="Production",
+    type=click.Choice([PRODUCTION, STAGING], case_sensitive=False),
+    default=PRODUCTION,
     show_default=True,
     help="Predict with the version in this stage.",
 )

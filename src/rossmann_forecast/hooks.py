@@ -21,7 +21,7 @@ import click
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
-from rossmann_forecast.registry import ModelRegistry
+from rossmann_forecast.registry import ModelRegistry, RegistryError
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +128,13 @@ class FailedRunHook:
             return
         # The registered model's name comes from conf (registry.model_name, the same
         # globals entry the model dataset registers under), not from the dataset's internals.
-        ModelRegistry.from_params(catalog.load(self._registry_params)).abandon(
-            int(version),
-            f"the run that registered it failed: {type(error).__name__}: {error}"[:500],
-        )
+        try:
+            ModelRegistry.from_params(catalog.load(self._registry_params)).abandon(
+                int(version),
+                f"the run that registered it failed: {type(error).__name__}: {error}"[:500],
+            )
+        except RegistryError as exc:  # e.g. the lock stayed busy: the run's own error matters
+            logger.warning("Could not mark version %s abandoned: %s", version, exc)
 
 
 class ArtifactLocationMismatch(click.ClickException):

@@ -136,7 +136,7 @@ class RegisteredVersionDataset(MlflowModelRegistryDataset):
     ) -> None:
         # Not `version`: Kedro reserves that key for its own file versioning.
         self.requested_version = int(model_version) if model_version not in (None, "") else None
-        self.requested_stage = registry.stage_for_alias(alias or registry.PRODUCTION_ALIAS)
+        self.requested_stage = registry.stage_for(alias or registry.PRODUCTION_ALIAS)
         self.optional = optional
         self.hint = hint
         if self.requested_version is not None:
@@ -210,6 +210,13 @@ class RegisteredModelDataset(RegisteredVersionDataset):
         started = time.perf_counter()
         found = self._resolve()
         assert found is not None  # not optional: _resolve raised
+        problem = registry.ModelRegistry(self.model_name).model_files_problem(found.version)
+        if problem:
+            raise registry.RegistryError(
+                f"Cannot predict with {self.model_name} version {found.version} ({found.stage}; "
+                f"requested: {self.requested}): {problem}. `kedro model check` lists broken "
+                "versions; promote or roll back to one that loads."
+            )
         model = mlflow.pyfunc.load_model(found.model_uri, **self._load_args)
         run = mlflow.active_run()
         reference = {

@@ -97,7 +97,7 @@ def test_the_candidate_is_scored_by_its_backtest_and_passes_below_the_threshold(
     assert verdict["version"] == 3
     assert verdict["evidence"]["kind"] == "backtest"
     assert verdict["evidence"]["holdout_start"] == "2015-07-01"
-    assert verdict["recorded_metrics"]["rmspe"] == pytest.approx(0.05, rel=1e-9)
+    assert verdict["recorded_metrics"]["holdout_rmspe"] == pytest.approx(0.05, rel=1e-9)
 
 
 def test_a_candidate_at_or_above_the_threshold_is_rejected_with_production_compared():
@@ -120,7 +120,7 @@ def test_a_candidate_at_or_above_the_threshold_is_rejected_with_production_compa
     assert not verdict["passed"] and verdict["status"] == "rejected"
     assert verdict["reason"] == "holdout RMSPE 0.2500 >= threshold 0.10"
     assert verdict["recorded_metrics"]["production_version"] == 1.0
-    assert verdict["recorded_metrics"]["production_rmspe"] == pytest.approx(0.02, rel=1e-9)
+    assert verdict["recorded_metrics"]["production_holdout_rmspe"] == pytest.approx(0.02, rel=1e-9)
 
 
 def test_production_fit_on_the_holdout_without_a_backtest_is_not_compared():

@@ -193,10 +193,10 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         logger.info("✓ Performance meets threshold (< %.2f)", threshold)
     else:
         logger.warning("✗ Performance does not meet threshold (< %.2f)", threshold)
-    # Stored as validation.<name> version tags: rmspe, bias, rmspe_last_14d, rmspe_storetype_a..
-    metrics = {k.removeprefix("holdout_"): float(v) for k, v in report["metrics"].items()}
+    # Stored as validation.<name> version tags, named as the run's metrics: holdout_rmspe, ...
+    metrics = {k: float(v) for k, v in report["metrics"].items()}
     if production is not None:
-        metrics["production_rmspe"] = float(production["metrics"]["holdout_rmspe"])
+        metrics["production_holdout_rmspe"] = float(production["metrics"]["holdout_rmspe"])
         metrics["production_version"] = float(production["version"])
     return {
         "version": version,

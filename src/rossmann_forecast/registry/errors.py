@@ -1,0 +1,23 @@
+"""The registry's errors: one base type, the message says why and what to do."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """A registry operation could not be done; the message says why and what to do."""
+
+
+class PromotionRefused(RegistryError):
+    """The requested promotion breaks a lifecycle rule (not validated, rejected, no reason...)."""
+
+
+class NothingInStage(RegistryError):
+    """No version holds the requested stage."""
+
+
+class VersionNotFound(RegistryError):
+    """The model has no such version."""
+
+
+class LockTimeout(RegistryError):
+    """Another process held the registry lock for longer than we were willing to wait."""

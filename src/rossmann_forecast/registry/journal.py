@@ -1,0 +1,320 @@
+"""Plans and the journal that carries them out: one MLflow run per operation.
+
+MLflow keeps no record of who moved an alias when (mlflow/mlflow#2169). Every change is therefore
+an *operation* journaled as one run in the experiment ``<model>-lifecycle`` of the same tracking
+backend, so the history is shared wherever the registry is and visible in the MLflow UI. Runs
+rather than registered-model tags because a run is created together with all its tags in one
+write (an atomic journal record), has no practical count limit and can be searched. Each run
+carries ``journal.seq`` (gap-free, allocated under the lock: the order of the history),
+``journal.operation``, ``journal.user``, ``journal.at`` (UTC ISO), ``journal.reason``,
+``journal.state`` (``intent`` -> ``complete``) and ``journal.plan``: the JSON list of moves
+(version, from-stage, to-stage, metrics at that time) with the exact alias and tag writes.
+
+Crash safety: the entry is written as ``intent`` before any alias or tag moves, so once it exists
+the operation is committed; every write of a plan is idempotent, so a process killed at any step
+leaves a plan that the next locked command rolls forward (``roll_forward``).
+``ROSSMANN_REGISTRY_CRASH_AT=<step>`` (see ``CRASH_POINTS``) SIGKILLs the process at that step
+so tests can prove it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from rossmann_forecast.registry.stages import ALIASES, STAGE_SEQ_TAG, STAGE_SINCE_TAG
+from rossmann_forecast.registry.state import RegistrySnapshot, Transition, validation_metrics
+
+logger = logging.getLogger(__name__)
+
+CRASH_ENV = "ROSSMANN_REGISTRY_CRASH_AT"
+CRASH_POINTS = (
+    "after_lock",  # lock held, nothing written
+    "after_intent",  # journal entry written as intent, no alias moved
+    "after_alias_production",  # production alias moved (commit point)
+    "after_alias_staging",  # staging alias moved
+    "after_version_tags",  # tags of the first version written
+    "after_complete",  # journal entry complete, lock not released
+)
+
+INTENT = "intent"
+COMPLETE = "complete"
+ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+_TAG_CHUNK = 5000  # MLflow run tags hold at most 8000 characters
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def crash_point(step: str) -> None:
+    """Fault injection: SIGKILL this process at ``step`` when ROSSMANN_REGISTRY_CRASH_AT says so."""
+    if os.environ.get(CRASH_ENV) == step:
+        logger.warning("Fault injection: killing process %d at step %s", os.getpid(), step)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Plan:
+    """An operation: the moves it makes and the exact writes that carry them out."""
+
+    operation: str
+    user: str
+    reason: str
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    aliases: dict[str, int | None] = field(default_factory=dict)
+    set_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    delete_tags: dict[str, list[str]] = field(default_factory=dict)
+    delete_versions: list[int] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "moves": self.moves,
+                "aliases": self.aliases,
+                "set_tags": self.set_tags,
+                "delete_tags": self.delete_tags,
+                "delete_versions": self.delete_versions,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Plan:
+        chunks = int(tags.get("journal.plan_chunks", "0"))
+        raw = json.loads("".join(tags.get(f"journal.plan.{i}", "") for i in range(chunks)) or "{}")
+        return cls(
+            operation=tags.get("journal.operation", ""),
+            user=tags.get("journal.user", ""),
+            reason=tags.get("journal.reason", ""),
+            moves=raw.get("moves", []),
+            aliases=raw.get("aliases", {}),
+            set_tags=raw.get("set_tags", {}),
+            delete_tags=raw.get("delete_tags", {}),
+            delete_versions=raw.get("delete_versions", []),
+        )
+
+    def add_move(
+        self,
+        state: RegistrySnapshot,
+        version: int,
+        from_stage: str,
+        to_stage: str,
+        *,
+        note: str = "",
+        metrics: dict[str, float] | None = None,
+    ) -> None:
+        if metrics is None:
+            metrics = validation_metrics(state.tags(version)) if version in state.versions else {}
+        self.moves.append(
+            {
+                "version": version,
+                "from": from_stage,
+                "to": to_stage,
+                "note": note,
+                "metrics": metrics,
+            }
+        )
+
+    def tag(self, version: int, tags: dict[str, str]) -> None:
+        self.set_tags.setdefault(str(version), {}).update(tags)
+
+    def untag(self, version: int, *keys: str) -> None:
+        self.delete_tags.setdefault(str(version), []).extend(keys)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journaled operation."""
+
+    seq: int
+    state: str
+    at: str
+    plan: Plan
+    run_id: str
+    summary: str
+    pid: str
+
+    def transitions(self) -> list[Transition]:
+        return [
+            Transition(
+                seq=self.seq,
+                operation=self.plan.operation,
+                version=int(move["version"]),
+                from_stage=move["from"],
+                to_stage=move["to"],
+                user=self.plan.user,
+                at=self.at,
+                reason=self.plan.reason,
+                metrics=dict(move.get("metrics", {})),
+                note=move.get("note", ""),
+                state=self.state,
+                run_id=self.run_id,
+            )
+            for move in self.plan.moves
+        ]
+
+
+class Journal:
+    """The lifecycle journal of one registered model, in the experiment ``<model>-lifecycle``."""
+
+    def __init__(self, client: MlflowClient, model_name: str) -> None:
+        self.client = client
+        self.model_name = model_name
+        self.experiment_name = f"{model_name}-lifecycle"
+        self._experiment_id: str | None = None
+
+    # ---------------------------------------------------------------- reading
+    def entries(self, state: str | None = None) -> list[JournalEntry]:
+        """Journaled operations in sequence order (only those in ``state`` if given)."""
+        if self._experiment_id is None:
+            experiment = self.client.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                return []
+            self._experiment_id = experiment.experiment_id
+        query = f"tags.`journal.model` = '{self.model_name}'"
+        if state:
+            query += f" and tags.`journal.state` = '{state}'"
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self._experiment_id], query, max_results=1000, page_token=token
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
+        entries = [
+            JournalEntry(
+                seq=int(run.data.tags.get("journal.seq", "0")),
+                state=run.data.tags.get("journal.state", ""),
+                at=run.data.tags.get("journal.at", ""),
+                plan=Plan.from_tags(run.data.tags),
+                run_id=run.info.run_id,
+                summary=run.data.tags.get("journal.summary", ""),
+                pid=run.data.tags.get("journal.pid", ""),
+            )
+            for run in runs
+        ]
+        return sorted(entries, key=lambda entry: entry.seq)
+
+    # ---------------------------------------------------------------- writing (lock held)
+    def execute(self, plan: Plan, assert_lock_held: Callable[[], None]) -> int:
+        """Journal ``plan`` as an intent, apply it, mark it complete; returns its sequence number.
+
+        The caller holds the lock; ``assert_lock_held`` proves it still does before the intent.
+        """
+        assert_lock_held()
+        entries = self.entries()
+        seq = entries[-1].seq + 1 if entries else 1
+        stamp = now_iso()
+        for move in plan.moves:
+            if move["version"] not in plan.delete_versions:
+                plan.tag(move["version"], {STAGE_SEQ_TAG: str(seq), STAGE_SINCE_TAG: stamp})
+        body = plan.to_json()
+        chunks = [body[i : i + _TAG_CHUNK] for i in range(0, len(body), _TAG_CHUNK)] or [""]
+        summary = ", ".join(f"v{m['version']} {m['from']}->{m['to']}" for m in plan.moves)
+        tags = {
+            "journal.model": self.model_name,
+            "journal.seq": str(seq),
+            "journal.operation": plan.operation,
+            "journal.state": INTENT,
+            "journal.user": plan.user,
+            "journal.at": stamp,
+            "journal.reason": plan.reason[:5000],
+            "journal.summary": summary[:5000],
+            "journal.pid": f"{socket.gethostname()}:{os.getpid()}",
+            "journal.plan_chunks": str(len(chunks)),
+            **{f"journal.plan.{i}": chunk for i, chunk in enumerate(chunks)},
+        }
+        # One create_run carries the whole plan: the journal record is written atomically.
+        run = self.client.create_run(
+            self._experiment_id_or_create(),
+            tags=tags,
+            run_name=f"#{seq:05d} {plan.operation}: {summary}"[:250],
+        )
+        crash_point("after_intent")
+        self.apply(plan)
+        self._complete(run.info.run_id)
+        crash_point("after_complete")
+        return seq
+
+    def apply(self, plan: Plan) -> None:
+        """Carry out a plan. Every write is idempotent, so an interrupted plan can be re-applied."""
+        for alias in ALIASES:  # production first: the commit point
+            if alias not in plan.aliases:
+                continue
+            target = plan.aliases[alias]
+            if target is None:
+                self.client.delete_registered_model_alias(self.model_name, alias)
+            else:
+                self.client.set_registered_model_alias(self.model_name, alias, str(target))
+            crash_point(f"after_alias_{alias}")
+        for version in sorted(set(plan.set_tags) | set(plan.delete_tags), key=int):
+            if int(version) in plan.delete_versions:
+                continue
+            for key, value in plan.set_tags.get(version, {}).items():
+                self.client.set_model_version_tag(self.model_name, version, key, value)
+            for key in plan.delete_tags.get(version, []):
+                self.client.delete_model_version_tag(self.model_name, version, key)
+            crash_point("after_version_tags")
+        for version in plan.delete_versions:
+            try:
+                self.client.delete_model_version(self.model_name, str(version))
+            except MlflowException as exc:
+                if exc.error_code != DOES_NOT_EXIST:
+                    raise
+
+    def roll_forward(self, user: str) -> list[JournalEntry]:
+        """Complete every interrupted operation (lock held); returns the entries completed."""
+        pending = self.entries(state=INTENT)
+        for entry in pending:
+            logger.warning(
+                "Completing interrupted operation #%s (%s: %s) left by %s",
+                entry.seq,
+                entry.plan.operation,
+                entry.summary,
+                entry.pid,
+            )
+            self.apply(entry.plan)
+            self.client.set_tag(entry.run_id, "journal.recovered_by", user)
+            self.client.set_tag(entry.run_id, "journal.recovered_at", now_iso())
+            self._complete(entry.run_id)
+        return pending
+
+    def _complete(self, run_id: str) -> None:
+        self.client.set_tag(run_id, "journal.state", COMPLETE)
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def _experiment_id_or_create(self) -> str:
+        if self._experiment_id is None:
+            experiment = self.client.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                try:
+                    experiment_id = self.client.create_experiment(
+                        self.experiment_name,
+                        tags={"rossmann.purpose": f"lifecycle journal of {self.model_name}"},
+                    )
+                except MlflowException as exc:
+                    if exc.error_code != ALREADY_EXISTS:
+                        raise
+                    experiment_id = self.client.get_experiment_by_name(
+                        self.experiment_name
+                    ).experiment_id
+            else:
+                experiment_id = experiment.experiment_id
+                if experiment.lifecycle_stage == "deleted":
+                    self.client.restore_experiment(experiment_id)
+            self._experiment_id = experiment_id
+        return self._experiment_id
