@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 # MLflow's git lookups are for lineage only; a missing git must not make a run fail.
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: install run test lint format benchmark viz ui clean-registry
+.PHONY: install browser run test lint format benchmark viz ui clean-registry
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,24 @@ run: install
 	@test -f data/01_raw/train.csv || $(BIN)/kedro data synthesize
 	$(BIN)/kedro run
 
-## Everything the project promises, tested for real (SQLite registry, real kedro runs).
-test: install
+## The headless browser the kedro-viz test renders the site in: Debian's chromium, installed
+## only when missing (needs root or passwordless sudo). Elsewhere, set CHROMIUM=/path/to/chrome.
+## Never fatal here: without a browser the kedro-viz browser test fails and says why.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make browser: $(CHROMIUM) is missing and there is no apt-get: install Chromium and set CHROMIUM=" >&2; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
+		echo "make browser: $(CHROMIUM) is missing; install it as root: apt-get install -y chromium" >&2; exit 0; fi; \
+	echo "make browser: installing Debian's chromium"; \
+	( $$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null ) \
+		|| echo "make browser: apt-get install chromium failed" >&2
+
+## Everything the project promises, tested for real (SQLite registry, real kedro runs, kedro-viz
+## in headless Chromium).
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
