@@ -99,6 +99,8 @@ def _free_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As the server will: connections of a just-stopped server in TIME_WAIT do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -213,6 +215,11 @@ def _auth_files(state_dir: Path, pg_port: int) -> dict[str, str]:
         f"database_uri = postgresql://{PG_SUPERUSER}@127.0.0.1:{pg_port}/mlflow_auth\n"
         f"admin_username = {username}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "# Checking a password (PBKDF2) costs ~0.3 s of CPU, and one `kedro run` makes hundreds\n"
+        "# of requests (one per logged parameter): remember a checked password for a minute.\n"
+        "# One worker, so a changed password or permission is seen at once (see MLflow's\n"
+        "# basic_auth.ini on caches across workers).\n"
+        "auth_cache_ttl_seconds = 60\n"
     )
     admin_env.write_text(
         f"MLFLOW_TRACKING_USERNAME={username}\nMLFLOW_TRACKING_PASSWORD={password}\n"
@@ -297,8 +304,9 @@ def add_user(state_dir: Path, name: str, password: str, permission: str, model: 
 
     READ may list, describe, load and predict; EDIT may also register versions and move
     aliases (the gate's service user); MANAGE may also delete versions (retention) and grant.
-    EDIT and MANAGE users also get EDIT on the experiments the lifecycle writes to (training
-    runs, the registry's journal), which are created here if missing.
+    Everybody gets EDIT on ``experiments`` (training and prediction runs are logged there);
+    EDIT and MANAGE users also on the registry's journal (``<model>-lifecycle``), where every
+    change is recorded. Experiments and the model are created here when missing.
     """
     import mlflow  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
@@ -328,11 +336,11 @@ def add_user(state_dir: Path, name: str, password: str, permission: str, model: 
     except MlflowException:
         client.create_registered_model(model)
     _grant(auth, name, "registered_model", model, permission)
-    if permission != "READ":
-        for experiment in experiments:
-            found = client.get_experiment_by_name(experiment)
-            experiment_id = found.experiment_id if found else client.create_experiment(experiment)
-            _grant(auth, name, "experiment", experiment_id, "EDIT")
+    journal = [f"{model}-lifecycle"] if permission != "READ" else []
+    for experiment in [*experiments, *journal]:
+        found = client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+        _grant(auth, name, "experiment", experiment_id, "EDIT")
 
 
 def _grant(auth, user: str, resource_type: str, resource_id: str, permission: str) -> None:  # noqa: ANN001
@@ -435,8 +443,7 @@ def _parser() -> argparse.ArgumentParser:
         "--experiment",
         action="append",
         default=None,
-        help="Experiments EDIT/MANAGE users write to (default: rossmann-forecast and the "
-        "registry journal, <model>-lifecycle).",
+        help="Experiments every user logs runs to (default: rossmann-forecast).",
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     parser.add_argument("--port", type=int, default=int(os.environ.get("TEAM_SERVER_PORT", "5000")))
@@ -460,7 +467,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, state_dir: P
         password = os.environ.get("TEAM_USER_PASSWORD")
         if not password:
             parser.error("add-user reads the new user's password from TEAM_USER_PASSWORD")
-        experiments = args.experiment or ["rossmann-forecast", f"{args.model}-lifecycle"]
+        experiments = args.experiment or ["rossmann-forecast"]
         add_user(state_dir, args.user, password, args.permission, args.model, experiments)
         print(f"✓ {args.user}: {args.permission} on registered model {args.model}")
     elif args.command == "stop":

@@ -88,3 +88,48 @@ def start_team_server() -> TeamServer:
 def stop_team_server(server: TeamServer) -> None:
     server.script("stop")
     shutil.rmtree(server.state_dir.parent, ignore_errors=True)
+
+
+class WebhookReceiver:
+    """A team endpoint on loopback that records every delivery (headers and raw body)."""
+
+    def __init__(self) -> None:
+        import http.server  # noqa: PLC0415
+        import threading  # noqa: PLC0415
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/mlflow-events"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def events(self) -> list[dict]:
+        """The payloads received so far, parsed."""
+        return [json.loads(body) for _, body in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """MLflow's webhook signature: base64 HMAC-SHA256 of ``<delivery id>.<timestamp>.<body>``."""
+    import base64  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+    import hmac  # noqa: PLC0415
+
+    signed = f"{headers['X-MLflow-Delivery-Id']}.{headers['X-MLflow-Timestamp']}.".encode()
+    digest = hmac.new(secret.encode(), signed + body, hashlib.sha256).digest()
+    expected = "v1," + base64.b64encode(digest).decode()
+    return hmac.compare_digest(expected, headers.get("X-MLflow-Signature", ""))

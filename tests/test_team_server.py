@@ -32,7 +32,7 @@ def test_start_prints_the_uri_and_uses_postgresql_and_proxied_artifacts(team_ser
 def test_kedro_run_in_the_server_environment_uses_its_overrides(tmp_path, monkeypatch, team_server):
     # Arrange: a project copy pointed at the team server by conf/server alone (no URI override)
     project = make_kedro_project(tmp_path)
-    project.synthesize()
+    project.synthesize("--n-stores", "8")
     project.env.pop("MLFLOW_TRACKING_URI")
     project.env.pop("ROSSMANN_ARTIFACT_ROOT")
     # conf/server/mlflow.yml falls back to MLFLOW_TRACKING_URI; the server is on a test port.
