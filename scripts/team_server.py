@@ -32,6 +32,10 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+# MLflow 3.17's FastAPI app (imported by its auth client) warns about Starlette's WSGI
+# middleware: MLflow's own import, nothing this script can change.
+warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".team-server"
 PG_SUPERUSER = "postgres"
@@ -310,11 +314,7 @@ def add_user(state_dir: Path, name: str, password: str, permission: str, model: 
     """
     import mlflow  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
-
-    with warnings.catch_warnings():
-        # MLflow's FastAPI app module warns about Starlette's WSGI middleware on import.
-        warnings.simplefilter("ignore")
-        from mlflow.server import get_app_client  # noqa: PLC0415
+    from mlflow.server import get_app_client  # noqa: PLC0415
 
     state = _read_state(state_dir)
     if not state or not state.get("auth"):
