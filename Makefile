@@ -11,12 +11,12 @@ export DO_NOT_TRACK := 1
 # MLflow's git lookups are for lineage only; a missing git must not make a run fail.
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: install browser run test lint format benchmark viz ui clean-registry
+.PHONY: install browser run test lint format benchmark viz ui clean-registry server server-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,viz,jupyter]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,viz,jupyter,team]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -65,6 +65,16 @@ benchmark: install
 
 viz: install
 	$(BIN)/kedro viz run
+
+## A team's MLflow server on loopback: a throwaway PostgreSQL cluster (Debian's postgresql,
+## installed with apt-get when missing and run as root), the server's own proxied artifact
+## store and MLflow's permissions, all in .team-server/ (git-ignored). Prints the URI to use.
+## TEAM_SERVER_PORT=5001 make server picks another port; ARGS="--no-auth" turns permissions off.
+server: install
+	$(BIN)/python scripts/team_server.py start $(ARGS)
+
+server-stop: install
+	$(BIN)/python scripts/team_server.py stop
 
 ui: install
 	$(BIN)/kedro mlflow ui

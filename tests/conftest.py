@@ -263,3 +263,14 @@ def mlflow_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def team_server():
+    """``scripts/team_server.py start``: PostgreSQL + ``mlflow server --app-name basic-auth``
+    on loopback, for the session; stopped (both) and deleted at the end."""
+    from tests.team_support import start_team_server, stop_team_server  # noqa: PLC0415
+
+    server = start_team_server()
+    yield server
+    stop_team_server(server)

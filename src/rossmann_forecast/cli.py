@@ -285,6 +285,18 @@ def check(
         click.echo("✓ Registry consistent")
 
 
+@model.command()
+@click.option("--disable", is_flag=True, help="Keep the webhook but stop deliveries.")
+@_registry_command
+def notifications(registry: ModelRegistry, params: dict[str, Any], disable: bool) -> None:
+    """Send registry events to the team's endpoint: MLflow's webhook (URL, secret from env)."""
+    setting = registry.configure_notifications(
+        params.get("notifications") or {}, enabled=not disable
+    )
+    click.echo(f"✓ Webhook {setting.name!r} {setting.action} ({setting.webhook_id}): {setting.url}")
+    click.echo(f"  events: {', '.join(setting.events)}")
+
+
 # --------------------------------------------------------------------------------------------
 # Commands that run project pipelines (kedro-mlflow logs them exactly like `kedro run`)
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ shows ``rossmann-ensemble@production`` and ``@staging`` feeding the gate, review
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -271,34 +272,48 @@ class GateVerdictDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     ``kedro run`` as its evidence; only once the registry holds it is the status file written,
     so a refused or interrupted move leaves no file saying otherwise. Loading reads the file.
 
+    On a team server with authentication the verdict is recorded as the team's service user
+    when its credentials are in the environment variables ``service_user_env`` names (never in
+    conf); without them, as whoever runs ``kedro run``.
+
     Args:
         filepath: The gate status JSON (what scripts read after the gate).
         registry: ``model_name``, ``lock_ttl_seconds``, ``lock_wait_seconds``.
+        service_user_env: ``{"username": <variable>, "password": <variable>}``.
     """
 
     def __init__(
         self,
         filepath: str,
         registry: dict[str, Any],
+        service_user_env: dict[str, str] | None = None,
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._file = JSONDataset(filepath=filepath, save_args=save_args)
         self._registry = dict(registry)
+        self._service_user_env = dict(service_user_env or {})
         self.metadata = metadata
+
+    def _service_user(self) -> tuple[str | None, str | None]:
+        names = self._service_user_env
+        username = os.environ.get(names["username"]) if names.get("username") else None
+        password = os.environ.get(names["password"]) if names.get("password") else None
+        return (username or None), password
 
     def save(self, data: dict[str, Any]) -> None:
         run = mlflow.active_run()
-        models = registry.ModelRegistry.from_params(self._registry)
-        models.record_validation(
-            int(data["version"]),
-            passed=bool(data["passed"]),
-            metrics=data["recorded_metrics"],
-            threshold=float(data["threshold"]),
-            reason=data["reason"],
-            run_id=run.info.run_id if run else None,
-            evidence=data["evidence"],
-        )
+        with registry.acting_as(*self._service_user()):
+            models = registry.ModelRegistry.from_params(self._registry)
+            models.record_validation(
+                int(data["version"]),
+                passed=bool(data["passed"]),
+                metrics=data["recorded_metrics"],
+                threshold=float(data["threshold"]),
+                reason=data["reason"],
+                run_id=run.info.run_id if run else None,
+                evidence=data["evidence"],
+            )
         if data["passed"]:
             logger.info("✓ Model version %d promoted to %s", data["version"], registry.STAGING)
         else:

@@ -5,12 +5,15 @@
 * ``rules``: pure plans or refusals for the gate, promotion, rollback, retention, abandon;
 * ``journal``: plans journaled as MLflow runs, carried out, rolled forward after a crash;
 * ``lock``: the registry lock (a registered model with a unique name);
+* ``access``: who is acting and whether a server with authentication lets them;
 * ``facade``: ``ModelRegistry``, what the CLI, datasets and nodes use.
 """
 
+from rossmann_forecast.registry.access import acting_as
 from rossmann_forecast.registry.errors import (
     LockTimeout,
     NothingInStage,
+    PermissionDenied,
     PromotionRefused,
     RegistryError,
     VersionNotFound,
@@ -79,6 +82,7 @@ __all__ = [
     "ModelRegistry",
     "Move",
     "NothingInStage",
+    "PermissionDenied",
     "Plan",
     "PromotionRefused",
     "PromotionResult",
@@ -90,6 +94,7 @@ __all__ = [
     "VersionNotFound",
     "VersionRecord",
     "VersionStatus",
+    "acting_as",
     "alias_for",
     "current_user",
     "initial_version_tags",

@@ -21,3 +21,7 @@ class VersionNotFound(RegistryError):
 
 class LockTimeout(RegistryError):
     """Another process held the registry lock for longer than we were willing to wait."""
+
+
+class PermissionDenied(RegistryError):
+    """The tracking server does not let this user make this change (MLflow's auth app)."""

@@ -14,9 +14,7 @@ Production by alice ...") rather than silently overwriting the winner.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from rossmann_forecast.registry import rules
+from rossmann_forecast.registry.access import check_may, current_user
 from rossmann_forecast.registry.errors import (
     NothingInStage,
+    PermissionDenied,
     PromotionRefused,
     RegistryError,
     VersionNotFound,
@@ -42,6 +42,11 @@ from rossmann_forecast.registry.journal import (
     now_iso,
 )
 from rossmann_forecast.registry.lock import RegistryLock
+from rossmann_forecast.registry.notifications import (
+    WebhookSetting,
+    configure_webhook,
+    webhook_from_conf,
+)
 from rossmann_forecast.registry.rules import RetentionReport
 from rossmann_forecast.registry.stages import (
     LINEAGE_COMPLETE_TAG,
@@ -115,17 +120,6 @@ class PromotionResult:
 def initial_version_tags() -> dict[str, str]:
     """Tags the training code sets when it registers a new version."""
     return {STAGE_TAG: NONE, STATUS_TAG: PENDING}
-
-
-def current_user(explicit: str | None = None) -> str:
-    """Who is acting: ``explicit``, else ``MLFLOW_TRACKING_USERNAME``, else the OS user."""
-    for candidate in (explicit, os.environ.get("MLFLOW_TRACKING_USERNAME")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
-        return "unknown"
 
 
 def _is_version(stage_or_version: str | int) -> bool:
@@ -429,7 +423,7 @@ class ModelRegistry:
         says which model was scored (``kind``, ``model_uri``, ``origin``, holdout window),
         stored as ``validation.evidence.<key>`` tags.
         """
-        who = current_user(user)
+        who = self._who(user)
         with self._locked("validate", who) as snapshot:
             decision = rules.plan_validation(
                 snapshot, version, passed=passed, metrics=metrics, threshold=threshold,
@@ -460,7 +454,7 @@ class ModelRegistry:
         qualify; pending and rejected versions are refused.
         """
         reason = rules.check_reason(reason)
-        who = current_user(user)
+        who = self._who(user)
         with self._locked("promote", who) as snapshot:
             crash_point("after_lock")
             at = now_iso()
@@ -501,7 +495,7 @@ class ModelRegistry:
         The versions' runs and artifacts stay in the tracking store; only registry entries go.
         A dry run reads only.
         """
-        who = current_user(user)
+        who = self._who(user)
         if dry_run:
             report, _ = rules.plan_retention(self.snapshot(), keep, who, dry_run=True)
         else:
@@ -525,8 +519,9 @@ class ModelRegistry:
         its verdict), checked and written under the lock, so a concurrent gate's verdict is
         never overwritten. Returns whether it was marked.
         """
-        with self._locked("abandon", current_user(user)) as snapshot:
-            plan = rules.plan_abandon(snapshot, version, reason, current_user(user))
+        who = self._who(user)
+        with self._locked("abandon", who) as snapshot:
+            plan = rules.plan_abandon(snapshot, version, reason, who)
             if plan is None:
                 return False
             self._execute(plan)
@@ -536,17 +531,52 @@ class ModelRegistry:
     def repair(self, user: str | None = None) -> list[str]:
         """Complete interrupted operations and fix tags from the aliases; returns what was found."""
         found = self.check_invariants()
-        with self._locked("repair", current_user(user)):
+        with self._locked("repair", self._who(user)):
             pass  # _locked rolls forward and repairs before yielding
         return found
 
+    def configure_notifications(
+        self, conf: dict[str, Any], *, enabled: bool = True
+    ) -> WebhookSetting:
+        """Create or update the team's webhook (``registry.notifications``; URL and secret
+        from the environment). Needs an MLflow admin on a server with authentication."""
+        name, url, secret, events = webhook_from_conf(conf)
+        try:
+            return configure_webhook(self.client, name, url, secret, events, enabled=enabled)
+        except MlflowException as exc:
+            if exc.error_code == "PERMISSION_DENIED":
+                raise PermissionDenied(
+                    f"{self._who(None)} may not set up webhooks on {self.client.tracking_uri}: "
+                    "only an MLflow admin may."
+                ) from exc
+            raise RegistryError(f"The webhook {name!r} was not set up: {exc.message}") from exc
+
     # ---------------------------------------------------------------- write protocol
+    def _who(self, user: str | None) -> str:
+        """The acting user: the authenticated one on a server with auth (see ``access``)."""
+        return current_user(user, self.client.tracking_uri)
+
     @contextlib.contextmanager
     def _locked(self, operation: str, user: str) -> Iterator[RegistrySnapshot]:
-        """Hold the registry lock; yields the snapshot after rolling forward and repairing."""
+        """Hold the registry lock; yields the snapshot after rolling forward and repairing.
+
+        A user the server does not allow to make the change is refused before the lock is
+        taken, so nothing is written; a refusal the check did not foresee (a 403 on the
+        journal's experiment, say) still ends as one sentence, the lock released.
+        """
+        check_may(self.client.tracking_uri, self.model_name, operation, user)
         token = self._lock.acquire(operation, user)
         try:
             yield self._recover(user)
+        except MlflowException as exc:
+            if exc.error_code != "PERMISSION_DENIED":
+                raise
+            raise PermissionDenied(
+                f"The tracking server refused a write by {user} while trying to {operation} "
+                f"{self.model_name} ({exc.message.splitlines()[0][:200]}); ask an MLflow admin "
+                "for EDIT on the registered model and on the experiments the lifecycle writes "
+                f"to ({self.journal_experiment})."
+            ) from exc
         finally:
             self._lock.release(token)
 
