@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 # MLflow's git lookups are for lineage only; a missing git must not make a run fail.
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: install browser run test lint format benchmark viz ui clean-registry server server-stop
+.PHONY: install browser run test lint format benchmark benchmark-scale benchmark-readme viz ui clean-registry server server-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,11 +57,22 @@ format: install
 
 ## Speed and accuracy figures: full-size synthetic data, or Kaggle files with
 ## `make benchmark DATA=../shared/realdata-dev` (any folder with train.csv, store.csv, test.csv).
-## More options: `make benchmark ARGS="--n-stores 300 --keep"`; see scripts/benchmark.py.
+## Writes benchmark/results/<date>-<commit>[-<label>].json and .md and refills the README's
+## Benchmarks block. More options: `make benchmark ARGS="--n-stores 300 --keep"`; see
+## scripts/benchmark.py. About 20 minutes on 2 cores.
 DATA ?=
 ARGS ?=
 benchmark: install
 	$(BIN)/python scripts/benchmark.py $(if $(DATA),--data $(DATA)) $(ARGS)
+
+## How cost grows with the chain: `kedro run` on 100 to 11,150 synthetic stores (about an
+## hour on 2 cores; the largest is stopped at a memory ceiling if it would not fit).
+benchmark-scale: install
+	$(BIN)/python scripts/benchmark_scale.py $(ARGS)
+
+## Refill the README's Benchmarks blocks from the newest results in benchmark/results.
+benchmark-readme: install
+	$(BIN)/python scripts/benchmark_report.py
 
 viz: install
 	$(BIN)/kedro viz run

@@ -12,9 +12,19 @@ Runs, in throwaway copies of the project with their own MLflow databases:
    and the per-(Store, DayOfWeek, Promo) median baseline: the CV estimate, the holdout the gate
    scored (the backtest) and the cut days (the served version), with the bias.
 
-Usage: ``python scripts/benchmark.py [--data DIR] [--n-stores 1115] [--cut-days 42] [--keep]``
-(``make benchmark ARGS="--data ../shared/realdata-dev"``). ``--data`` names a folder holding
-train.csv, store.csv and test.csv; it is copied into the throwaway project, never into this one.
+Besides, in the same run so that they hold on a busy machine, the ratios against their limits:
+the training pipeline against bare library fits on the same matrices (``_bare_training.py``),
+the inference pipeline against a bare pyfunc call (``_bare_inference.py``), and the commands
+people type against bare ``import kedro, mlflow`` (``command_speed.py``).
+
+Every step is measured as its own child process: wall time, CPU time (user + system) and peak
+RSS. The result is written to ``benchmark/results/<date>-<commit>[-<label>].json`` and ``.md``
+(``benchmark_report.py``) and the README's Benchmarks block of its kind is refilled from it.
+
+Usage: ``python scripts/benchmark.py [--data DIR] [--n-stores 1115] [--cut-days 42] [--keep]
+[--no-readme]`` (``make benchmark DATA=../shared/realdata-dev``). ``--data`` names a folder
+holding train.csv, store.csv and test.csv; it is copied into the throwaway project, never into
+this one, and only figures leave it.
 """
 
 from __future__ import annotations
@@ -23,15 +33,18 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import Measurement, git_commit, machine, now_utc, run_measured  # noqa: E402
+from benchmark_report import render_markdown, update_readme, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "rossmann_forecast"
@@ -99,18 +112,46 @@ def cut_train(source: Path, target: Path, days: int) -> Path:
     return cut
 
 
-def timed(command: list[str], project: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Run a command in the project; return wall seconds and its output (exit on failure)."""
-    started = time.perf_counter()
-    completed = subprocess.run(
-        command, cwd=project, env=env, capture_output=True, text=True, check=False
+NODE_LINE = re.compile(
+    r"\[\d+/\d+\] (\S+) done in ([\d.]+) s \([\d.]+ s elapsed, peak RSS ([\d.]+) GiB\)"
+)
+
+# The issue's limits, each measured in the same benchmark run.
+LIMITS = {
+    "make_run_wall_s": 180.0,
+    "make_run_peak_rss_gib": 2.5,
+    "training_ratio": 1.15,
+    "inference_ratio": 1.2,
+    "command_ratio": 1.3,
+    "in_process_s": 0.1,
+}
+
+
+def measured(name: str, command: list[str], project: Path, env: dict[str, str]) -> Measurement:
+    """Run one step as its own child (wall, CPU, peak RSS); exit with its output on failure."""
+    log = project.parent / (re.sub(r"\W+", "-", name).strip("-") + ".log")
+    result = run_measured(name, command, project, env, log=log)
+    print(
+        f"{name}: {result.wall_s:.1f} s wall, {result.cpu_s:.1f} s CPU, "
+        f"peak RSS {result.peak_rss_mib / 1024:.2f} GiB",
+        flush=True,
     )
-    seconds = time.perf_counter() - started
-    output = completed.stdout + completed.stderr
-    if completed.returncode != 0:
-        print(output[-5000:])
-        sys.exit(f"{' '.join(command)} failed with exit code {completed.returncode}")
-    return seconds, output
+    if not result.ok:
+        print(result.output[-5000:])
+        sys.exit(f"{' '.join(command)} failed with exit code {result.returncode} (log: {log})")
+    return result
+
+
+def nodes(output: str) -> list[dict[str, Any]]:
+    """Each node's seconds and the run's peak RSS after it, from the progress lines."""
+    return [
+        {"name": name, "seconds": float(seconds), "peak_rss_gib": float(peak)}
+        for name, seconds, peak in NODE_LINE.findall(output)
+    ]
+
+
+def step(measurement: Measurement, **extra: Any) -> dict[str, Any]:
+    return {**measurement.as_dict(), **extra}
 
 
 def accuracy(project: Path, env: dict[str, str], cut_days: Path | None = None) -> dict:
@@ -127,48 +168,112 @@ def accuracy(project: Path, env: dict[str, str], cut_days: Path | None = None) -
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def print_run(label: str, seconds: float, output: str) -> None:
-    """Wall time, peak memory so far, the slowest nodes and the gate's line of one run."""
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"\n{label}: {seconds:.1f} s wall, peak RSS {peak_mib:.0f} MiB (largest child so far)")
-    nodes = re.findall(r"\[\d+/\d+\] (\S+) done in ([\d.]+) s", output)
-    for name, node_seconds in sorted(nodes, key=lambda n: -float(n[1]))[:12]:
-        print(f"  {name:<45} {float(node_seconds):7.1f} s")
-    node_total = sum(float(s) for _, s in nodes)
-    print(f"  {'(all nodes)':<45} {node_total:7.1f} s")
-    print(f"  {'(start-up, dataset I/O, MLflow logging)':<45} {seconds - node_total:7.1f} s")
-    gate = re.search(r"Validation RMSPE: ([\d.]+)", output)
-    print(f"  gate line: Validation RMSPE: {gate.group(1) if gate else '?'}")
+def target(name: str, value: float | None, limit: float, unit: str = "x", detail: str = "",
+           op: str = "<=") -> dict[str, Any]:  # fmt: skip
+    met = None if value is None else (value <= limit if op == "<=" else value < limit)
+    return {"name": name, "value": value, "limit": limit, "unit": unit, "op": op,
+            "met": met, "detail": detail}  # fmt: skip
 
 
-MEMBERS = ("lightgbm", "xgboost", "catboost")
+def data_description(source: Path | None, n_stores: int, project: Path) -> dict[str, Any]:
+    train = pd.read_csv(project / "data" / "01_raw" / "train.csv", usecols=["Store"])
+    rows, stores = len(train), int(train["Store"].nunique())
+    if source is None:
+        return {
+            "source": "synthetic", "n_stores": n_stores, "train_rows": rows,
+            "description": f"full-size synthetic data ({stores:,} stores, {rows:,} train rows)"
+            if n_stores == 1115 else f"synthetic data ({stores:,} stores, {rows:,} train rows)",
+        }  # fmt: skip
+    return {
+        "source": "kaggle files", "label": source.name, "n_stores": stores, "train_rows": rows,
+        "description": f"the Kaggle files in `{source.name}` ({stores:,} stores, {rows:,} train "
+        "rows)",
+    }  # fmt: skip
 
 
-def print_accuracy(scores: dict, cut_days: int) -> None:
-    """The accuracy table: CV vs the gate's holdout vs the cut days, each model and the bias."""
-    cv = scores["cv"]
-    folds = ", ".join(scores.get("cv_folds", {}).values())
-    gate, cut = scores["gate"], scores.get("cut")
-    print(
-        f"\nAccuracy (RMSPE on open days with Sales > 0), version {scores['version']} "
-        f"(gate: {scores['gate_status']})"
+def make_run(kedro: str, project: Path, env: dict[str, str], source: Path | None,
+             result: dict[str, Any]) -> None:  # fmt: skip
+    """What `make run` runs: the data (synthetic when there is none), then `kedro run`."""
+    steps = []
+    if source is None:
+        steps.append(measured("kedro data synthesize", [kedro, "data", "synthesize"], project, env))
+    run = measured("kedro run", [kedro, "run"], project, env)
+    result["steps"] += [step(m) for m in steps]
+    result["steps"].append(step(run, nodes=nodes(run.output),
+                                note="what `make run` runs: data -> training -> registration -> gate"))  # fmt: skip
+    steps.append(run)
+    wall = sum(m.wall_s for m in steps)
+    peak = max(m.peak_rss_mib for m in steps) / 1024
+    result["targets"] += [
+        target("`make run` wall time (data -> registered, gated version)", wall,
+               LIMITS["make_run_wall_s"], "s", op="<"),
+        target("`make run` peak RSS", peak, LIMITS["make_run_peak_rss_gib"], "GiB", op="<"),
+    ]  # fmt: skip
+
+
+def training_ratio(kedro: str, project: Path, env: dict[str, str], result: dict[str, Any]) -> None:
+    """The training pipeline against the bare library fits on the same matrices and folds."""
+    training = measured(
+        "kedro run --pipelines training", [kedro, "run", "--pipelines", "training"], project, env
     )
-    header = f"  {'':<44} {'ensemble':>8} " + " ".join(f"{m:>8}" for m in MEMBERS)
-    print(header + f" {'median':>8} {'bias':>7} {'rows':>7}")
-    print(
-        f"  {'CV, folds from ' + folds:<44} {cv['rmspe_ensemble']:8.4f} "
-        + " ".join(f"{cv[f'rmspe_{m}']:8.4f}" for m in MEMBERS)
-        + f" {'':>8} {cv.get('bias_ensemble', float('nan')):+7.2%}"
-    )
-    rows = [(f"holdout (gate: backtest from {gate['origin']})", gate)]
-    if cut is not None:
-        rows.append((f"{cut_days} cut days (served version from {cut['origin']})", cut))
-    for label, block in rows:
-        print(
-            f"  {label:<44} {block['ensemble']:8.4f} "
-            + " ".join(f"{block[m]:8.4f}" for m in MEMBERS)
-            + f" {block['median_baseline']:8.4f} {block['bias']:+7.2%} {block['rows']:7,}"
-        )
+    bare = measured(
+        "bare library fits (same matrices, parameters, folds)",
+        [sys.executable, str(ROOT / "scripts" / "_bare_training.py")], project, env,
+    )  # fmt: skip
+    fits = json.loads(bare.output.strip().splitlines()[-1])
+    result["steps"] += [step(training, nodes=nodes(training.output)),
+                        step(bare, note=f"{len(fits['fits'])} fits, {fits['fit_s']:.1f} s "
+                             "inside the library calls")]  # fmt: skip
+    result["training_fits"] = fits
+    result["targets"].append(target(
+        "training pipeline / bare library fits", training.wall_s / fits["fit_s"],
+        LIMITS["training_ratio"], detail=f"{training.wall_s:.1f} s / {fits['fit_s']:.1f} s",
+    ))  # fmt: skip
+
+
+def inference_ratio(kedro: str, project: Path, env: dict[str, str], result: dict[str, Any]) -> None:
+    """Batch inference on test.csv: the pipeline against a bare pyfunc load-and-predict."""
+    inference = measured(
+        "kedro run --pipelines inference",
+        [kedro, "run", "--pipelines", "inference", "--params", "inference.version=1"], project, env,
+    )  # fmt: skip
+    bare = measured(
+        "bare pyfunc load + predict", [sys.executable, str(ROOT / "scripts" / "_bare_inference.py"),
+                                       "--uri", "models:/rossmann-ensemble/1"], project, env,
+    )  # fmt: skip
+    inside = re.search(r"Model load ([\d.]+) s, predict ([\d.]+) s", inference.output)
+    result["steps"] += [
+        step(inference, note=f"model load {inside[1]} s, predict {inside[2]} s" if inside else ""),
+        step(bare, note=bare.output.strip().splitlines()[-1]),
+    ]
+    result["targets"].append(target(
+        "inference pipeline / bare pyfunc load + predict (test.csv)",
+        inference.wall_s / bare.wall_s, LIMITS["inference_ratio"],
+        detail=f"{inference.wall_s:.1f} s / {bare.wall_s:.1f} s",
+    ))  # fmt: skip
+
+
+def command_ratios(repeats: int, result: dict[str, Any]) -> None:
+    """The commands people type, against bare `import kedro, mlflow`, 50 versions registered."""
+    commands = measure_commands(repeats=repeats)
+    result["commands"] = commands
+    for name, figures in commands["subprocess"].items():
+        result["targets"].append(target(f"`{name}` / bare imports", figures["ratio"],
+                                        LIMITS["command_ratio"],
+                                        detail=f"{figures['wall_s']:.2f} s"))  # fmt: skip
+    for name, seconds in commands["in_process"].items():
+        result["targets"].append(target(f"in-process {name}, median", seconds,
+                                        LIMITS["in_process_s"], "s"))  # fmt: skip
+
+
+def cut_days_accuracy(kedro: str, base: Path, source: Path, args: argparse.Namespace,
+                      result: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """Accuracy the way a user lives it: cut the last days off, run, forecast them."""
+    project, env = make_project(base / "cut", args.n_stores)
+    cut_rows = cut_train(source, project / "data" / "01_raw", args.cut_days)
+    run = measured(f"kedro run, last {args.cut_days} days cut off", [kedro, "run"], project, env)
+    result["steps"].append(step(run))
+    return accuracy(project, env, cut_rows)["cut"]
 
 
 def main() -> None:
@@ -176,8 +281,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="folder with train.csv, store.csv, test.csv")
     parser.add_argument("--n-stores", type=int, default=1115)
     parser.add_argument("--cut-days", type=int, default=42)
+    parser.add_argument("--repeats", type=int, default=5, help="repetitions of each command")
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["training", "commands", "cut"],
+        help="leave out the training ratio, the commands or the cut-day run",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
-    args = parser.parse_args()
+    parser.add_argument("--no-readme", action="store_true", help="do not refill the README")
+    args = parser.parse_args()  # fmt: skip
     if args.data is not None:
         missing = [n for n in KAGGLE_FILES if not (args.data / n).is_file()]
         if missing:
@@ -185,44 +299,40 @@ def main() -> None:
     kedro = str(Path(sys.executable).with_name("kedro"))
     base = Path(tempfile.mkdtemp(prefix="rossmann-benchmark-"))
     source = args.data.resolve() if args.data else None
-    what = f"Kaggle files from {args.data}" if source else f"synthetic data, {args.n_stores} stores"
-    print(f"Benchmark in {base} ({what}, {os.cpu_count()} cores)")
+    commit, dirty = git_commit(ROOT)
+    options = (f" DATA={args.data}" if args.data else "") + (
+        f' ARGS="--n-stores {args.n_stores}"' if args.n_stores != 1115 else "")  # fmt: skip
+    result: dict[str, Any] = {
+        "schema": 1, "kind": "real" if source else "synthetic", "created": now_utc(),
+        "commit": commit, "dirty": dirty, "command": "make benchmark" + options,
+        "machine": machine(), "steps": [], "targets": [],
+    }  # fmt: skip
+    print(f"Benchmark in {base} ({result['machine']['cores']} cores)", flush=True)
 
     project, env = make_project(base / "full", args.n_stores, source)
-    if source is None:  # what `make run` does first on an empty data/01_raw
-        seconds, _ = timed([kedro, "data", "synthesize"], project, env)
-        print(f"`kedro data synthesize` ({args.n_stores:,} stores): {seconds:.1f} s")
-    seconds, output = timed([kedro, "run"], project, env)
-    print_run("`kedro run` on all of train.csv (what `make run` runs)", seconds, output)
+    make_run(kedro, project, env, source, result)
+    result["data"] = data_description(source, args.n_stores, project)
+    scores = accuracy(project, env)  # before anything else registers a version
+    if "training" not in args.skip:
+        training_ratio(kedro, project, env, result)
+    inference_ratio(kedro, project, env, result)
+    if "commands" not in args.skip:
+        command_ratios(args.repeats, result)
+    if "cut" not in args.skip:
+        scores["cut"] = cut_days_accuracy(
+            kedro, base, source or project / "data" / "01_raw", args, result
+        )
+    scores["cut_days"] = args.cut_days
+    result["accuracy"] = scores
 
-    inference_seconds, inference_output = timed(
-        [kedro, "run", "--pipelines", "inference", "--params", "inference.version=1"],
-        project,
-        env,
-    )
-    bare_seconds, bare = timed(
-        [sys.executable, str(ROOT / "scripts" / "_bare_inference.py")], project, env
-    )
-    print(
-        f"\nBatch inference on test.csv: kedro run --pipelines inference {inference_seconds:.1f} s"
-    )
-    inside = re.search(r"Model load ([\d.]+) s, predict ([\d.]+) s", inference_output)
-    if inside:
-        print(f"  inside the pipeline: model load {inside[1]} s, predict {inside[2]} s")
-    print(f"  bare script (load pyfunc + predict): {bare_seconds:.1f} s; {bare.strip()}")
-    print(f"  ratio: {inference_seconds / bare_seconds:.2f} (target <= 1.5)")
-
-    cut_project, cut_env = make_project(base / "cut", args.n_stores)
-    cut_rows = cut_train(source or project / "data" / "01_raw", cut_project / "data" / "01_raw",
-                         args.cut_days)  # fmt: skip
-    seconds, output = timed([kedro, "run"], cut_project, cut_env)
-    print_run(f"`kedro run` with the last {args.cut_days} days cut off train.csv", seconds, output)
-    print_accuracy(accuracy(cut_project, cut_env, cut_rows), args.cut_days)
-    print("\nOn all of train.csv:", end="")
-    print_accuracy(accuracy(project, env), args.cut_days)
-
+    path = write_result(result)
+    print("\n" + render_markdown(result))
+    print(f"Written: {path} and {path.with_suffix('.md')}")
+    if not args.no_readme:
+        update_readme(ROOT / "README.md")
+        print("README.md: Benchmarks refilled (make benchmark-readme)")
     if args.keep:
-        print(f"\nKept {base}")
+        print(f"Kept {base}")
     else:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,14 @@ class RawFilesCheckHook:
             check()
 
 
+def peak_rss_gib() -> float:
+    """The process's peak resident memory so far, in GiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
 class NodeTimingHook:
-    """Shows progress (node k of n, elapsed) and, at the end, where the run's time went."""
+    """Shows progress (node k of n, elapsed, peak memory so far) and, at the end, where the
+    run's time went. The peak after each node says which step set the run's peak RSS."""
 
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
@@ -81,12 +88,13 @@ class NodeTimingHook:
         duration = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
         self._durations[node.name] = duration
         logger.info(
-            "[%d/%d] %s done in %.1f s (%.0f s elapsed)",
+            "[%d/%d] %s done in %.1f s (%.0f s elapsed, peak RSS %.2f GiB)",
             len(self._durations),
             self._total_nodes,
             node.name,
             duration,
             time.perf_counter() - self._run_started,
+            peak_rss_gib(),
         )
 
     @hook_impl

@@ -1,0 +1,75 @@
+"""Bare library fits, the training ratio's reference: the same fits the training pipeline makes.
+
+Run by ``benchmark.py`` from a project copy after ``kedro run`` (it reads the run's
+``model_input_table``, ``forecast_origins`` and ``feature_settings`` and the project's
+parameters). For every booster it makes the fits the training pipeline makes, on the same rows
+(the same ``training.fit_rows`` sample), the same matrices and the same parameters: one per CV
+fold, the backtest and the served model. Only the library calls are timed (building the
+library's dataset and boosting), nothing of the project's code around them, and the script
+prints one JSON line: every fit's seconds and their sum.
+
+Usage: ``python scripts/_bare_training.py`` (from the project copy's root).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from catboost import CatBoostRegressor
+from kedro.config import OmegaConfigLoader
+
+from rossmann_forecast.model.features import FeatureConfig, feature_names
+from rossmann_forecast.pipelines.training.nodes import cap_fit_rows, fold_origins
+
+
+def fit(library: str, params: dict[str, Any], rounds: int, x: np.ndarray, y: np.ndarray) -> None:
+    """The library's own fit, as its documentation spells it."""
+    if library == "lightgbm":
+        lgb.train({**params, "verbosity": -1}, lgb.Dataset(x, y), num_boost_round=rounds)
+    elif library == "xgboost":
+        xgb.train(params, xgb.DMatrix(x, y, nthread=params.get("nthread", 2)), rounds)
+    elif library == "catboost":
+        CatBoostRegressor(
+            iterations=rounds, allow_writing_files=False, verbose=False, **params
+        ).fit(x, y)
+    else:
+        raise ValueError(f"no bare fit for {library}")
+
+
+def main() -> None:
+    parameters = OmegaConfigLoader("conf", base_env="base", default_run_env="local")["parameters"]
+    training = parameters["training"]
+    table = pd.read_parquet("data/05_model_input/model_input_table.parquet")
+    origins = json.loads(Path("data/05_model_input/forecast_origins.json").read_text())
+    settings = json.loads(Path("data/05_model_input/feature_settings.json").read_text())
+    names = feature_names(FeatureConfig.from_params(settings))
+    holdout = pd.Timestamp(origins["holdout_origin"])
+
+    subsets = [
+        (f"cv fold {k}", table.loc[table["Date"] < origin])
+        for k, origin in enumerate(fold_origins(origins, training["cv"]), start=1)
+        if (table["block_origin"] == origin).any()
+    ]
+    subsets += [("backtest", table.loc[table["Date"] < holdout]), ("served", table)]
+    fits = []
+    for member, spec in training["members"].items():
+        for role, available in subsets:
+            rows = cap_fit_rows(available, training.get("fit_rows"))
+            x = rows[names].to_numpy(dtype="float32")
+            y = np.log1p(rows["Sales"].to_numpy())
+            started = time.perf_counter()
+            fit(spec["library"], spec["params"], int(spec["num_rounds"]), x, y)
+            fits.append({"member": member, "fit": role, "rows": len(rows),
+                         "seconds": round(time.perf_counter() - started, 2)})  # fmt: skip
+    print(json.dumps({"fits": fits, "fit_s": round(sum(f["seconds"] for f in fits), 2)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Measuring commands for the benchmark scripts: wall time, CPU time and peak RSS of one child.
+
+``run_measured`` starts a command and reaps it with ``os.wait4``, which gives that child's own
+resource usage (user + system CPU, peak resident memory), so the figures of one command are not
+mixed with those of the commands before it. An optional memory ceiling and time limit stop a
+run that would take the machine down (the scale benchmark's largest chain), and the measurement
+says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# The libraries whose versions a result depends on.
+PACKAGES = ("kedro", "kedro-mlflow", "mlflow", "pandas", "numpy", "pyarrow", "lightgbm",
+            "xgboost-cpu", "catboost", "pandera")  # fmt: skip
+
+
+@dataclass
+class Measurement:
+    """One command's cost. ``stopped`` says why it did not finish, if it did not."""
+
+    name: str
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+    returncode: int
+    stopped: str | None = None
+    output: str = field(default="", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.stopped is None
+
+    def as_dict(self) -> dict[str, Any]:
+        figures = asdict(self)
+        figures.pop("output")
+        figures.update(
+            wall_s=round(self.wall_s, 2), cpu_s=round(self.cpu_s, 2),
+            peak_rss_mib=round(self.peak_rss_mib, 1),
+        )  # fmt: skip
+        return figures
+
+
+def _rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its children now (MiB), from /proc; 0 once it is gone."""
+    total = 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+def run_measured(
+    name: str,
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    *,
+    log: Path | None = None,
+    max_rss_gib: float | None = None,
+    timeout_s: float | None = None,
+) -> Measurement:
+    """Run ``command`` in ``cwd``; its wall, CPU (user + system) and peak RSS.
+
+    Args:
+        name: What the measurement is called in the results.
+        command: The command line.
+        cwd: Where it runs.
+        env: Its environment.
+        log: A file for its combined output (kept for the reader); a temporary one if None.
+        max_rss_gib: Stop the command (SIGKILL) when its resident memory passes this.
+        timeout_s: Stop the command when it runs longer than this.
+
+    Returns:
+        The measurement, with the output and, if it was stopped, why.
+    """
+    log = log or Path(os.environ.get("TMPDIR", "/tmp")) / f"measure-{os.getpid()}.log"
+    stopped: list[str] = []
+    started = time.perf_counter()
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+
+        def watch() -> None:
+            while process.returncode is None:
+                rss = _rss_mib(process.pid) / 1024
+                elapsed = time.perf_counter() - started
+                if max_rss_gib is not None and rss > max_rss_gib:
+                    stopped.append(
+                        f"memory: resident {rss:.1f} GiB passed the {max_rss_gib:g} GiB ceiling"
+                    )
+                elif timeout_s is not None and elapsed > timeout_s:
+                    stopped.append(f"time: still running after {timeout_s:.0f} s")
+                if stopped:
+                    os.kill(process.pid, signal.SIGKILL)
+                    return
+                time.sleep(0.5)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        if max_rss_gib is not None or timeout_s is not None:
+            watcher.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    return Measurement(
+        name=name,
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mib=usage.ru_maxrss / 1024,
+        returncode=process.returncode,
+        stopped=stopped[0] if stopped else None,
+        output=log.read_text(errors="replace"),
+    )
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: cores, memory, CPU, load, Python and library versions."""
+    memory_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    cpu = next(
+        (line.split(":", 1)[1].strip()
+         for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024**2, 1),
+        "cpu": cpu,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def git_commit(root: Path) -> tuple[str, bool]:
+    """The short commit of ``root``'s checkout and whether its tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "nocommit"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return commit, dirty
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

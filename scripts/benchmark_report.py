@@ -1,0 +1,296 @@
+"""Benchmark results as Markdown, and the README's Benchmarks tables regenerated from them.
+
+``scripts/benchmark.py`` and ``scripts/benchmark_scale.py`` write each result twice, as
+``benchmark/results/<date>-<commit>[-<label>].json`` (everything measured) and ``.md`` (this
+module's rendering). The README holds one generated block per kind of result between
+``<!-- benchmark:<kind> start -->`` and ``<!-- benchmark:<kind> end -->``; ``make
+benchmark-readme`` (``python scripts/benchmark_report.py``) refills each block from the newest
+result of its kind, so the README's figures are never typed by hand.
+
+Kinds: ``synthetic`` (``make benchmark``: full-size synthetic data), ``real`` (``make benchmark
+DATA=<folder of Kaggle files>``), ``scale`` (``make benchmark-scale``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmark" / "results"
+KINDS = ("synthetic", "real", "scale")
+MEMBERS = ("lightgbm", "xgboost", "catboost")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def _gib(mib: float | None) -> str:
+    return "-" if mib is None else f"{mib / 1024:.2f} GiB"
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "**not met**", None: "-"}[met]
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return f"{text}x" if unit == "x" else f"{text} {unit}".rstrip()
+
+
+def _limit(target: dict[str, Any]) -> str:
+    limit = _with_unit(f"{target['limit']:g}", target.get("unit", ""))
+    return f"{target.get('op', '<=')} {limit}"
+
+
+def _measured(target: dict[str, Any]) -> str:
+    unit, value = target.get("unit", ""), target.get("value")
+    if value is None:
+        return "-"
+    digits = 1 if unit == "s" and value >= 1 else 3 if unit == "s" else 2
+    text = _with_unit(f"{value:.{digits}f}", unit)
+    return f"{text} ({target['detail']})" if target.get("detail") else text
+
+
+def header(result: dict[str, Any]) -> str:
+    """Which command, commit and machine a result comes from."""
+    machine = result["machine"]
+    versions = ", ".join(f"{name} {v}" for name, v in machine["versions"].items())
+    dirty = " with uncommitted changes" if result.get("dirty") else ""
+    load = "/".join(f"{x:g}" for x in machine["load_average_at_start"])
+    return (
+        f"`{result['command']}` at commit `{result['commit']}`{dirty}, {result['created']}, on "
+        f"{result['data']['description']}. Machine: {machine['cores']} cores, "
+        f"{machine['memory_gib']:g} GiB ({machine['cpu']}), load average {load} at the start; "
+        f"Python {machine['python']}, {versions}."
+    )
+
+
+def steps_table(steps: list[dict[str, Any]]) -> list[str]:
+    lines = ["| step | wall | CPU | peak RSS | |", "|---|---:|---:|---:|---|"]
+    for step in steps:
+        note = step.get("stopped") or step.get("note", "")
+        lines.append(
+            f"| {step['name']} | {_seconds(step.get('wall_s'))} | {_seconds(step.get('cpu_s'))} "
+            f"| {_gib(step.get('peak_rss_mib'))} | {note} |"
+        )
+    return lines
+
+
+def targets_table(targets: list[dict[str, Any]]) -> list[str]:
+    lines = ["| what | measured | limit | |", "|---|---|---|---|"]
+    for target in targets:
+        lines.append(
+            f"| {target['name']} | {_measured(target)} | {_limit(target)} "
+            f"| {_verdict(target.get('met'))} |"
+        )
+    return lines
+
+
+def accuracy_table(accuracy: dict[str, Any]) -> list[str]:
+    """CV estimate vs the gate's holdout vs the cut days: ensemble, each booster, baseline."""
+    lines = [
+        "| RMSPE (open days, Sales > 0) | ensemble | LightGBM | XGBoost | CatBoost | median "
+        "baseline | bias | rows |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    cv = accuracy.get("cv") or {}
+    if cv:
+        folds = ", ".join((accuracy.get("cv_folds") or {}).values())
+        lines.append(
+            f"| CV estimate (folds from {folds}) | {cv['rmspe_ensemble']:.4f} | "
+            + " | ".join(f"{cv.get(f'rmspe_{m}', float('nan')):.4f}" for m in MEMBERS)
+            + f" | | {cv.get('bias_ensemble', float('nan')):+.2%} | |"
+        )
+    blocks = [("gate", "holdout: the gate's backtest from {origin}, through its pyfunc")]
+    blocks.append(("cut", "{days} cut days: the served version from {origin}, through its pyfunc"))
+    for key, label in blocks:
+        block = accuracy.get(key)
+        if not block:
+            continue
+        text = label.format(origin=block["origin"], days=accuracy.get("cut_days", 42))
+        lines.append(
+            f"| {text} | **{block['ensemble']:.4f}** | "
+            + " | ".join(f"{block[m]:.4f}" for m in MEMBERS)
+            + f" | {block['median_baseline']:.4f} | {block['bias']:+.2%} | {block['rows']:,} |"
+        )
+    return lines
+
+
+def nodes_table(nodes: list[dict[str, Any]], total_s: float, top: int = 10) -> list[str]:
+    lines = ["| node | seconds | share | peak RSS after it |", "|---|---:|---:|---:|"]
+    for node in sorted(nodes, key=lambda n: -n["seconds"])[:top]:
+        peak = node.get("peak_rss_gib")
+        lines.append(
+            f"| {node['name']} | {node['seconds']:.1f} | {node['seconds'] / total_s:.0%} | "
+            f"{'-' if peak is None else f'{peak:.2f} GiB'} |"
+        )
+    in_nodes = sum(n["seconds"] for n in nodes)
+    lines.append(
+        f"| (start-up, dataset I/O, MLflow logging between nodes) | {total_s - in_nodes:.1f} | "
+        f"{(total_s - in_nodes) / total_s:.0%} | |"
+    )
+    return lines
+
+
+def scale_table(sizes: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| stores | train rows | `kedro data synthesize` | `kedro run` wall | CPU | peak RSS | "
+        "dominant step | |",
+        "|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for size in sizes:
+        run = size.get("run") or {}
+        synth = size.get("synthesize") or {}
+        dominant = size.get("dominant")
+        dominant_text = f"{dominant['name']} ({dominant['share']:.0%})" if dominant else "-"
+        status = run.get("stopped") or ("" if run.get("returncode", 0) == 0 else "failed")
+        if size.get("stopped_in"):
+            status += f"; stopped in {size['stopped_in']}"
+        lines.append(
+            f"| {size['n_stores']:,} | {size.get('train_rows', 0):,} | "
+            f"{_seconds(synth.get('wall_s'))} | {_seconds(run.get('wall_s'))} | "
+            f"{_seconds(run.get('cpu_s'))} | {_gib(run.get('peak_rss_mib'))} | {dominant_text} "
+            f"| {status} |"
+        )
+    return lines
+
+
+def render_body(result: dict[str, Any], level: str = "###") -> list[str]:
+    """The tables of one result (no title): what both the .md file and the README show."""
+    lines = [header(result), ""]
+    if result["kind"] == "scale":
+        lines += scale_table(result["sizes"])
+        if result.get("plot"):
+            lines += ["", f"![cost by chain size]({result['plot']})"]
+        for note in result.get("notes", []):
+            lines += ["", note]
+        return lines
+    if result.get("targets"):
+        lines += [f"{level} Targets", "", *targets_table(result["targets"]), ""]
+    if result.get("accuracy"):
+        lines += [f"{level} Accuracy", "", *accuracy_table(result["accuracy"]), ""]
+    lines += [f"{level} Steps", "", *steps_table(result["steps"]), ""]
+    run = next((s for s in result["steps"] if s.get("nodes")), None)
+    if run is not None:
+        lines += [
+            f"{level} Where the time of `{run['name']}` goes",
+            "",
+            *nodes_table(run["nodes"], run["wall_s"]),
+            "",
+        ]
+    if result.get("commands"):
+        lines += [f"{level} Commands people type", "", *commands_table(result["commands"]), ""]
+    return lines
+
+
+def commands_table(commands: dict[str, Any]) -> list[str]:
+    lines = [
+        "| command | wall (median) | CPU | peak RSS | vs bare imports |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, figures in commands.get("subprocess", {}).items():
+        ratio = figures.get("ratio")
+        lines.append(
+            f"| `{name}` | {_seconds(figures['wall_s'])} | {_seconds(figures.get('cpu_s'))} | "
+            f"{_gib(figures.get('peak_rss_mib'))} | {'-' if ratio is None else f'{ratio:.2f}x'} |"
+        )
+    in_process = commands.get("in_process", {})
+    if in_process:
+        lines += ["", "| in-process registry operation | median |", "|---|---:|"]
+        for name, seconds in in_process.items():
+            lines.append(f"| {name} | {seconds * 1000:.0f} ms |")
+    return lines
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    title = {"synthetic": "full-size synthetic data", "real": "Kaggle files",
+             "scale": "cost by chain size"}[result["kind"]]  # fmt: skip
+    return "\n".join([f"# Benchmark: {title}", "", *render_body(result, "##")]).rstrip() + "\n"
+
+
+def result_stem(result: dict[str, Any]) -> str:
+    day = result["created"][:10]
+    label = {"synthetic": "", "real": "-" + result["data"].get("label", "real"),
+             "scale": "-scale"}[result["kind"]]  # fmt: skip
+    return f"{day}-{result['commit']}{label}"
+
+
+def write_result(result: dict[str, Any], directory: Path = RESULTS) -> Path:
+    """Write ``<stem>.json`` and ``<stem>.md``; returns the JSON path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = result_stem(result)
+    path = directory / f"{stem}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    (directory / f"{stem}.md").write_text(render_markdown(result))
+    return path
+
+
+def latest(kind: str, directory: Path = RESULTS) -> tuple[Path, dict[str, Any]] | None:
+    """The newest result of ``kind`` (by its ``created`` time), or None."""
+    found = []
+    for path in directory.glob("*.json"):
+        result = json.loads(path.read_text())
+        if result.get("kind") == kind:
+            found.append((result["created"], path, result))
+    if not found:
+        return None
+    _, path, result = max(found, key=lambda item: item[0])
+    return path, result
+
+
+def block(kind: str, path: Path, result: dict[str, Any], root: Path = ROOT) -> str:
+    relative = path.relative_to(root).as_posix()
+    md = path.with_suffix(".md").relative_to(root).as_posix()
+    lines = render_body(result, "####")
+    if result["kind"] == "scale" and result.get("plot"):
+        plot = (path.parent / result["plot"]).relative_to(root).as_posix()
+        lines = [line.replace(f"]({result['plot']})", f"]({plot})") for line in lines]
+    lines += ["", f"Generated from [`{relative}`]({relative}) ([as a page]({md})) by "
+              "`make benchmark-readme`; do not edit between the markers."]  # fmt: skip
+    return "\n".join(lines).rstrip()
+
+
+def update_readme(readme: Path, directory: Path = RESULTS, root: Path = ROOT) -> list[str]:
+    """Refill each README block from the newest result of its kind; returns the kinds filled.
+
+    Raises:
+        ValueError: The README lacks a block's markers, or holds them in the wrong order.
+    """
+    text = readme.read_text()
+    filled = []
+    for kind in KINDS:
+        start, end = f"<!-- benchmark:{kind} start -->", f"<!-- benchmark:{kind} end -->"
+        if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+            raise ValueError(f"{readme} must hold {start} ... {end} once, in that order")
+        found = latest(kind, directory)
+        if found is None:
+            continue
+        content = block(kind, *found, root=root)
+        pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+        text = pattern.sub(lambda _, new=f"{start}\n{content}\n{end}": new, text)
+        filled.append(kind)
+    readme.write_text(text)
+    return filled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    try:
+        filled = update_readme(args.readme, args.results)
+    except ValueError as error:
+        sys.exit(str(error))
+    print(
+        f"{args.readme}: benchmark blocks refilled from {args.results}: {', '.join(filled) or 'none'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The benchmark's results files and the README blocks generated from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from benchmark_report import latest, render_markdown, result_stem, update_readme, write_result
+
+MACHINE = {
+    "cores": 2, "memory_gib": 24.0, "cpu": "Test CPU", "load_average_at_start": [0.1, 0.2, 0.3],
+    "platform": "Linux", "python": "3.11.9", "versions": {"kedro": "1.0", "mlflow": "3.0"},
+}  # fmt: skip
+
+
+def synthetic_result(created: str = "2026-12-01T10:00:00Z", wall: float = 170.0) -> dict:
+    return {
+        "schema": 1, "kind": "synthetic", "created": created, "commit": "abc1234",
+        "dirty": False, "command": "make benchmark", "machine": MACHINE,
+        "data": {"source": "synthetic", "n_stores": 1115, "train_rows": 1017209,
+                 "description": "full-size synthetic data (1,115 stores, 1,017,209 train rows)"},
+        "steps": [
+            {"name": "kedro run", "wall_s": wall, "cpu_s": 300.0, "peak_rss_mib": 2200.0,
+             "returncode": 0, "stopped": None,
+             "nodes": [{"name": "lightgbm.fit_served", "seconds": 20.0, "peak_rss_gib": 2.1},
+                       {"name": "build_model_input", "seconds": 30.0, "peak_rss_gib": 1.9}]},
+        ],
+        "targets": [
+            {"name": "`make run` wall time", "value": wall, "limit": 180.0, "unit": "s",
+             "op": "<", "met": wall < 180, "detail": ""},
+            {"name": "inference ratio", "value": 1.31, "limit": 1.2, "unit": "x", "op": "<=",
+             "met": False, "detail": "9.2 s / 7.0 s"},
+        ],
+        "accuracy": {
+            "version": 1, "gate_status": "passed", "cut_days": 42,
+            "cv": {"rmspe_ensemble": 0.0875, "rmspe_lightgbm": 0.086, "rmspe_xgboost": 0.088,
+                   "rmspe_catboost": 0.089, "bias_ensemble": -0.01},
+            "cv_folds": {"1": "2014-06-21", "2": "2015-05-09"},
+            "gate": {"ensemble": 0.0874, "lightgbm": 0.086, "xgboost": 0.0879,
+                     "catboost": 0.0885, "median_baseline": 0.1439, "bias": -0.027,
+                     "rows": 39000, "origin": "2015-06-20"},
+        },
+    }  # fmt: skip
+
+
+def test_markdown_shows_every_target_with_its_verdict_and_the_accuracy() -> None:
+    text = render_markdown(synthetic_result())
+    assert "| `make run` wall time | 170.0 s | < 180 s | met |" in text
+    assert "| inference ratio | 1.31x (9.2 s / 7.0 s) | <= 1.2x | **not met** |" in text
+    assert "**0.0874**" in text and "0.1439" in text
+    assert "commit `abc1234`" in text and "2 cores, 24 GiB" in text
+    # the slowest node first, with its share of the run and the peak after it
+    assert text.index("| build_model_input | 30.0 | 18% | 1.90 GiB |") < text.index(
+        "| lightgbm.fit_served |"
+    )
+
+
+def test_results_are_written_as_json_and_markdown_named_by_date_and_commit(
+    tmp_path: Path,
+) -> None:
+    path = write_result(synthetic_result(), tmp_path)
+    assert path.name == "2026-12-01-abc1234.json"
+    assert json.loads(path.read_text())["steps"][0]["wall_s"] == 170.0
+    assert path.with_suffix(".md").read_text().startswith("# Benchmark: full-size synthetic")
+    real = {**synthetic_result(), "kind": "real",
+            "data": {"label": "realdata-dev", "description": "x"}}  # fmt: skip
+    assert result_stem(real) == "2026-12-01-abc1234-realdata-dev"
+
+
+def test_readme_block_is_refilled_from_the_newest_result_of_its_kind(tmp_path: Path) -> None:
+    results = tmp_path / "benchmark" / "results"
+    write_result(synthetic_result("2026-11-30T09:00:00Z", wall=230.0), results)
+    newest = synthetic_result("2026-12-01T11:00:00Z", wall=170.0)
+    newest["commit"] = "def5678"
+    write_result(newest, results)
+    assert latest("synthetic", results)[1]["commit"] == "def5678"
+    readme = tmp_path / "README.md"
+    blocks = "".join(
+        f"<!-- benchmark:{kind} start -->\nold {kind}\n<!-- benchmark:{kind} end -->\n"
+        for kind in ("synthetic", "real", "scale")
+    )
+    readme.write_text(f"# Project\n\nintro\n\n{blocks}\nafter\n")
+
+    assert update_readme(readme, results, root=tmp_path) == ["synthetic"]
+    text = readme.read_text()
+    assert "old synthetic" not in text and "170.0 s" in text and "230.0 s" not in text
+    assert "old real" in text and "old scale" in text  # no result of those kinds: left alone
+    assert "benchmark/results/2026-12-01-def5678.json" in text
+    assert text.startswith("# Project\n\nintro\n") and text.rstrip().endswith("after")
+    update_readme(readme, results, root=tmp_path)
+    assert readme.read_text() == text  # refilling twice changes nothing
+
+
+def test_readme_without_markers_is_refused_by_name(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Project\n<!-- benchmark:synthetic start -->\n")
+    with pytest.raises(ValueError, match="benchmark:synthetic end"):
+        update_readme(readme, tmp_path, root=tmp_path)
+
+
+def test_scale_result_renders_sizes_where_they_stopped_and_the_plot() -> None:
+    result = {**synthetic_result(), "kind": "scale", "plot": "x-scale.png", "sizes": [
+        {"n_stores": 100, "train_rows": 91000, "synthesize": {"wall_s": 1.0},
+         "run": {"wall_s": 60.0, "cpu_s": 90.0, "peak_rss_mib": 900.0, "returncode": 0},
+         "dominant": {"name": "cross_validate", "seconds": 20.0, "share": 0.33}},
+        {"n_stores": 11150, "train_rows": 10000000, "synthesize": {"wall_s": 80.0},
+         "run": {"wall_s": 900.0, "cpu_s": 1500.0, "peak_rss_mib": 21600.0, "returncode": -9,
+                 "stopped": "memory: resident 21.1 GiB passed the 21 GiB ceiling"},
+         "stopped_in": "build_model_input"},
+    ]}  # fmt: skip
+    text = render_markdown(result)
+    assert "| 100 | 91,000 | 1.0 s | 60.0 s | 90.0 s | 0.88 GiB | cross_validate (33%) |" in text
+    assert "passed the 21 GiB ceiling; stopped in build_model_input" in text
+    assert "![cost by chain size](x-scale.png)" in text
+
+
+def test_the_project_readme_holds_every_block(tmp_path: Path) -> None:
+    """`make benchmark` refills the README at its end: its markers must be there."""
+    readme = tmp_path / "README.md"
+    readme.write_text((Path(__file__).resolve().parents[2] / "README.md").read_text())
+    assert update_readme(readme, tmp_path / "no-results", root=tmp_path) == []

@@ -1,0 +1,48 @@
+"""The benchmark's measuring of one command: its own CPU and memory, and the safety stops."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from _measure import machine, run_measured
+
+ALLOCATE = "import time; block = bytearray({mib} * 1024 * 1024); block[::4096] = b'x' * len(block[::4096]); time.sleep({sleep})"
+
+
+def test_a_command_gets_its_own_wall_cpu_and_peak_memory(tmp_path: Path) -> None:
+    result = run_measured(
+        "allocate", [sys.executable, "-c", ALLOCATE.format(mib=300, sleep=0)], tmp_path,
+        dict(os.environ), log=tmp_path / "log",
+    )  # fmt: skip
+    assert result.ok
+    assert 300 <= result.peak_rss_mib < 600
+    assert result.cpu_s > 0 and result.wall_s >= result.cpu_s * 0.1
+    small = run_measured("small", [sys.executable, "-c", "pass"], tmp_path, dict(os.environ))
+    assert small.peak_rss_mib < 200  # not the earlier child's peak
+
+
+def test_a_command_past_the_memory_ceiling_is_stopped_and_says_why(tmp_path: Path) -> None:
+    result = run_measured(
+        "too big", [sys.executable, "-c", ALLOCATE.format(mib=600, sleep=30)], tmp_path,
+        dict(os.environ), max_rss_gib=0.3,
+    )  # fmt: skip
+    assert not result.ok
+    assert result.stopped.startswith("memory: resident")
+    assert result.wall_s < 25
+
+
+def test_a_failing_command_keeps_its_exit_code_and_output(tmp_path: Path) -> None:
+    result = run_measured(
+        "fails", [sys.executable, "-c", "import sys; print('why'); sys.exit(3)"], tmp_path,
+        dict(os.environ),
+    )  # fmt: skip
+    assert result.returncode == 3 and "why" in result.output and not result.ok
+
+
+def test_machine_names_cores_memory_and_versions() -> None:
+    described = machine()
+    assert described["cores"] == os.cpu_count()
+    assert described["memory_gib"] > 0
+    assert "kedro" in described["versions"] and "mlflow" in described["versions"]
