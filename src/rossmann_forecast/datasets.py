@@ -240,7 +240,8 @@ class MlflowInputDataset(AbstractDataset):
     """Wraps a pandas dataset and records its load as an MLflow dataset input of the run.
 
     The run page then lists exactly which training or holdout table it used: name, content hash,
-    schema and row count (not the data). Recorded once per run however many nodes load it.
+    schema and row count (not the data). Recorded once per run however many nodes load it, and
+    on save when the run that builds the table uses it from memory.
     """
 
     def __init__(
@@ -268,6 +269,11 @@ class MlflowInputDataset(AbstractDataset):
                     f"{path.name} is empty ({size} bytes): {path} has no header and no rows"
                 ) from None
             raise
+        self._record(data, path)
+        return data
+
+    def _record(self, data: Any, path: Path) -> None:
+        """Log ``data`` as the active run's input, once per run."""
         run = mlflow.active_run()
         if run is not None and run.info.run_id != self._recorded_for_run:
             with warnings.catch_warnings():
@@ -277,10 +283,12 @@ class MlflowInputDataset(AbstractDataset):
                 source = resolve_dataset_source(path.as_uri())
             mlflow.log_input(TableRecord(data, source, self._name), context=self._context)
             self._recorded_for_run = run.info.run_id
-        return data
 
     def save(self, data: Any) -> None:
+        """Write the table; a run that builds it and uses it from memory (the catalog's
+        ``CachedDataset``) records it here, since that run never loads it from the file."""
         self._dataset.save(data)
+        self._record(data, Path(str(getattr(self._dataset, "_filepath", ""))).resolve())
 
     def _exists(self) -> bool:
         return self._dataset.exists()

@@ -13,14 +13,15 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is written: not by inference
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ class MarkdownReportDataset(AbstractDataset[dict[str, Any], str]):
 
 def _write_png(figure: Figure, target: Path, dpi: int) -> None:
     # Explicit Agg canvas: no pyplot state and no GUI backend, whatever the environment.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
     FigureCanvasAgg(figure)
     figure.savefig(target, format="png", dpi=dpi, bbox_inches="tight")
 

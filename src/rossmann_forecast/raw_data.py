@@ -20,15 +20,38 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rossmann_forecast.schemas import STORE_FILE, TEST_FILE, TRAIN_FILE, RawDataError
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 logger = logging.getLogger(__name__)
 
+TRAIN_FILE = "train.csv"
+STORE_FILE = "store.csv"
+TEST_FILE = "test.csv"
 KAGGLE_FILES = (TRAIN_FILE, STORE_FILE, TEST_FILE)
+
+
+class RawDataError(ValueError):
+    """A raw data file is missing, empty or breaks its schema.
+
+    Attributes:
+        file_name: The Kaggle file at fault (``train.csv``, ``store.csv`` or ``test.csv``).
+        failure_cases: Pandera's failure cases when a schema was broken, else ``None``.
+    """
+
+    def __init__(
+        self, message: str, file_name: str, failure_cases: pd.DataFrame | None = None
+    ) -> None:
+        super().__init__(message)
+        self.file_name = file_name
+        self.failure_cases = failure_cases
+
+
 MARKER_FILE = "synthetic.json"
 _CHUNK_BYTES = 1 << 20
 

@@ -29,11 +29,17 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
+# The file names and the error are the raw files' (raw_data: no pandera, so that commands that
+# only check or fingerprint the files do not import it); schemas re-exports them.
+from rossmann_forecast.raw_data import (  # noqa: F401
+    STORE_FILE,
+    TEST_FILE,
+    TRAIN_FILE,
+    RawDataError,
+)
+
 logger = logging.getLogger(__name__)
 
-TRAIN_FILE = "train.csv"
-STORE_FILE = "store.csv"
-TEST_FILE = "test.csv"
 
 STATE_HOLIDAYS = ["0", "a", "b", "c"]
 STORE_TYPES = ["a", "b", "c", "d"]
@@ -50,22 +56,6 @@ MAX_RULES_SHOWN = 8
 MAX_ROWS_SHOWN = 5
 # read_csv gives a RangeIndex: row i of the frame is line i + 2 of the file (line 1 is the header).
 HEADER_LINES = 2
-
-
-class RawDataError(ValueError):
-    """A raw data file is missing, empty or breaks its schema.
-
-    Attributes:
-        file_name: The Kaggle file at fault (``train.csv``, ``store.csv`` or ``test.csv``).
-        failure_cases: Pandera's failure cases when a schema was broken, else ``None``.
-    """
-
-    def __init__(
-        self, message: str, file_name: str, failure_cases: pd.DataFrame | None = None
-    ) -> None:
-        super().__init__(message)
-        self.file_name = file_name
-        self.failure_cases = failure_cases
 
 
 def _flag() -> pa.Column:

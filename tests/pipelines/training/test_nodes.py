@@ -9,6 +9,7 @@ from rossmann_forecast.model.boosters import MEMBERS
 from rossmann_forecast.pipelines.training.nodes import (
     cap_fit_rows,
     fit_ensemble_weights,
+    fit_rows_where,
     fold_origins,
     rmspe_scale,
     simplex_grid,
@@ -115,3 +116,24 @@ def test_cap_fit_rows_samples_big_tables_reproducibly_and_leaves_small_ones():
     assert cap_fit_rows(table, {"max_rows": 10_000, "seed": 3}) is table
     assert cap_fit_rows(table, {"max_rows": None}) is table
     assert cap_fit_rows(table, None) is table
+
+
+@pytest.mark.parametrize("max_rows", [None, 500, 2_499, 2_500, 9_000])
+def test_fit_rows_where_draws_what_sampling_the_filtered_table_draws(max_rows):
+    """Same rows as ``table.loc[where].sample(n, random_state=seed).sort_index()`` (the fit
+    rows before this code), without the copy of every filtered row."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {"Date": pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 90, 10_000), "D"),
+         "Sales": rng.integers(1, 9_000, 10_000)}
+    )  # fmt: skip
+    where = table["Date"] < pd.Timestamp("2015-02-15")
+    fit_rows = {"max_rows": max_rows, "seed": 42}
+    drawn = fit_rows_where(table, where, fit_rows)
+    filtered = table.loc[where]
+    expected = (
+        filtered
+        if max_rows is None or len(filtered) <= max_rows
+        else filtered.sample(n=max_rows, random_state=42).sort_index()
+    )
+    pd.testing.assert_frame_equal(drawn, expected)
