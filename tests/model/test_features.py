@@ -1,5 +1,6 @@
 """Tests of the shared feature logic: what each feature may see, and when."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +16,8 @@ from rossmann_forecast.model.features import (
 from rossmann_forecast.synthetic import generate
 
 CONFIG = FeatureConfig()
+# In generate(n_stores=12, seed=3), store 7 has no rows in the second half of 2014.
+REFURBISHED_STORE = 7
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +152,63 @@ def test_without_customers_the_customer_statistics_are_left_out(data):
     }
     rows = sales.loc[sales["Date"] >= origin].drop(columns=["Sales", "Customers"])
     assert list(features_for_request(rows, state).columns) == names
+
+
+def _training_table_block_by_block(sales, stores, origin, config):
+    """The training table built the plain way: per block, ``fit_state`` on the whole past
+    before the block and ``features_for_request`` on the block, then concatenated and sorted."""
+    parts = []
+    for offset in config.block_offsets_days:
+        for start in block_origins(sales["Date"].min(), origin, config, offset):
+            end = min(start + pd.Timedelta(days=config.block_days), origin)
+            block = sales.loc[(sales["Date"] >= start) & (sales["Date"] < end)]
+            state = fit_state(sales.loc[sales["Date"] < start], stores, start, config)
+            features = features_for_request(block, state)
+            selling = ((block["Open"] == 1) & (block["Sales"] > 0)).to_numpy()
+            keys = block.loc[selling, ["Store", "Date", "Sales"]].assign(block_origin=start)
+            parts.append(pd.concat([keys, features.loc[selling]], axis=1))
+    table = pd.concat(parts, ignore_index=True)
+    return table.sort_values(["Date", "Store", "block_origin"], ignore_index=True)
+
+
+@pytest.mark.parametrize(
+    ("row_order", "config"),
+    [
+        ("as in train.csv", CONFIG),
+        # A longest window past the year-ago one; no Customers column.
+        ("shuffled", FeatureConfig(customers=False, windows_days=(14, 91, 400))),
+    ],
+)
+def test_training_table_equals_the_block_by_block_build(data, row_order, config):
+    """The build that derives the shared history once gives, to the bit, the table of
+    ``fit_state`` per block, whatever the row order (float sums follow it)."""
+    sales, stores = data
+    if row_order == "shuffled":
+        sales = sales.sample(frac=1, random_state=0)
+    if not config.customers:
+        sales = sales.drop(columns="Customers")
+    end = sales["Date"].max() + pd.Timedelta(days=1)
+    # A store refurbished (no rows for months) reopens after the first blocks start.
+    reopened = sales.loc[sales["Store"] == REFURBISHED_STORE, "Date"].sort_values().diff()
+    reopen_date = sales.loc[reopened.idxmax(), "Date"]
+    assert reopened.max() >= pd.Timedelta(days=config.gap_min_days)
+
+    table = build_training_table(sales, stores, end, config)
+    expected = _training_table_block_by_block(sales, stores, end, config)
+
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
+    assert table["block_origin"].min() < reopen_date < table["block_origin"].max()
+    # Blocks that start before the reopening do not know of it; later ones do.
+    refurbished = table.loc[table["Store"] == REFURBISHED_STORE]
+    known = refurbished["block_origin"] > reopen_date
+    assert refurbished.loc[~known, "days_since_reopen"].isna().all()
+    assert refurbished.loc[known, "days_since_reopen"].between(0, 364).all() and known.any()
+    assert (table.dtypes[feature_names(config)] == np.float32).all()
+
+
+def test_training_table_needs_history_before_a_block(data):
+    sales, stores = data
+    first = sales["Date"].min()
+    short = sales.loc[sales["Date"] < first + pd.Timedelta(days=CONFIG.min_history_days)]
+    with pytest.raises(ValueError, match="no training block.*min_history_days"):
+        build_training_table(short, stores, short["Date"].max() + pd.Timedelta(days=1), CONFIG)

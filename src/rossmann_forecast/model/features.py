@@ -40,6 +40,7 @@ event counters read them), so the two paths cannot drift apart.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -67,6 +68,8 @@ _GROUP_KEYS = {
     "dowpromo": ["Store", "DayOfWeek", "Promo"],
     "month": ["Store", "Month"],
 }
+# Year-over-year growth compares with the same weekdays 52 weeks earlier.
+_YEAR_DAYS = 364
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,39 @@ def fit_state(
     """
     origin = pd.Timestamp(origin)
     past = history.loc[history["Date"] < origin]
-    opened = _log_sales(past, config.customers)
+    return _freeze_state(
+        origin,
+        config,
+        store_attributes=_store_attributes(stores),
+        opened=_log_sales(past, config.customers),
+        calendar_tail=past.loc[
+            past["Date"] >= origin - pd.Timedelta(days=config.calendar_tail_days),
+            CALENDAR_COLUMNS,
+        ],
+        reopen=_reopen_dates(past, config.gap_min_days),
+    )
+
+
+def _lookback_days(config: FeatureConfig) -> int:
+    """How far back before the origin the statistics read: the longest window, or the
+    year-ago window of the growth feature when that reaches further."""
+    return max(*config.windows_days, _YEAR_DAYS + min(config.windows_days))
+
+
+def _freeze_state(
+    origin: pd.Timestamp,
+    config: FeatureConfig,
+    store_attributes: pd.DataFrame,
+    opened: pd.DataFrame,
+    calendar_tail: pd.DataFrame,
+    reopen: pd.DataFrame,
+) -> FeatureState:
+    """The state at ``origin`` from its inputs, each restricted to rows before ``origin``.
+
+    ``opened`` (``_log_sales`` rows) needs only the last ``_lookback_days`` before the origin,
+    ``calendar_tail`` only the last ``calendar_tail_days``; ``reopen`` holds the
+    ``_reopen_dates`` rows before the origin.
+    """
     store_stats = []
     group_stats: dict[str, pd.DataFrame] = {}
     for window in config.windows_days:
@@ -202,24 +237,80 @@ def fit_state(
     stats["trend"] = stats[f"w{short}_mean"] - stats[f"w{long}_mean"]
     # Year-over-year growth: the last `short` days against the same days a year earlier.
     year_ago = opened.loc[
-        (opened["Date"] >= origin - pd.Timedelta(days=364 + short))
-        & (opened["Date"] < origin - pd.Timedelta(days=364))
+        (opened["Date"] >= origin - pd.Timedelta(days=_YEAR_DAYS + short))
+        & (opened["Date"] < origin - pd.Timedelta(days=_YEAR_DAYS))
     ]
     stats["yoy"] = stats[f"w{short}_mean"] - year_ago.groupby("Store")["log_sales"].mean()
-
-    tail = past.loc[
-        past["Date"] >= origin - pd.Timedelta(days=config.calendar_tail_days), CALENDAR_COLUMNS
-    ]
-    reopen = _reopen_dates(past, config.gap_min_days).groupby("Store")["Date"].max()
     return FeatureState(
         origin=origin,
         config=config,
-        stores=_store_attributes(stores),
+        stores=store_attributes,
         store_stats=stats.astype("float32"),
         group_stats={k: v.astype("float32") for k, v in group_stats.items()},
-        calendar_tail=tail.reset_index(drop=True),
-        last_reopen=reopen,
+        calendar_tail=calendar_tail.reset_index(drop=True),
+        last_reopen=reopen.groupby("Store")["Date"].max(),
     )
+
+
+class _DateWindows:
+    """Positions of a frame's rows in date windows, in the frame's own row order.
+
+    One sort of the dates up front; a window is then two binary searches and a sort of the
+    window's positions, whatever the length of the frame. The frame's row order is kept
+    because the statistics' sums run in that order (and float sums depend on it).
+    """
+
+    def __init__(self, dates: pd.Series) -> None:
+        values = dates.to_numpy()
+        self._order = np.argsort(values, kind="stable")
+        self._sorted = pd.DatetimeIndex(values[self._order])
+
+    def positions(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+        """Ascending positions of the rows with ``start <= Date < end``."""
+        first, stop = self._sorted.searchsorted([start, end], side="left")
+        return np.sort(self._order[first:stop])
+
+
+class _SalesHistory:
+    """What the states of all training blocks share, computed once for the whole table.
+
+    ``fit_state(sales, stores, origin, config)`` copies and re-derives everything before the
+    origin; for many origins on one table that is a pass over the whole past per block. Here
+    the open, selling rows with their log sales and the reopen dates are derived once, and a
+    block's state reads only the date windows it needs. ``state(origin)`` equals ``fit_state``
+    at that origin: the rows of each window come in the same order, and a reopen date before
+    the origin is one whatever follows it (a row's previous row is earlier than the row).
+    """
+
+    def __init__(self, sales: pd.DataFrame, stores: pd.DataFrame, config: FeatureConfig) -> None:
+        self.sales = sales
+        self.config = config
+        self.selling = ((sales["Open"] == 1) & (sales["Sales"] > 0)).to_numpy()
+        self._rows = _DateWindows(sales["Date"])
+        self._calendar_columns = sales.columns.get_indexer(CALENDAR_COLUMNS)
+        self._opened = _log_sales(sales, config.customers)
+        self._opened_rows = _DateWindows(self._opened["Date"])
+        self._reopen = _reopen_dates(sales, config.gap_min_days)
+        self._store_attributes = _store_attributes(stores)
+
+    def positions(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+        """Positions in ``sales`` of the rows with ``start <= Date < end``, in table order."""
+        return self._rows.positions(start, end)
+
+    def state(self, origin: pd.Timestamp) -> FeatureState:
+        """The state ``fit_state(sales, stores, origin, config)`` gives."""
+        tail_start = origin - pd.Timedelta(days=self.config.calendar_tail_days)
+        opened_start = origin - pd.Timedelta(days=_lookback_days(self.config))
+        return _freeze_state(
+            origin,
+            self.config,
+            store_attributes=self._store_attributes,
+            opened=self._opened.take(self._opened_rows.positions(opened_start, origin)),
+            calendar_tail=self.sales.iloc[
+                self.positions(tail_start, origin), self._calendar_columns
+            ],
+            reopen=self._reopen.loc[self._reopen["Date"] < origin],
+        )
 
 
 def _store_attributes(stores: pd.DataFrame) -> pd.DataFrame:
@@ -419,6 +510,12 @@ def build_training_table(
     (``features_for_request`` on all of the block's rows, closed days included, with the state
     frozen at the block's start); then the closed and zero-sales rows are dropped.
 
+    What the blocks' states share is derived once (``_SalesHistory``), so the build grows
+    with the rows, not with blocks x rows. The rows kept and their order follow from the
+    calendar alone, so the table is laid out first and each block writes its features straight
+    into their final rows: the table is held once, not as parts, their concatenation and a
+    sorted copy.
+
     Args:
         sales: Typed train rows strictly before ``origin``.
         stores: Typed store table.
@@ -427,36 +524,44 @@ def build_training_table(
 
     Returns:
         One row per (Store, Date, block_origin) with ``Store``, ``Date``, ``block_origin``,
-        ``Sales`` and the features, for rows with Open = 1 and Sales > 0.
+        ``Sales`` and the features, for rows with Open = 1 and Sales > 0, sorted by ``Date``,
+        ``Store`` and ``block_origin``.
 
     Raises:
-        ValueError: ``sales`` holds rows on or after ``origin``.
+        ValueError: ``sales`` holds rows on or after ``origin``, or too few days for a block.
     """
     origin = pd.Timestamp(origin)
     if (sales["Date"] >= origin).any():
         raise ValueError("build_training_table received rows on or after the forecast origin")
     started = time.perf_counter()
     first_date = sales["Date"].min()
-    parts = []
-    for offset in config.block_offsets_days:
-        origins = block_origins(first_date, origin, config, offset)
-        for block_start in origins:
-            block_end = min(block_start + pd.Timedelta(days=config.block_days), origin)
-            block = sales.loc[(sales["Date"] >= block_start) & (sales["Date"] < block_end)]
-            state = fit_state(sales.loc[sales["Date"] < block_start], stores, block_start, config)
-            features = features_for_request(block, state)
-            selling = ((block["Open"] == 1) & (block["Sales"] > 0)).to_numpy()
-            parts.append(
-                pd.concat(
-                    [
-                        block.loc[selling, ["Store", "Date", "Sales"]].assign(
-                            block_origin=block_start
-                        ),
-                        features.loc[selling],
-                    ],
-                    axis=1,
-                )
-            )
+    alignments = [
+        (offset, block_origins(first_date, origin, config, offset))
+        for offset in config.block_offsets_days
+    ]
+    starts = [start for _, origins in alignments for start in origins]
+    if not starts:
+        raise ValueError(
+            f"build_training_table found no training block: the rows from {first_date.date()} "
+            f"to {origin.date()} leave less than min_history_days ({config.min_history_days}) "
+            "of history before any block"
+        )
+    history = _SalesHistory(sales, stores, config)
+    block = pd.Timedelta(days=config.block_days)
+    rows = [history.positions(start, min(start + block, origin)) for start in starts]
+    selling = [history.selling[block_rows] for block_rows in rows]
+    kept = [
+        block_rows[block_selling] for block_rows, block_selling in zip(rows, selling, strict=True)
+    ]
+    table, destinations = _sorted_keys(sales, kept, starts)
+    names = feature_names(config)
+    # One row per feature, so that each column is contiguous as in a concatenated frame.
+    values = np.empty((len(names), len(table)), dtype="float32")
+    blocks = iter(zip(starts, rows, selling, destinations, strict=True))
+    for offset, origins in alignments:
+        for start, block_rows, block_selling, destination in itertools.islice(blocks, len(origins)):
+            features = features_for_request(sales.take(block_rows), history.state(start))
+            values[:, destination] = features.to_numpy()[block_selling].T
         logger.info(
             "Features for the blocks at offset %d days: %d blocks from %s (%.0f s elapsed)",
             offset,
@@ -464,16 +569,40 @@ def build_training_table(
             origins[-1].date() if origins else "-",
             time.perf_counter() - started,
         )
-    table = pd.concat(parts, ignore_index=True)
-    table = table.sort_values(["Date", "Store", "block_origin"], ignore_index=True)
+    table = pd.concat([table, pd.DataFrame(values.T, columns=names, copy=False)], axis=1)
     logger.info(
         "Training table: %s rows (%d alignments), %d features in %.1f s",
         f"{len(table):,}",
         len(config.block_offsets_days),
-        len(feature_names(config)),
+        len(names),
         time.perf_counter() - started,
     )
     return table
+
+
+def _sorted_keys(
+    sales: pd.DataFrame, kept: list[np.ndarray], starts: list[pd.Timestamp]
+) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """The training table's first columns in their final order, and where each block's rows go.
+
+    Args:
+        sales: Typed train rows.
+        kept: Per block, the positions in ``sales`` of the rows trained on.
+        starts: Per block, its start (the ``block_origin`` column).
+
+    Returns:
+        ``Store``, ``Date``, ``Sales`` and ``block_origin`` sorted by ``Date``, ``Store`` and
+        ``block_origin`` (block by block first, ties then keep that order, as a sort of the
+        concatenated blocks would), and per block the final positions of its selling rows.
+    """
+    counts = [len(block_kept) for block_kept in kept]
+    keys = sales[["Store", "Date", "Sales"]].take(np.concatenate(kept)).reset_index(drop=True)
+    keys["block_origin"] = np.repeat(np.array([start.to_datetime64() for start in starts]), counts)
+    keys = keys.sort_values(["Date", "Store", "block_origin"])
+    order = keys.index.to_numpy()
+    final = np.empty_like(order)
+    final[order] = np.arange(len(order))
+    return keys.reset_index(drop=True), np.split(final, np.cumsum(counts)[:-1])
 
 
 def features_for_request(rows: pd.DataFrame, state: FeatureState) -> pd.DataFrame:
