@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import Measurement, git_commit, machine, now_utc, run_measured  # noqa: E402
@@ -266,14 +267,39 @@ def command_ratios(repeats: int, result: dict[str, Any]) -> None:
                                         LIMITS["in_process_s"], "s"))  # fmt: skip
 
 
+def configured_max_rows() -> int | None:
+    """``training.fit_rows.max_rows`` as conf/base sets it."""
+    parameters = yaml.safe_load((ROOT / "conf" / "base" / "parameters_training.yml").read_text())
+    return parameters["training"]["fit_rows"]["max_rows"]
+
+
 def cut_days_accuracy(kedro: str, base: Path, source: Path, args: argparse.Namespace,
                       result: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """Accuracy the way a user lives it: cut the last days off, run, forecast them."""
+    """Accuracy the way a user lives it: cut the last days off, run, forecast them.
+
+    Then the same with each ``--trade`` value of ``training.fit_rows.max_rows``, so that the
+    time and accuracy the configured value buys are seen next to the alternatives.
+    """
     project, env = make_project(base / "cut", args.n_stores)
     cut_rows = cut_train(source, project / "data" / "01_raw", args.cut_days)
-    run = measured(f"kedro run, last {args.cut_days} days cut off", [kedro, "run"], project, env)
-    result["steps"].append(step(run))
-    return accuracy(project, env, cut_rows)["cut"]
+    trade = []
+    cut: dict[str, Any] = {}
+    for max_rows in [configured_max_rows(), *args.trade]:
+        override = [] if not trade else ["--params", f"training.fit_rows.max_rows={max_rows}"]
+        label = f"kedro run, last {args.cut_days} days cut off" + (
+            f", max_rows={max_rows}" if override else "")  # fmt: skip
+        run = measured(label, [kedro, "run", *override], project, env)
+        result["steps"].append(step(run))
+        scores = accuracy(project, env, cut_rows)
+        cut = cut or scores["cut"]
+        trade.append({
+            "max_rows": max_rows, "configured": not override, "wall_s": round(run.wall_s, 1),
+            "cpu_s": round(run.cpu_s, 1), "peak_rss_mib": round(run.peak_rss_mib, 1),
+            "gate": scores["gate"]["ensemble"], "cut": scores["cut"]["ensemble"],
+            "cut_bias": scores["cut"]["bias"],
+        })  # fmt: skip
+    result["trade"] = trade
+    return cut
 
 
 def main() -> None:
@@ -288,6 +314,13 @@ def main() -> None:
         default=[],
         choices=["training", "commands", "cut"],
         help="leave out the training ratio, the commands or the cut-day run",
+    )
+    parser.add_argument(
+        "--trade",
+        type=int,
+        nargs="*",
+        default=[450_000],
+        help="other training.fit_rows.max_rows values to run the cut days with",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
     parser.add_argument("--no-readme", action="store_true", help="do not refill the README")

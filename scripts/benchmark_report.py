@@ -121,6 +121,25 @@ def accuracy_table(accuracy: dict[str, Any]) -> list[str]:
     return lines
 
 
+def trade_table(result: dict[str, Any]) -> list[str]:
+    """`kedro run` on the cut train.csv at each ``training.fit_rows.max_rows``: the trade."""
+    days = (result.get("accuracy") or {}).get("cut_days", 42)
+    lines = [
+        "| `training.fit_rows.max_rows` | `kedro run` wall | CPU | peak RSS | gate (holdout) "
+        f"RMSPE | {days} cut days RMSPE | bias |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["trade"]:
+        rows = "all rows" if row["max_rows"] is None else f"{row['max_rows']:,}"
+        rows += " (conf)" if row.get("configured") else ""
+        lines.append(
+            f"| {rows} | {_seconds(row['wall_s'])} | {_seconds(row['cpu_s'])} | "
+            f"{_gib(row['peak_rss_mib'])} | {row['gate']:.4f} | {row['cut']:.4f} | "
+            f"{row['cut_bias']:+.2%} |"
+        )
+    return lines
+
+
 def nodes_table(nodes: list[dict[str, Any]], total_s: float, top: int = 10) -> list[str]:
     lines = ["| node | seconds | share | peak RSS after it |", "|---|---:|---:|---:|"]
     for node in sorted(nodes, key=lambda n: -n["seconds"])[:top]:
@@ -174,6 +193,8 @@ def render_body(result: dict[str, Any], level: str = "###") -> list[str]:
         lines += [f"{level} Targets", "", *targets_table(result["targets"]), ""]
     if result.get("accuracy"):
         lines += [f"{level} Accuracy", "", *accuracy_table(result["accuracy"]), ""]
+    if result.get("trade"):
+        lines += [f"{level} Time against accuracy", "", *trade_table(result), ""]
     lines += [f"{level} Steps", "", *steps_table(result["steps"]), ""]
     run = next((s for s in result["steps"] if s.get("nodes")), None)
     if run is not None:

@@ -56,6 +56,19 @@ def test_markdown_shows_every_target_with_its_verdict_and_the_accuracy() -> None
     )
 
 
+def test_time_and_accuracy_of_each_row_cap_are_side_by_side() -> None:
+    result = synthetic_result()
+    result["trade"] = [
+        {"max_rows": 300000, "configured": True, "wall_s": 160.2, "cpu_s": 290.0,
+         "peak_rss_mib": 1600.0, "gate": 0.0878, "cut": 0.0877, "cut_bias": -0.027},
+        {"max_rows": 450000, "configured": False, "wall_s": 205.0, "cpu_s": 380.0,
+         "peak_rss_mib": 1700.0, "gate": 0.0874, "cut": 0.0874, "cut_bias": -0.027},
+    ]  # fmt: skip
+    text = render_markdown(result)
+    assert "| 300,000 (conf) | 160.2 s | 290.0 s | 1.56 GiB | 0.0878 | 0.0877 | -2.70% |" in text
+    assert "| 450,000 | 205.0 s |" in text
+
+
 def test_results_are_written_as_json_and_markdown_named_by_date_and_commit(
     tmp_path: Path,
 ) -> None:

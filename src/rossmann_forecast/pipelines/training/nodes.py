@@ -60,7 +60,7 @@ def fit_rows_where(
     Draws the same rows as ``cap_fit_rows`` on the filtered table (pandas' ``sample`` is
     ``RandomState(seed).choice`` over the filtered positions), but only the drawn rows are
     ever copied: on full-size data the rows before a CV origin are ~2M rows of 56 columns, of
-    which a fit uses 450,000.
+    which a fit uses ``training.fit_rows.max_rows`` (300,000).
     """
     where = np.asarray(where, dtype=bool)
     max_rows = (fit_rows or {}).get("max_rows")
