@@ -350,6 +350,33 @@ def test_tags_that_contradict_aliases_are_repaired_from_aliases(registry, factor
 
 
 @sqlite_only
+def test_a_repair_and_the_command_that_made_it_get_consecutive_numbers(registry, factory, client):
+    """The journal is read once per lock; every operation written under it still gets the
+    next number, and a refused one takes none."""
+    v1 = validated(registry, factory)
+    registry.promote(reason="first")
+    v2 = validated(registry, factory)
+    client.set_model_version_tag(registry.model_name, str(v1), "lifecycle.stage", "Staging")
+
+    registry.promote(reason="second")  # its recovery repairs v1's tag first
+    with pytest.raises(PromotionRefused, match="already in Production"):
+        registry.promote(reason="again", version=v2)
+    v3 = validated(registry, factory)
+
+    operations = sorted({(t.seq, t.operation) for t in registry.history()})
+    assert operations == [
+        (1, "validate"),
+        (2, "promote"),
+        (3, "validate"),
+        (4, "repair"),
+        (5, "promote"),
+        (6, "validate"),
+    ]
+    assert registry.version_for_stage("staging") == v3
+    assert_consistent(registry, client)
+
+
+@sqlite_only
 def test_alias_moved_outside_the_project_wins(registry, factory, client):
     v1 = validated(registry, factory)
     registry.promote(reason="first")

@@ -37,8 +37,10 @@ from rossmann_forecast.registry.journal import (
     DOES_NOT_EXIST,
     INTENT,
     Journal,
+    JournalEntry,
     Plan,
     crash_point,
+    next_seq,
     now_iso,
 )
 from rossmann_forecast.registry.lock import RegistryLock
@@ -152,6 +154,7 @@ class ModelRegistry:
         self.lock_ttl_seconds = lock_ttl_seconds
         self.lock_wait_seconds = lock_wait_seconds
         self._journal = Journal(self.client, model_name)
+        self._next_seq: int | None = None  # while the lock is held: the journal's next number
         self._lock = RegistryLock(self.client, model_name, lock_ttl_seconds, lock_wait_seconds)
         self.lock_name = self._lock.name
         self.journal_experiment = self._journal.experiment_name
@@ -173,8 +176,11 @@ class ModelRegistry:
         )
 
     # ---------------------------------------------------------------- reading (never writes)
-    def _read_registry(self, *, history: bool = False) -> RegistrySnapshot:
-        """The registry exactly as stored (``history``: with the journal's moves)."""
+    def _read_registry(
+        self, *, history: bool = False, entries: list[JournalEntry] | None = None
+    ) -> RegistrySnapshot:
+        """The registry exactly as stored (``history``: with the journal's moves; ``entries``:
+        the journal as the caller just read it, which implies ``history``)."""
         versions: dict[int, VersionRecord] = {}
         aliases: dict[str, int] = {}
         try:
@@ -203,11 +209,9 @@ class ModelRegistry:
                 token = page.token
                 if not token:
                     break
-        transitions = (
-            tuple(t for entry in self._journal.entries() for t in entry.transitions())
-            if history
-            else ()
-        )
+        if entries is None and history:
+            entries = self._journal.entries()
+        transitions = tuple(t for entry in entries or () for t in entry.transitions())
         return RegistrySnapshot(self.model_name, versions, aliases, transitions)
 
     def snapshot(self, *, history: bool = False) -> RegistrySnapshot:
@@ -215,8 +219,14 @@ class ModelRegistry:
         that a killed process journaled but did not finish (which the next locked command or
         ``repair`` completes). Reads nothing but writes nothing either.
         """
-        snapshot = self._read_registry(history=history)
-        for entry in self._journal.entries(state=INTENT):
+        if history:  # one read of the journal gives the history and the pending operations
+            entries = self._journal.entries()
+            snapshot = self._read_registry(entries=entries)
+            pending = [entry for entry in entries if entry.state == INTENT]
+        else:
+            snapshot = self._read_registry()
+            pending = self._journal.entries(state=INTENT)
+        for entry in pending:
             snapshot = snapshot.with_plan(entry.plan)
         return snapshot
 
@@ -578,15 +588,23 @@ class ModelRegistry:
                 f"to ({self.journal_experiment})."
             ) from exc
         finally:
+            self._next_seq = None
             self._lock.release(token)
 
     def _recover(self, user: str) -> RegistrySnapshot:
         """Under the lock: roll forward interrupted operations, then repair tags from aliases.
 
-        Returns the snapshot as the caller's operation must see it.
+        Returns the snapshot as the caller's operation must see it. The journal is read once
+        here (the history, the pending operations, the next sequence number): while the lock
+        is held nobody else writes to it.
         """
-        self._journal.roll_forward(user)
-        snapshot = self._read_registry(history=True)
+        entries = self._journal.entries()
+        pending = [entry for entry in entries if entry.state == INTENT]
+        if pending:
+            self._journal.roll_forward(user, pending)
+            entries = self._journal.entries()
+        self._next_seq = next_seq(entries)
+        snapshot = self._read_registry(entries=entries)
         plan = rules.plan_repair(snapshot, user)
         if plan is None:
             return snapshot
@@ -595,7 +613,10 @@ class ModelRegistry:
         return self._read_registry(history=True)
 
     def _execute(self, plan: Plan) -> int:
-        return self._journal.execute(plan, self._lock.assert_held)
+        """Journal and carry out ``plan`` (lock held); returns its sequence number."""
+        seq = self._journal.execute(plan, self._lock.assert_held, seq=self._next_seq)
+        self._next_seq = seq + 1
+        return seq
 
 
 __all__ = [
