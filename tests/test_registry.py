@@ -269,6 +269,26 @@ def test_describe_groups_lineage_validation_and_lifecycle(registry, factory):
         registry.describe(42)
 
 
+def test_reads_of_one_version_see_the_others_stages_and_name_them_when_it_is_missing(
+    registry, factory
+):
+    """describe, version_summary and resolve read one version, not all of them."""
+    first = validated(registry, factory)
+    registry.promote(reason="first")
+    second = validated(registry, factory)
+
+    info = registry.describe(first)
+
+    assert (info["stage"], info["aliases"]) == ("Production", ["production"])
+    assert [t.to_stage for t in info["history"]] == ["Staging", "Production"]
+    assert registry.version_summary(second)["stage"] == "Staging"
+    assert registry.resolve(second) == (second, f"models:/{registry.model_name}/{second}")
+    missing = rf"no version 99 \(existing versions: {first}, {second}\)"
+    for read in (registry.describe, registry.version_summary, registry.resolve):
+        with pytest.raises(VersionNotFound, match=missing):
+            read(99)
+
+
 # ------------------------------------------------------------------------------------ retention
 def test_retention_keeps_production_staging_and_newest_archived(registry, factory, client):
     versions = []

@@ -177,10 +177,15 @@ class ModelRegistry:
 
     # ---------------------------------------------------------------- reading (never writes)
     def _read_registry(
-        self, *, history: bool = False, entries: list[JournalEntry] | None = None
+        self,
+        *,
+        history: bool = False,
+        entries: list[JournalEntry] | None = None,
+        version: int | None = None,
     ) -> RegistrySnapshot:
         """The registry exactly as stored (``history``: with the journal's moves; ``entries``:
-        the journal as the caller just read it, which implies ``history``)."""
+        the journal as the caller just read it, which implies ``history``; ``version``: that
+        version alone, if it exists)."""
         versions: dict[int, VersionRecord] = {}
         aliases: dict[str, int] = {}
         try:
@@ -191,44 +196,66 @@ class ModelRegistry:
             model = None
         if model is not None:
             # Aliases come from get_registered_model: search results may omit them (mlflow#9783).
-            aliases = {alias: int(version) for alias, version in (model.aliases or {}).items()}
-            token = None
-            while True:
-                page = self.client.search_model_versions(
-                    f"name='{self.model_name}'", max_results=1000, page_token=token
+            aliases = {alias: int(number) for alias, number in (model.aliases or {}).items()}
+            for mv in self._model_versions(version):
+                versions[int(mv.version)] = VersionRecord(
+                    version=int(mv.version),
+                    tags=dict(mv.tags or {}),
+                    run_id=mv.run_id,
+                    creation_timestamp=mv.creation_timestamp,
+                    source=mv.source,
+                    description=mv.description or "",
                 )
-                for mv in page:
-                    versions[int(mv.version)] = VersionRecord(
-                        version=int(mv.version),
-                        tags=dict(mv.tags or {}),
-                        run_id=mv.run_id,
-                        creation_timestamp=mv.creation_timestamp,
-                        source=mv.source,
-                        description=mv.description or "",
-                    )
-                token = page.token
-                if not token:
-                    break
         if entries is None and history:
             entries = self._journal.entries()
         transitions = tuple(t for entry in entries or () for t in entry.transitions())
         return RegistrySnapshot(self.model_name, versions, aliases, transitions)
 
-    def snapshot(self, *, history: bool = False) -> RegistrySnapshot:
+    def _model_versions(self, version: int | None = None) -> Iterator[Any]:
+        """Every version of the model, or only ``version`` (nothing if it does not exist)."""
+        if version is not None:
+            try:
+                yield self.client.get_model_version(self.model_name, str(version))
+            except MlflowException as exc:
+                if exc.error_code != DOES_NOT_EXIST:
+                    raise
+            return
+        token = None
+        while True:
+            page = self.client.search_model_versions(
+                f"name='{self.model_name}'", max_results=1000, page_token=token
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def snapshot(self, *, history: bool = False, version: int | None = None) -> RegistrySnapshot:
         """The registry as its journal commits it to be: what is stored, plus any operation
         that a killed process journaled but did not finish (which the next locked command or
         ``repair`` completes). Reads nothing but writes nothing either.
+
+        With ``version`` only that version is read (a search over every version costs time in
+        proportion to their number); when it does not exist, every version is, so that the
+        refusal can name them.
         """
         if history:  # one read of the journal gives the history and the pending operations
-            entries = self._journal.entries()
-            snapshot = self._read_registry(entries=entries)
+            entries: list[JournalEntry] | None = self._journal.entries()
             pending = [entry for entry in entries if entry.state == INTENT]
         else:
-            snapshot = self._read_registry()
+            entries = None
             pending = self._journal.entries(state=INTENT)
-        for entry in pending:
-            snapshot = snapshot.with_plan(entry.plan)
-        return snapshot
+
+        def committed(snapshot: RegistrySnapshot) -> RegistrySnapshot:
+            for entry in pending:
+                snapshot = snapshot.with_plan(entry.plan)
+            return snapshot
+
+        if version is not None:
+            one = committed(self._read_registry(entries=entries, version=version))
+            if version in one.versions:
+                return one
+        return committed(self._read_registry(entries=entries))
 
     def version_for_stage(self, stage: str) -> int | None:
         """The version holding ``stage`` ("production" or "staging", any case), or None."""
@@ -274,7 +301,7 @@ class ModelRegistry:
         """The version and URI for a stage or version, raising if there is none."""
         if _is_version(stage_or_version):
             version = int(stage_or_version)
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(version=version)
             if version not in snapshot.versions:
                 raise VersionNotFound(no_version_message(snapshot, version))
             return version, self.model_uri(version)
@@ -299,7 +326,7 @@ class ModelRegistry:
         Raises:
             VersionNotFound: When the model has no such version.
         """
-        snapshot = self.snapshot()
+        snapshot = self.snapshot(version=version)
         tags = self._version(snapshot, version)
         return {
             "version": version,
@@ -331,7 +358,7 @@ class ModelRegistry:
 
     def describe(self, version: int) -> dict[str, Any]:
         """Everything known about one version, tags grouped by prefix, with its own history."""
-        snapshot = self.snapshot(history=True)
+        snapshot = self.snapshot(history=True, version=version)
         tags = self._version(snapshot, version)
         record = snapshot.versions[version]
         return {
