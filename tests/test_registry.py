@@ -269,6 +269,26 @@ def test_describe_groups_lineage_validation_and_lifecycle(registry, factory):
         registry.describe(42)
 
 
+def test_reads_of_one_version_see_the_others_stages_and_name_them_when_it_is_missing(
+    registry, factory
+):
+    """describe, version_summary and resolve read one version, not all of them."""
+    first = validated(registry, factory)
+    registry.promote(reason="first")
+    second = validated(registry, factory)
+
+    info = registry.describe(first)
+
+    assert (info["stage"], info["aliases"]) == ("Production", ["production"])
+    assert [t.to_stage for t in info["history"]] == ["Staging", "Production"]
+    assert registry.version_summary(second)["stage"] == "Staging"
+    assert registry.resolve(second) == (second, f"models:/{registry.model_name}/{second}")
+    missing = rf"no version 99 \(existing versions: {first}, {second}\)"
+    for read in (registry.describe, registry.version_summary, registry.resolve):
+        with pytest.raises(VersionNotFound, match=missing):
+            read(99)
+
+
 # ------------------------------------------------------------------------------------ retention
 def test_retention_keeps_production_staging_and_newest_archived(registry, factory, client):
     versions = []
@@ -347,6 +367,33 @@ def test_tags_that_contradict_aliases_are_repaired_from_aliases(registry, factor
 
     assert_consistent(registry, client)
     assert registry.history()[-1].operation == "repair"
+
+
+@sqlite_only
+def test_a_repair_and_the_command_that_made_it_get_consecutive_numbers(registry, factory, client):
+    """The journal is read once per lock; every operation written under it still gets the
+    next number, and a refused one takes none."""
+    v1 = validated(registry, factory)
+    registry.promote(reason="first")
+    v2 = validated(registry, factory)
+    client.set_model_version_tag(registry.model_name, str(v1), "lifecycle.stage", "Staging")
+
+    registry.promote(reason="second")  # its recovery repairs v1's tag first
+    with pytest.raises(PromotionRefused, match="already in Production"):
+        registry.promote(reason="again", version=v2)
+    v3 = validated(registry, factory)
+
+    operations = sorted({(t.seq, t.operation) for t in registry.history()})
+    assert operations == [
+        (1, "validate"),
+        (2, "promote"),
+        (3, "validate"),
+        (4, "repair"),
+        (5, "promote"),
+        (6, "validate"),
+    ]
+    assert registry.version_for_stage("staging") == v3
+    assert_consistent(registry, client)
 
 
 @sqlite_only

@@ -49,21 +49,25 @@ def _project_path(metadata: Any) -> Path:
 
 
 def _open_registry(metadata: Any, env: str | None) -> tuple[ModelRegistry, dict[str, Any]]:
-    """Load the project context for ``env`` (sets the MLflow tracking URI) and the registry."""
-    import mlflow  # noqa: PLC0415
-    from kedro.framework.session import KedroSession  # noqa: PLC0415
-    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+    """The registry, with MLflow pointed where ``kedro run`` of ``env`` logs, and the
+    ``registry`` parameters (``tracking_uri`` added).
 
-    project_path = _project_path(metadata)
-    bootstrap_project(project_path)
+    No session: the context is made from the config, with only the parameter files that can
+    hold ``registry``, and only the hooks that configure MLflow (kedro-mlflow's, the project's
+    location check) run on it; see ``command_context``.
+    """
+    import mlflow  # noqa: PLC0415
+
+    from rossmann_forecast.command_context import registry_context  # noqa: PLC0415
+
+    project_path, package_name = _bootstrapped(metadata)
     # Kedro and kedro-mlflow log their start-up chatter at INFO; the command's own output is
     # what a user reads here, so only their warnings and errors are let through.
     for name in ("kedro", "kedro_mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    with KedroSession.create(project_path=project_path, env=env) as session:
-        context = session.load_context()  # kedro-mlflow's hook sets the tracking URI here
-        # The config loader, not context.params: that one also builds every pipeline.
-        params = dict(context.config_loader["parameters"].get("registry") or {})
+    context = registry_context(project_path, package_name, env, "registry")
+    # The config loader, not context.params: that one also builds every pipeline.
+    params = dict(context.config_loader["parameters"].get("registry") or {})
     if "model_name" not in params:
         raise click.ClickException(
             "No `registry.model_name` parameter: add conf/base/parameters_registry.yml."
@@ -71,6 +75,17 @@ def _open_registry(metadata: Any, env: str | None) -> tuple[ModelRegistry, dict[
     registry = ModelRegistry.from_params(params)
     params["tracking_uri"] = mlflow.get_tracking_uri()
     return registry, params
+
+
+def _bootstrapped(metadata: Any) -> tuple[Path, str]:
+    """The project path and package name; the project is bootstrapped (settings, logging) by
+    ``kedro`` itself when it passes ``metadata``, here otherwise."""
+    if metadata is not None and getattr(metadata, "project_path", None):
+        return Path(metadata.project_path), metadata.package_name
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    found = bootstrap_project(_project_path(metadata))
+    return Path(found.project_path), found.package_name
 
 
 def _registry_command(func: Callable[..., None]) -> Callable[..., None]:

@@ -37,8 +37,10 @@ from rossmann_forecast.registry.journal import (
     DOES_NOT_EXIST,
     INTENT,
     Journal,
+    JournalEntry,
     Plan,
     crash_point,
+    next_seq,
     now_iso,
 )
 from rossmann_forecast.registry.lock import RegistryLock
@@ -152,6 +154,7 @@ class ModelRegistry:
         self.lock_ttl_seconds = lock_ttl_seconds
         self.lock_wait_seconds = lock_wait_seconds
         self._journal = Journal(self.client, model_name)
+        self._next_seq: int | None = None  # while the lock is held: the journal's next number
         self._lock = RegistryLock(self.client, model_name, lock_ttl_seconds, lock_wait_seconds)
         self.lock_name = self._lock.name
         self.journal_experiment = self._journal.experiment_name
@@ -173,8 +176,16 @@ class ModelRegistry:
         )
 
     # ---------------------------------------------------------------- reading (never writes)
-    def _read_registry(self, *, history: bool = False) -> RegistrySnapshot:
-        """The registry exactly as stored (``history``: with the journal's moves)."""
+    def _read_registry(
+        self,
+        *,
+        history: bool = False,
+        entries: list[JournalEntry] | None = None,
+        version: int | None = None,
+    ) -> RegistrySnapshot:
+        """The registry exactly as stored (``history``: with the journal's moves; ``entries``:
+        the journal as the caller just read it, which implies ``history``; ``version``: that
+        version alone, if it exists)."""
         versions: dict[int, VersionRecord] = {}
         aliases: dict[str, int] = {}
         try:
@@ -185,40 +196,66 @@ class ModelRegistry:
             model = None
         if model is not None:
             # Aliases come from get_registered_model: search results may omit them (mlflow#9783).
-            aliases = {alias: int(version) for alias, version in (model.aliases or {}).items()}
-            token = None
-            while True:
-                page = self.client.search_model_versions(
-                    f"name='{self.model_name}'", max_results=1000, page_token=token
+            aliases = {alias: int(number) for alias, number in (model.aliases or {}).items()}
+            for mv in self._model_versions(version):
+                versions[int(mv.version)] = VersionRecord(
+                    version=int(mv.version),
+                    tags=dict(mv.tags or {}),
+                    run_id=mv.run_id,
+                    creation_timestamp=mv.creation_timestamp,
+                    source=mv.source,
+                    description=mv.description or "",
                 )
-                for mv in page:
-                    versions[int(mv.version)] = VersionRecord(
-                        version=int(mv.version),
-                        tags=dict(mv.tags or {}),
-                        run_id=mv.run_id,
-                        creation_timestamp=mv.creation_timestamp,
-                        source=mv.source,
-                        description=mv.description or "",
-                    )
-                token = page.token
-                if not token:
-                    break
-        transitions = (
-            tuple(t for entry in self._journal.entries() for t in entry.transitions())
-            if history
-            else ()
-        )
+        if entries is None and history:
+            entries = self._journal.entries()
+        transitions = tuple(t for entry in entries or () for t in entry.transitions())
         return RegistrySnapshot(self.model_name, versions, aliases, transitions)
 
-    def snapshot(self, *, history: bool = False) -> RegistrySnapshot:
+    def _model_versions(self, version: int | None = None) -> Iterator[Any]:
+        """Every version of the model, or only ``version`` (nothing if it does not exist)."""
+        if version is not None:
+            try:
+                yield self.client.get_model_version(self.model_name, str(version))
+            except MlflowException as exc:
+                if exc.error_code != DOES_NOT_EXIST:
+                    raise
+            return
+        token = None
+        while True:
+            page = self.client.search_model_versions(
+                f"name='{self.model_name}'", max_results=1000, page_token=token
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def snapshot(self, *, history: bool = False, version: int | None = None) -> RegistrySnapshot:
         """The registry as its journal commits it to be: what is stored, plus any operation
         that a killed process journaled but did not finish (which the next locked command or
         ``repair`` completes). Reads nothing but writes nothing either.
+
+        With ``version`` only that version is read (a search over every version costs time in
+        proportion to their number); when it does not exist, every version is, so that the
+        refusal can name them.
         """
-        snapshot = self._read_registry(history=history)
-        for entry in self._journal.entries(state=INTENT):
-            snapshot = snapshot.with_plan(entry.plan)
-        return snapshot
+        if history:  # one read of the journal gives the history and the pending operations
+            entries: list[JournalEntry] | None = self._journal.entries()
+            pending = [entry for entry in entries if entry.state == INTENT]
+        else:
+            entries = None
+            pending = self._journal.entries(state=INTENT)
+
+        def committed(snapshot: RegistrySnapshot) -> RegistrySnapshot:
+            for entry in pending:
+                snapshot = snapshot.with_plan(entry.plan)
+            return snapshot
+
+        if version is not None:
+            one = committed(self._read_registry(entries=entries, version=version))
+            if version in one.versions:
+                return one
+        return committed(self._read_registry(entries=entries))
 
     def version_for_stage(self, stage: str) -> int | None:
         """The version holding ``stage`` ("production" or "staging", any case), or None."""
@@ -264,7 +301,7 @@ class ModelRegistry:
         """The version and URI for a stage or version, raising if there is none."""
         if _is_version(stage_or_version):
             version = int(stage_or_version)
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(version=version)
             if version not in snapshot.versions:
                 raise VersionNotFound(no_version_message(snapshot, version))
             return version, self.model_uri(version)
@@ -289,7 +326,7 @@ class ModelRegistry:
         Raises:
             VersionNotFound: When the model has no such version.
         """
-        snapshot = self.snapshot()
+        snapshot = self.snapshot(version=version)
         tags = self._version(snapshot, version)
         return {
             "version": version,
@@ -321,7 +358,7 @@ class ModelRegistry:
 
     def describe(self, version: int) -> dict[str, Any]:
         """Everything known about one version, tags grouped by prefix, with its own history."""
-        snapshot = self.snapshot(history=True)
+        snapshot = self.snapshot(history=True, version=version)
         tags = self._version(snapshot, version)
         record = snapshot.versions[version]
         return {
@@ -578,15 +615,23 @@ class ModelRegistry:
                 f"to ({self.journal_experiment})."
             ) from exc
         finally:
+            self._next_seq = None
             self._lock.release(token)
 
     def _recover(self, user: str) -> RegistrySnapshot:
         """Under the lock: roll forward interrupted operations, then repair tags from aliases.
 
-        Returns the snapshot as the caller's operation must see it.
+        Returns the snapshot as the caller's operation must see it. The journal is read once
+        here (the history, the pending operations, the next sequence number): while the lock
+        is held nobody else writes to it.
         """
-        self._journal.roll_forward(user)
-        snapshot = self._read_registry(history=True)
+        entries = self._journal.entries()
+        pending = [entry for entry in entries if entry.state == INTENT]
+        if pending:
+            self._journal.roll_forward(user, pending)
+            entries = self._journal.entries()
+        self._next_seq = next_seq(entries)
+        snapshot = self._read_registry(entries=entries)
         plan = rules.plan_repair(snapshot, user)
         if plan is None:
             return snapshot
@@ -595,7 +640,10 @@ class ModelRegistry:
         return self._read_registry(history=True)
 
     def _execute(self, plan: Plan) -> int:
-        return self._journal.execute(plan, self._lock.assert_held)
+        """Journal and carry out ``plan`` (lock held); returns its sequence number."""
+        seq = self._journal.execute(plan, self._lock.assert_held, seq=self._next_seq)
+        self._next_seq = seq + 1
+        return seq
 
 
 __all__ = [

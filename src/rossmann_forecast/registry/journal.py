@@ -166,6 +166,11 @@ class JournalEntry:
         ]
 
 
+def next_seq(entries: list[JournalEntry]) -> int:
+    """The sequence number of the next operation after ``entries`` (in sequence order)."""
+    return entries[-1].seq + 1 if entries else 1
+
+
 class Journal:
     """The lifecycle journal of one registered model, in the experiment ``<model>-lifecycle``."""
 
@@ -210,14 +215,19 @@ class Journal:
         return sorted(entries, key=lambda entry: entry.seq)
 
     # ---------------------------------------------------------------- writing (lock held)
-    def execute(self, plan: Plan, assert_lock_held: Callable[[], None]) -> int:
+    def execute(
+        self, plan: Plan, assert_lock_held: Callable[[], None], seq: int | None = None
+    ) -> int:
         """Journal ``plan`` as an intent, apply it, mark it complete; returns its sequence number.
 
         The caller holds the lock; ``assert_lock_held`` proves it still does before the intent.
+        ``seq`` is the next free number when the caller read the journal since it took the lock
+        (nobody else can write while it holds it, and ``assert_lock_held`` checks it still
+        does); without it the journal is read here.
         """
         assert_lock_held()
-        entries = self.entries()
-        seq = entries[-1].seq + 1 if entries else 1
+        if seq is None:
+            seq = next_seq(self.entries())
         stamp = now_iso()
         for move in plan.moves:
             if move["version"] not in plan.delete_versions:
@@ -276,9 +286,15 @@ class Journal:
                 if exc.error_code != DOES_NOT_EXIST:
                     raise
 
-    def roll_forward(self, user: str) -> list[JournalEntry]:
-        """Complete every interrupted operation (lock held); returns the entries completed."""
-        pending = self.entries(state=INTENT)
+    def roll_forward(
+        self, user: str, pending: list[JournalEntry] | None = None
+    ) -> list[JournalEntry]:
+        """Complete every interrupted operation (lock held); returns the entries completed.
+
+        ``pending``: the entries still in ``intent``, when the caller read them under the lock.
+        """
+        if pending is None:
+            pending = self.entries(state=INTENT)
         for entry in pending:
             logger.warning(
                 "Completing interrupted operation #%s (%s: %s) left by %s",
