@@ -46,6 +46,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import Measurement, git_commit, machine, now_utc, run_measured  # noqa: E402
 from benchmark_report import render_markdown, update_readme, write_result  # noqa: E402
+from command_speed import KEDRO_START  # noqa: E402
+from command_speed import measure as measure_commands  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "rossmann_forecast"
@@ -258,13 +260,14 @@ def command_ratios(repeats: int, result: dict[str, Any]) -> None:
     """The commands people type, against bare `import kedro, mlflow`, 50 versions registered."""
     commands = measure_commands(repeats=repeats)
     result["commands"] = commands
-    for name, figures in commands["subprocess"].items():
-        result["targets"].append(target(f"`{name}` / bare imports", figures["ratio"],
-                                        LIMITS["command_ratio"],
-                                        detail=f"{figures['wall_s']:.2f} s"))  # fmt: skip
-    for name, seconds in commands["in_process"].items():
-        result["targets"].append(target(f"in-process {name}, median", seconds,
-                                        LIMITS["in_process_s"], "s"))  # fmt: skip
+    for name, figures in commands["commands"].items():
+        if name.startswith("kedro model ") and name != KEDRO_START:
+            result["targets"].append(target(f"`{name}` / bare imports", figures["ratio"],
+                                            LIMITS["command_ratio"],
+                                            detail=f"{figures['wall_s']:.2f} s"))  # fmt: skip
+    for name, figures in commands["in_process"].items():
+        result["targets"].append(target(f"in-process {name}, median of {repeats}",
+                                        figures["median_s"], LIMITS["in_process_s"], "s"))  # fmt: skip
 
 
 def configured_max_rows() -> int | None:

@@ -211,20 +211,25 @@ def render_body(result: dict[str, Any], level: str = "###") -> list[str]:
 
 def commands_table(commands: dict[str, Any]) -> list[str]:
     lines = [
+        f"{commands.get('versions', 50)} versions registered; medians of "
+        f"{commands.get('repeats', '?')} runs of each, interleaved.",
+        "",
         "| command | wall (median) | CPU | peak RSS | vs bare imports |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, figures in commands.get("subprocess", {}).items():
+    for name, figures in commands.get("commands", {}).items():
         ratio = figures.get("ratio")
         lines.append(
-            f"| `{name}` | {_seconds(figures['wall_s'])} | {_seconds(figures.get('cpu_s'))} | "
+            f"| `{name}` | {figures['wall_s']:.2f} s | {figures.get('cpu_s', 0):.2f} s | "
             f"{_gib(figures.get('peak_rss_mib'))} | {'-' if ratio is None else f'{ratio:.2f}x'} |"
         )
     in_process = commands.get("in_process", {})
     if in_process:
-        lines += ["", "| in-process registry operation | median |", "|---|---:|"]
-        for name, seconds in in_process.items():
-            lines.append(f"| {name} | {seconds * 1000:.0f} ms |")
+        lines += ["", "| in-process registry operation | median | slowest |", "|---|---:|---:|"]
+        for name, figures in in_process.items():
+            lines.append(
+                f"| {name} | {figures['median_s'] * 1000:.0f} ms | {figures['max_s'] * 1000:.0f} ms |"
+            )
     return lines
 
 
