@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+SCRIPT = str(Path(__file__).resolve())
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "rossmann_forecast"
 MODEL_NAME = "rossmann-ensemble"  # conf/base/globals.yml: registered_model_name
@@ -113,7 +114,9 @@ def make_project(base: Path) -> tuple[Path, dict[str, str]]:
     project = base / "project"
     shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
-    shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
+    for name in ("pyproject.toml", ".telemetry"):  # .telemetry: the project's opt-out
+        if (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, project / name)
     (project / "src").mkdir()
     (project / "src" / PACKAGE).symlink_to(ROOT / "src" / PACKAGE, target_is_directory=True)
     drop = {"MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "KEDRO_ENV", "KEDRO_LOGGING_CONFIG",
@@ -261,35 +264,42 @@ def measure(repeats: int = 5, versions: int = 50, keep: bool = False) -> dict[st
         ``mlflow_read`` and ``kedro model --help`` besides the four commands.
     """
     base = Path(tempfile.mkdtemp(prefix="rossmann-command-speed-"))
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     try:
         project, env = make_project(base)
         uri = env["MLFLOW_TRACKING_URI"]
         started = time.perf_counter()
-        targets = build_registry(base, uri, versions)
+        # In a child process: logging the model goes through MLflow's fluent API, whose global
+        # tracking URI would otherwise stay pointed at this throwaway database in the caller.
+        built = subprocess.run(
+            [sys.executable, SCRIPT, "--build", str(base), "--versions", str(versions)],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if built.returncode != 0:
+            sys.exit(f"Building the registry failed:\n{built.stdout[-3000:]}{built.stderr[-3000:]}")
+        targets = json.loads(built.stdout.strip().splitlines()[-1])
         build_s = time.perf_counter() - started
-        # MLflow's fluent API exported these while building; the children get theirs from env.
-        os.environ.pop("MLFLOW_REGISTRY_URI", None)
 
         kedro = str(Path(sys.executable).with_name("kedro"))
         promotions = iter(alternating(targets["first"], targets["second"], 10 * repeats))
-        describe = str(targets["describe"])
-        promote = ["--reason", "command speed", "--user", "bench"]
+        described = targets["describe"]
+
+        def promote() -> list[str]:
+            version = str(next(promotions))
+            return [kedro, "model", "promote", "--version", version, "--reason", "speed"]
+
         commands: dict[str, Callable[[], list[str]]] = {
             BARE: lambda: [sys.executable, "-c", "import kedro, mlflow"],
             MLFLOW_FLOOR: lambda: [sys.executable, "-c", MLFLOW_READ_CODE],
             KEDRO_START: lambda: [kedro, "model", "--help"],
             "kedro model status": lambda: [kedro, "model", "status"],
             "kedro model history": lambda: [kedro, "model", "history"],
-            f"kedro model describe {describe}": lambda: [kedro, "model", "describe", describe],
-            "kedro model promote": lambda: [
+            f"kedro model describe {described}": lambda: [
                 kedro,
                 "model",
-                "promote",
-                "--version",
-                str(next(promotions)),
-                *promote,
-            ],
+                "describe",
+                str(described),
+            ],  # fmt: skip
+            "kedro model promote": promote,
         }
         # One untimed run of each first: the page cache and .pyc files are warm for all.
         for build in commands.values():
@@ -306,16 +316,12 @@ def measure(repeats: int = 5, versions: int = 50, keep: bool = False) -> dict[st
         from rossmann_forecast.registry import ModelRegistry  # noqa: PLC0415
 
         registry = ModelRegistry(MODEL_NAME, MlflowClient(tracking_uri=uri, registry_uri=uri))
-        describe = targets["describe"]
         in_process = {
             "status": time_in_process(registry.status, repeats),
             "history": time_in_process(registry.history, repeats),
-            f"describe {describe}": time_in_process(lambda: registry.describe(describe), repeats),
+            f"describe {described}": time_in_process(lambda: registry.describe(described), repeats),
             "promote": time_in_process(
-                lambda: registry.promote(
-                    version=next(promotions), reason="command speed", user="bench"
-                ),
-                repeats,
+                lambda: registry.promote(version=next(promotions), reason="speed"), repeats
             ),
         }
         return {
@@ -327,11 +333,6 @@ def measure(repeats: int = 5, versions: int = 50, keep: bool = False) -> dict[st
             "in_process": in_process,
         }
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if keep:
             print(f"Kept {base}", file=sys.stderr)
         else:
@@ -344,7 +345,12 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=50, help="versions in the registry")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)  # measure()'s child
     args = parser.parse_args()
+    if args.build:
+        uri = os.environ["MLFLOW_TRACKING_URI"]
+        print(json.dumps(build_registry(args.build, uri, args.versions)))
+        return
     results = measure(repeats=args.repeats, versions=args.versions, keep=args.keep)
     print(
         f"{args.versions} versions (built in {results['build_s']} s), median of "

@@ -11,6 +11,7 @@ retry later); ``check`` exits 1 when it finds problems.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,14 @@ def _open_registry(metadata: Any, env: str | None) -> tuple[ModelRegistry, dict[
     # what a user reads here, so only their warnings and errors are let through.
     for name in ("kedro", "kedro_mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The imports of Kedro's CLI, MLflow and MLflow's SQL store leave about 300,000 objects
+    # that live as long as the command. Each of Python's full garbage collections, set off by
+    # the allocations of the next imports and of the first registry reads, walks them all
+    # again: about 1 s of a 50-version `status` on 2 cores. Frozen, they are skipped; objects
+    # made after the freeze are collected as usual.
+    gc.freeze()
     context = registry_context(project_path, package_name, env, "registry")
+    gc.freeze()
     # The config loader, not context.params: that one also builds every pipeline.
     params = dict(context.config_loader["parameters"].get("registry") or {})
     if "model_name" not in params:
