@@ -590,6 +590,10 @@ _KEDRO_RUN = _kedro_run_command()
 @click.pass_context
 def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     """Kedro's ``kedro run``; a failure ends with its message once, not a traceback."""
+    # The imports so far (Kedro, MLflow through the project's hooks, their dependencies) live
+    # as long as the run; frozen, Python's full garbage collections stop walking them again
+    # and again during the run (see `_registry` above). Later objects are collected as usual.
+    gc.freeze()
     console = [
         handler
         for handler in logging.getLogger().handlers
