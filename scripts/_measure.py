@@ -1,18 +1,22 @@
 """Measuring commands for the benchmark scripts: wall time, CPU time and peak RSS of one child.
 
-``run_measured`` starts a command and reaps it with ``os.wait4``, which gives that child's own
-resource usage (user + system CPU, peak resident memory), so the figures of one command are not
-mixed with those of the commands before it. An optional memory ceiling and time limit stop a
+``run_measured`` starts a command through a small launcher that reaps it with ``os.wait4``,
+which gives that child's own resource usage (user + system CPU, peak resident memory), so the
+figures of one command are not mixed with those of the commands before it, nor with the
+benchmark process it was forked from. An optional memory ceiling and time limit stop a
 run that would take the machine down (the scale benchmark's largest chain), and the measurement
 says so instead of failing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -71,6 +75,38 @@ def _rss_mib(pid: int) -> float:
     return total
 
 
+# A child forked from the (larger) benchmark process would count the parent's pages in its peak
+# RSS until it execs; a small launcher forks the command and reports that child's own usage.
+_LAUNCHER = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children so far, from /proc."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def run_measured(
     name: str,
     command: list[str],
@@ -96,37 +132,49 @@ def run_measured(
         The measurement, with the output and, if it was stopped, why.
     """
     log = log or Path(os.environ.get("TMPDIR", "/tmp")) / f"measure-{os.getpid()}.log"
+    report = log.with_suffix(".usage.json")
+    report.unlink(missing_ok=True)
     stopped: list[str] = []
+    seen = {"rss_mib": 0.0, "cpu_s": 0.0}
     started = time.perf_counter()
     with log.open("w") as sink:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(report), *command],
+            cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
 
         def watch() -> None:
-            while process.returncode is None:
-                rss = _rss_mib(process.pid) / 1024
+            while process.poll() is None:
+                rss = _rss_mib(process.pid)
+                seen["rss_mib"] = max(seen["rss_mib"], rss)
+                seen["cpu_s"] = max(seen["cpu_s"], _cpu_s(process.pid))
                 elapsed = time.perf_counter() - started
-                if max_rss_gib is not None and rss > max_rss_gib:
+                if max_rss_gib is not None and rss / 1024 > max_rss_gib:
                     stopped.append(
-                        f"memory: resident {rss:.1f} GiB passed the {max_rss_gib:g} GiB ceiling"
+                        f"memory: resident {rss / 1024:.1f} GiB passed the {max_rss_gib:g} GiB "
+                        "ceiling"
                     )
                 elif timeout_s is not None and elapsed > timeout_s:
                     stopped.append(f"time: still running after {timeout_s:.0f} s")
                 if stopped:
-                    os.kill(process.pid, signal.SIGKILL)
+                    os.killpg(process.pid, signal.SIGKILL)
                     return
                 time.sleep(0.5)
 
         watcher = threading.Thread(target=watch, daemon=True)
         if max_rss_gib is not None or timeout_s is not None:
             watcher.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.wait()
+        if watcher.is_alive():
+            watcher.join(timeout=5)
     wall = time.perf_counter() - started
+    usage = json.loads(report.read_text()) if report.is_file() else None
+    report.unlink(missing_ok=True)
     return Measurement(
         name=name,
         wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mib=usage.ru_maxrss / 1024,
+        cpu_s=usage["cpu_s"] if usage else seen["cpu_s"],
+        peak_rss_mib=usage["peak_rss_mib"] if usage else seen["rss_mib"],
         returncode=process.returncode,
         stopped=stopped[0] if stopped else None,
         output=log.read_text(errors="replace"),

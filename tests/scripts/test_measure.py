@@ -46,3 +46,13 @@ def test_machine_names_cores_memory_and_versions() -> None:
     assert described["cores"] == os.cpu_count()
     assert described["memory_gib"] > 0
     assert "kedro" in described["versions"] and "mlflow" in described["versions"]
+
+
+def test_a_small_command_from_a_big_process_reports_its_own_peak(tmp_path: Path) -> None:
+    """A child forked from a large parent counts the parent's pages until it execs: the
+    launcher keeps the benchmark's own size out of every command's peak."""
+    ballast = bytearray(500 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    small = run_measured("small", [sys.executable, "-c", "pass"], tmp_path, dict(os.environ))
+    assert small.ok and small.peak_rss_mib < 200
+    del ballast
