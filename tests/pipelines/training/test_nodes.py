@@ -8,7 +8,9 @@ from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.boosters import MEMBERS
 from rossmann_forecast.pipelines.training.nodes import (
     cap_fit_rows,
+    fit_arrays,
     fit_ensemble_weights,
+    fit_positions,
     fit_rows_where,
     fold_origins,
     rmspe_scale,
@@ -137,3 +139,28 @@ def test_fit_rows_where_draws_what_sampling_the_filtered_table_draws(max_rows):
         else filtered.sample(n=max_rows, random_state=42).sort_index()
     )
     pd.testing.assert_frame_equal(drawn, expected)
+
+
+def test_fit_arrays_are_the_drawn_rows_features_and_log_sales():
+    """The fits' matrix, gathered column by column, equals converting the drawn rows."""
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(
+        {"Date": pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 90, 5_000), "D"),
+         "Sales": rng.integers(1, 9_000, 5_000),
+         "a": rng.normal(size=5_000).astype("float32"),
+         "b": np.where(rng.random(5_000) < 0.1, np.nan, rng.normal(size=5_000)).astype("float32"),
+         "c": rng.integers(0, 7, 5_000)}
+    )  # fmt: skip
+    where = (table["Date"] < pd.Timestamp("2015-03-01")).to_numpy()
+    fit_rows = {"max_rows": 1_000, "seed": 7}
+    x, y = fit_arrays(table, fit_positions(where, fit_rows), ["c", "a", "b"])
+    drawn = fit_rows_where(table, where, fit_rows)
+    assert x.dtype == np.float32 and x.shape == (1_000, 3)
+    np.testing.assert_array_equal(x, drawn[["c", "a", "b"]].to_numpy(dtype="float32"))
+    np.testing.assert_array_equal(y, np.log1p(drawn["Sales"].to_numpy()))
+
+
+def test_fit_rows_are_refused_on_an_unsorted_index():
+    table = pd.DataFrame({"Sales": np.arange(10)}, index=np.arange(10)[::-1])
+    with pytest.raises(ValueError, match="index must be sorted"):
+        fit_rows_where(table, np.ones(10, dtype=bool), {"max_rows": 5, "seed": 1})

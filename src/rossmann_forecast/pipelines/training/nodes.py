@@ -52,31 +52,54 @@ def cap_fit_rows(table: pd.DataFrame, fit_rows: dict[str, Any] | None) -> pd.Dat
     return fit_rows_where(table, np.ones(len(table), dtype=bool), fit_rows)
 
 
+def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None) -> np.ndarray:
+    """Positions of the rows a fit draws among those ``where`` holds, in table order.
+
+    The same rows as ``cap_fit_rows(table.loc[where], fit_rows)`` on a table with a sorted,
+    unique index (the training table's ``RangeIndex``): pandas' ``sample`` is
+    ``RandomState(seed).choice`` over the filtered positions, and ``sort_index`` puts them
+    back in table order.
+    """
+    positions = np.flatnonzero(np.asarray(where, dtype=bool))
+    max_rows = (fit_rows or {}).get("max_rows")
+    if max_rows is None or len(positions) <= int(max_rows):
+        return positions
+    state = np.random.RandomState(int(fit_rows.get("seed", 0)))
+    return np.sort(positions[state.choice(len(positions), size=int(max_rows), replace=False)])
+
+
 def fit_rows_where(
     table: pd.DataFrame, where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None
 ) -> pd.DataFrame:
     """``cap_fit_rows(table.loc[where], fit_rows)``, without copying every row ``where`` holds.
 
-    Draws the same rows as ``cap_fit_rows`` on the filtered table (pandas' ``sample`` is
-    ``RandomState(seed).choice`` over the filtered positions), but only the drawn rows are
-    ever copied: on full-size data the rows before a CV origin are ~2M rows of 56 columns, of
-    which a fit uses ``training.fit_rows.max_rows`` (300,000).
+    On full-size data the rows before a CV origin are ~2M rows of 56 columns, of which a fit
+    uses ``training.fit_rows.max_rows``; only the drawn rows are copied.
     """
-    where = np.asarray(where, dtype=bool)
-    max_rows = (fit_rows or {}).get("max_rows")
-    available = int(where.sum())
-    if max_rows is None or available <= int(max_rows):
-        return table.loc[where]
-    positions = np.flatnonzero(where)
-    state = np.random.RandomState(int(fit_rows.get("seed", 0)))
-    drawn = positions[state.choice(available, size=int(max_rows), replace=False)]
-    return table.take(drawn).sort_index()
+    if not table.index.is_monotonic_increasing:
+        raise ValueError("fit rows are drawn by position: the table's index must be sorted")
+    return table.take(fit_positions(where, fit_rows))
 
 
-def _rows_note(fit: pd.DataFrame, available: int) -> str:
-    if len(fit) == available:
+def fit_arrays(
+    table: pd.DataFrame, positions: np.ndarray, names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The boosters' inputs at ``positions``: float32 features in ``names`` order and log1p(Sales).
+
+    Gathers the feature columns one by one into the matrix instead of copying the drawn rows
+    of the whole table first (56 columns, mixed types) and converting them: on full-size data
+    this takes a fit's preparation from about a second to a fifth of that.
+    """
+    x = np.empty((len(positions), len(names)), dtype=np.float32)
+    for column, name in enumerate(names):
+        x[:, column] = table[name].to_numpy()[positions]
+    return x, np.log1p(table["Sales"].to_numpy()[positions])
+
+
+def _rows_note(drawn: int, available: int) -> str:
+    if drawn == available:
         return f"{available:,} rows"
-    return f"{len(fit):,} of {available:,} rows (training.fit_rows.max_rows)"
+    return f"{drawn:,} of {available:,} rows (training.fit_rows.max_rows)"
 
 
 def fold_origins(forecast_origins: dict[str, str], cv: dict[str, Any]) -> list[pd.Timestamp]:
@@ -144,9 +167,8 @@ def cross_validate_member(
             )
             continue
         started = time.perf_counter()
-        train_rows = fit_rows_where(model_input_table, before, fit_rows)
         model = fit_member(
-            spec, _matrix(train_rows, names), np.log1p(train_rows["Sales"].to_numpy())
+            spec, *fit_arrays(model_input_table, fit_positions(before, fit_rows), names)
         )
         prediction = predict_member(spec.library, model, _matrix(valid_rows, names))
         logger.info(
@@ -187,15 +209,16 @@ def _fit_before(
     spec = MemberSpec.from_params(member)
     names = feature_names(FeatureConfig.from_params(feature_settings))
     started = time.perf_counter()
-    where = np.ones(len(table), dtype=bool) if before is None else table["Date"] < before
-    fit = fit_rows_where(table, where, fit_rows)
-    model = fit_member(spec, _matrix(fit, names), np.log1p(fit["Sales"].to_numpy()))
+    dates = table["Date"].to_numpy()
+    where = np.ones(len(table), dtype=bool) if before is None else dates < before.to_datetime64()
+    positions = fit_positions(where, fit_rows)
+    model = fit_member(spec, *fit_arrays(table, positions, names))
     logger.info(
         "Training %s... ✓ (%s: %s up to %s, %d rounds, %.1f s)",
         MEMBER_LABELS[spec.library],
         role,
-        _rows_note(fit, int(np.count_nonzero(where))),
-        table.loc[where, "Date"].max().date(),
+        _rows_note(len(positions), int(np.count_nonzero(where))),
+        pd.Timestamp(dates[where].max()).date(),
         spec.num_rounds,
         time.perf_counter() - started,
     )
