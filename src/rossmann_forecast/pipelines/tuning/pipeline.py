@@ -37,7 +37,11 @@ def _member_pipeline(member: str) -> Pipeline:
         template,
         namespace=member,
         inputs={"model_input_table", "forecast_origins", "feature_settings"},
-        outputs={"best_member": f"{member}_tuned_member"},
+        # Names without dots: Kedro reserves the dot for its namespaces and warns otherwise.
+        outputs={
+            "best_member": f"{member}_tuned_member",
+            "tuning_trials": f"{member}_tuning_trials",
+        },
         parameters={
             "params:member": f"params:training.members.{member}",
             "params:search_space": f"params:tuning.search_space.{member}",
@@ -61,7 +65,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 tuning_metrics,
-                inputs={m: f"{m}.tuning_trials" for m in MEMBERS},
+                inputs={m: f"{m}_tuning_trials" for m in MEMBERS},
                 outputs="tuning_metrics",
                 name="log_tuning_metrics",
             ),

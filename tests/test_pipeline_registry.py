@@ -1,0 +1,24 @@
+"""The pipelines the project registers: building them is silent."""
+
+import warnings
+from pathlib import Path
+
+from kedro.framework.startup import bootstrap_project
+from kedro.pipeline import Node
+
+from rossmann_forecast.pipeline_registry import register_pipelines
+
+
+def test_registering_the_pipelines_raises_no_warning(monkeypatch):
+    """Every `kedro` command builds every pipeline: a warning here would be printed on each.
+
+    Kedro warns once per process about dotted dataset names (it keeps a flag on ``Node``), so
+    the flag is cleared first: the test fails on such a name even if another test built the
+    pipelines before.
+    """
+    bootstrap_project(Path(__file__).resolve().parents[1])
+    monkeypatch.delattr(Node, "__dotted_dataset_name_warned__", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pipelines = register_pipelines()
+    assert {"data_processing", "training", "validation", "inference", "tuning"} <= set(pipelines)
