@@ -40,6 +40,7 @@ class Measurement:
     peak_rss_mib: float
     returncode: int
     stopped: str | None = None
+    steal_pct: float | None = None  # the host's steal during the command, see host_steal_ticks
     output: str = field(default="", repr=False)
 
     @property
@@ -53,7 +54,31 @@ class Measurement:
             wall_s=round(self.wall_s, 2), cpu_s=round(self.cpu_s, 2),
             peak_rss_mib=round(self.peak_rss_mib, 1),
         )  # fmt: skip
+        if self.steal_pct is not None:
+            figures["steal_pct"] = round(self.steal_pct, 1)
         return figures
+
+
+def host_steal_ticks() -> int | None:
+    """CPU time the hypervisor gave to other guests so far (``steal`` in /proc/stat), in ticks.
+
+    On a shared virtual machine this is the noise no benchmark can remove: while the host
+    steals, every command runs slower. The results record it next to each step, as a share
+    of the machine's CPU time over the step's wall time, so that a slow figure can be told
+    apart from a slow host. None where /proc/stat has no steal column.
+    """
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def steal_pct(before: int | None, after: int | None, wall_s: float) -> float | None:
+    """Steal between two ``host_steal_ticks`` readings, as % of the machine's CPU over ``wall_s``."""
+    if before is None or after is None or wall_s <= 0:
+        return None
+    return 100.0 * (after - before) / (wall_s * (os.cpu_count() or 1) * os.sysconf("SC_CLK_TCK"))
 
 
 def _rss_mib(pid: int) -> float:
@@ -136,6 +161,7 @@ def run_measured(
     report.unlink(missing_ok=True)
     stopped: list[str] = []
     seen = {"rss_mib": 0.0, "cpu_s": 0.0}
+    steal_before = host_steal_ticks()
     started = time.perf_counter()
     with log.open("w") as sink:
         process = subprocess.Popen(
@@ -177,6 +203,7 @@ def run_measured(
         peak_rss_mib=usage["peak_rss_mib"] if usage else seen["rss_mib"],
         returncode=process.returncode,
         stopped=stopped[0] if stopped else None,
+        steal_pct=steal_pct(steal_before, host_steal_ticks(), wall),
         output=log.read_text(errors="replace"),
     )
 

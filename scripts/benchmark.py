@@ -299,7 +299,7 @@ def cut_days_accuracy(kedro: str, base: Path, source: Path, args: argparse.Names
             "max_rows": max_rows, "configured": not override, "wall_s": round(run.wall_s, 1),
             "cpu_s": round(run.cpu_s, 1), "peak_rss_mib": round(run.peak_rss_mib, 1),
             "gate": scores["gate"]["ensemble"], "cut": scores["cut"]["ensemble"],
-            "cut_bias": scores["cut"]["bias"],
+            "cut_bias": scores["cut"]["bias"], "steal_pct": run.as_dict().get("steal_pct"),
         })  # fmt: skip
     result["trade"] = trade
     return cut

@@ -34,6 +34,11 @@ def _gib(mib: float | None) -> str:
     return "-" if mib is None else f"{mib / 1024:.2f} GiB"
 
 
+def _steal(step: dict[str, Any]) -> str:
+    value = step.get("steal_pct")
+    return "-" if value is None else f"{value:.0f}%"
+
+
 def _verdict(met: bool | None) -> str:
     return {True: "met", False: "**not met**", None: "-"}[met]
 
@@ -71,12 +76,12 @@ def header(result: dict[str, Any]) -> str:
 
 
 def steps_table(steps: list[dict[str, Any]]) -> list[str]:
-    lines = ["| step | wall | CPU | peak RSS | |", "|---|---:|---:|---:|---|"]
+    lines = ["| step | wall | CPU | peak RSS | host steal | |", "|---|---:|---:|---:|---:|---|"]
     for step in steps:
         note = step.get("stopped") or step.get("note", "")
         lines.append(
             f"| {step['name']} | {_seconds(step.get('wall_s'))} | {_seconds(step.get('cpu_s'))} "
-            f"| {_gib(step.get('peak_rss_mib'))} | {note} |"
+            f"| {_gib(step.get('peak_rss_mib'))} | {_steal(step)} | {note} |"
         )
     return lines
 
@@ -125,16 +130,16 @@ def trade_table(result: dict[str, Any]) -> list[str]:
     """`kedro run` on the cut train.csv at each ``training.fit_rows.max_rows``: the trade."""
     days = (result.get("accuracy") or {}).get("cut_days", 42)
     lines = [
-        "| `training.fit_rows.max_rows` | `kedro run` wall | CPU | peak RSS | gate (holdout) "
-        f"RMSPE | {days} cut days RMSPE | bias |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| `training.fit_rows.max_rows` | `kedro run` wall | CPU | peak RSS | host steal | "
+        f"gate (holdout) RMSPE | {days} cut days RMSPE | bias |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["trade"]:
         rows = "all rows" if row["max_rows"] is None else f"{row['max_rows']:,}"
         rows += " (conf)" if row.get("configured") else ""
         lines.append(
             f"| {rows} | {_seconds(row['wall_s'])} | {_seconds(row['cpu_s'])} | "
-            f"{_gib(row['peak_rss_mib'])} | {row['gate']:.4f} | {row['cut']:.4f} | "
+            f"{_gib(row['peak_rss_mib'])} | {_steal(row)} | {row['gate']:.4f} | {row['cut']:.4f} | "
             f"{row['cut_bias']:+.2%} |"
         )
     return lines
@@ -159,8 +164,8 @@ def nodes_table(nodes: list[dict[str, Any]], total_s: float, top: int = 10) -> l
 def scale_table(sizes: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| stores | train rows | `kedro data synthesize` | `kedro run` wall | CPU | peak RSS | "
-        "dominant step | |",
-        "|---:|---:|---:|---:|---:|---:|---|---|",
+        "host steal | dominant step | |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for size in sizes:
         run = size.get("run") or {}
@@ -173,8 +178,8 @@ def scale_table(sizes: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {size['n_stores']:,} | {size.get('train_rows', 0):,} | "
             f"{_seconds(synth.get('wall_s'))} | {_seconds(run.get('wall_s'))} | "
-            f"{_seconds(run.get('cpu_s'))} | {_gib(run.get('peak_rss_mib'))} | {dominant_text} "
-            f"| {status} |"
+            f"{_seconds(run.get('cpu_s'))} | {_gib(run.get('peak_rss_mib'))} | {_steal(run)} "
+            f"| {dominant_text} | {status} |"
         )
     return lines
 

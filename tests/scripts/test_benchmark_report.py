@@ -22,7 +22,7 @@ def synthetic_result(created: str = "2026-12-01T10:00:00Z", wall: float = 170.0)
                  "description": "full-size synthetic data (1,115 stores, 1,017,209 train rows)"},
         "steps": [
             {"name": "kedro run", "wall_s": wall, "cpu_s": 300.0, "peak_rss_mib": 2200.0,
-             "returncode": 0, "stopped": None,
+             "returncode": 0, "stopped": None, "steal_pct": 12.4,
              "nodes": [{"name": "lightgbm.fit_served", "seconds": 20.0, "peak_rss_gib": 2.1},
                        {"name": "build_model_input", "seconds": 30.0, "peak_rss_gib": 1.9}]},
         ],
@@ -50,6 +50,8 @@ def test_markdown_shows_every_target_with_its_verdict_and_the_accuracy() -> None
     assert "| inference ratio | 1.31x (9.2 s / 7.0 s) | <= 1.2x | **not met** |" in text
     assert "**0.0874**" in text and "0.1439" in text
     assert "commit `abc1234`" in text and "2 cores, 24 GiB" in text
+    # the host's steal next to the step's times: a slow host is told apart from slow code
+    assert "| kedro run | 170.0 s | 300.0 s | 2.15 GiB | 12% |" in text
     # the slowest node first, with its share of the run and the peak after it
     assert text.index("| build_model_input | 30.0 | 18% | 1.90 GiB |") < text.index(
         "| lightgbm.fit_served |"
@@ -60,12 +62,15 @@ def test_time_and_accuracy_of_each_row_cap_are_side_by_side() -> None:
     result = synthetic_result()
     result["trade"] = [
         {"max_rows": 300000, "configured": True, "wall_s": 160.2, "cpu_s": 290.0,
-         "peak_rss_mib": 1600.0, "gate": 0.0878, "cut": 0.0877, "cut_bias": -0.027},
+         "peak_rss_mib": 1600.0, "gate": 0.0878, "cut": 0.0877, "cut_bias": -0.027,
+         "steal_pct": 3.2},
         {"max_rows": 450000, "configured": False, "wall_s": 205.0, "cpu_s": 380.0,
          "peak_rss_mib": 1700.0, "gate": 0.0874, "cut": 0.0874, "cut_bias": -0.027},
     ]  # fmt: skip
     text = render_markdown(result)
-    assert "| 300,000 (conf) | 160.2 s | 290.0 s | 1.56 GiB | 0.0878 | 0.0877 | -2.70% |" in text
+    assert (
+        "| 300,000 (conf) | 160.2 s | 290.0 s | 1.56 GiB | 3% | 0.0878 | 0.0877 | -2.70% |"
+    ) in text
     assert "| 450,000 | 205.0 s |" in text
 
 
@@ -115,7 +120,8 @@ def test_readme_without_markers_is_refused_by_name(tmp_path: Path) -> None:
 def test_scale_result_renders_sizes_where_they_stopped_and_the_plot() -> None:
     result = {**synthetic_result(), "kind": "scale", "plot": "x-scale.png", "sizes": [
         {"n_stores": 100, "train_rows": 91000, "synthesize": {"wall_s": 1.0},
-         "run": {"wall_s": 60.0, "cpu_s": 90.0, "peak_rss_mib": 900.0, "returncode": 0},
+         "run": {"wall_s": 60.0, "cpu_s": 90.0, "peak_rss_mib": 900.0, "returncode": 0,
+                 "steal_pct": 0.4},
          "dominant": {"name": "cross_validate", "seconds": 20.0, "share": 0.33}},
         {"n_stores": 11150, "train_rows": 10000000, "synthesize": {"wall_s": 80.0},
          "run": {"wall_s": 900.0, "cpu_s": 1500.0, "peak_rss_mib": 21600.0, "returncode": -9,
@@ -123,7 +129,9 @@ def test_scale_result_renders_sizes_where_they_stopped_and_the_plot() -> None:
          "stopped_in": "build_model_input"},
     ]}  # fmt: skip
     text = render_markdown(result)
-    assert "| 100 | 91,000 | 1.0 s | 60.0 s | 90.0 s | 0.88 GiB | cross_validate (33%) |" in text
+    assert (
+        "| 100 | 91,000 | 1.0 s | 60.0 s | 90.0 s | 0.88 GiB | 0% | cross_validate (33%) |"
+    ) in text
     assert "passed the 21 GiB ceiling; stopped in build_model_input" in text
     assert "![cost by chain size](x-scale.png)" in text
 

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from _measure import machine, run_measured
+from _measure import host_steal_ticks, machine, run_measured, steal_pct
 
 ALLOCATE = "import time; block = bytearray({mib} * 1024 * 1024); block[::4096] = b'x' * len(block[::4096]); time.sleep({sleep})"
 
@@ -56,3 +56,15 @@ def test_a_small_command_from_a_big_process_reports_its_own_peak(tmp_path: Path)
     small = run_measured("small", [sys.executable, "-c", "pass"], tmp_path, dict(os.environ))
     assert small.ok and small.peak_rss_mib < 200
     del ballast
+
+
+def test_the_hosts_steal_is_recorded_as_a_share_of_the_machines_cpu(tmp_path: Path) -> None:
+    """Steal ticks over wall time x cores x ticks per second: 0 to 100%, None without /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cores = os.cpu_count() or 1
+    assert steal_pct(1_000, 1_000 + ticks * cores, 4.0) == 25.0
+    assert steal_pct(None, 5, 1.0) is None and steal_pct(5, 6, 0.0) is None
+    assert host_steal_ticks() is not None  # Linux: /proc/stat has the column
+    result = run_measured("pass", [sys.executable, "-c", "pass"], tmp_path, dict(os.environ))
+    assert result.steal_pct is not None and 0.0 <= result.steal_pct <= 100.0
+    assert result.as_dict()["steal_pct"] == round(result.steal_pct, 1)
