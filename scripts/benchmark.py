@@ -322,7 +322,7 @@ def main() -> None:
         "--trade",
         type=int,
         nargs="*",
-        default=[450_000],
+        default=[300_000],
         help="other training.fit_rows.max_rows values to run the cut days with",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
