@@ -1,5 +1,7 @@
 """The pipelines the project registers: building them is silent."""
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -22,3 +24,19 @@ def test_registering_the_pipelines_raises_no_warning(monkeypatch):
         warnings.simplefilter("error")
         pipelines = register_pipelines()
     assert {"data_processing", "training", "validation", "inference", "tuning"} <= set(pipelines)
+
+
+def test_building_the_pipelines_leaves_validation_and_plotting_libraries_unimported():
+    """Inference and the registry commands build every pipeline but never validate a raw file
+    nor draw: pandera and matplotlib are imported where they are used, not at start-up."""
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys; from pathlib import Path; "
+        "from kedro.framework.startup import bootstrap_project; "
+        f"bootstrap_project(Path({str(root)!r})); "
+        "from rossmann_forecast.pipeline_registry import register_pipelines; "
+        "register_pipelines(); "
+        "print(sorted(m for m in ('pandera', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -20,18 +20,18 @@ from typing import Any
 import pandas as pd
 
 from rossmann_forecast.model.features import FeatureConfig, build_training_table, feature_names
-from rossmann_forecast.schemas import (
-    STORE_FILE,
-    TEST_FILE,
-    TRAIN_FILE,
-    check_known_stores,
-    validate_raw_table,
-)
+from rossmann_forecast.raw_data import STORE_FILE, TEST_FILE, TRAIN_FILE
+
+# The pandera schemas (``rossmann_forecast.schemas``) are imported where a table is checked:
+# every `kedro` command builds every pipeline, and pandera's import (~0.15 s) would otherwise
+# be paid by inference and the registry commands, which never validate a raw file.
 
 logger = logging.getLogger(__name__)
 
 
 def _validate(raw: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    from rossmann_forecast.schemas import validate_raw_table  # noqa: PLC0415
+
     started = time.perf_counter()
     validated = validate_raw_table(raw, file_name)
     logger.info(
@@ -107,6 +107,8 @@ def check_stores_known(
     Raises:
         RawDataError: A Store in train.csv or test.csv is not in store.csv.
     """
+    from rossmann_forecast.schemas import check_known_stores  # noqa: PLC0415
+
     known = stores["Store"]
     check_known_stores(sales, known, TRAIN_FILE)
     check_known_stores(test, known, TEST_FILE)
