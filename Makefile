@@ -44,8 +44,12 @@ browser:
 
 ## Everything the project promises, tested for real (SQLite registry, real kedro runs, kedro-viz
 ## in headless Chromium).
+## Two workers (pytest-xdist; TEST_WORKERS=0 runs in one process): most of the suite's time is
+## real `kedro` subprocesses on one core each. A test file stays on one worker, so its
+## module-scoped projects are built once.
+TEST_WORKERS ?= 2
 test: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check src tests scripts
