@@ -101,9 +101,12 @@ def _rss_mib(pid: int) -> float:
 
 
 # A child forked from the (larger) benchmark process would count the parent's pages in its peak
-# RSS until it execs; a small launcher forks the command and reports that child's own usage.
-_LAUNCHER = """
-import json, os, sys
+# RSS until it execs; a small launcher forks the command and reports that child's own usage,
+# and its wall time from fork to reaping, without the launcher's own start-up (what the command
+# timings of command_speed.py compare, at a few seconds each).
+LAUNCHER = """
+import json, os, sys, time
+started = time.perf_counter()
 pid = os.fork()
 if pid == 0:
     try:
@@ -111,8 +114,10 @@ if pid == 0:
     finally:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
 with open(sys.argv[1], "w") as out:
-    json.dump({"cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}, out)
+    json.dump({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+               "peak_rss_mib": usage.ru_maxrss / 1024}, out)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -165,7 +170,7 @@ def run_measured(
     started = time.perf_counter()
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, str(report), *command],
+            [sys.executable, "-c", LAUNCHER, str(report), *command],
             cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 

@@ -36,6 +36,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from _measure import LAUNCHER  # scripts/ is on sys.path: run as a script, or by the tests
+
 SCRIPT = str(Path(__file__).resolve())
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "rossmann_forecast"
@@ -206,33 +208,12 @@ def build_registry(base: Path, tracking_uri: str, versions: int) -> dict[str, in
 # --------------------------------------------------------------------------------------------
 # Timing
 # --------------------------------------------------------------------------------------------
-# Runs a command and reports its rusage. The kernel counts the RSS a process had before exec in
-# its peak, so a command forked from this (large) process would report at least this process's
-# RSS; forked from this small launcher instead, it reports its own.
-_LAUNCHER = """
-import json, os, sys, time
-started = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(sys.argv[2], sys.argv[2:])
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-wall = time.perf_counter() - started
-with open(sys.argv[1], "w") as out:
-    json.dump({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-               "peak_rss_mib": usage.ru_maxrss / 1024}, out)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def run_child(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
     """Run ``command`` once; its wall time, CPU time (user+sys) and peak RSS (exit on failure)."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "usage.json"
         completed = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(report), *command],
+            [sys.executable, "-c", LAUNCHER, str(report), *command],
             cwd=cwd, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if completed.returncode != 0 or not report.exists():
