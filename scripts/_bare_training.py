@@ -26,7 +26,7 @@ from catboost import CatBoostRegressor
 from kedro.config import OmegaConfigLoader
 
 from rossmann_forecast.model.features import FeatureConfig, feature_names
-from rossmann_forecast.pipelines.training.nodes import cap_fit_rows, fold_origins
+from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, fold_origins
 
 
 def fit(library: str, params: dict[str, Any], rounds: int, x: np.ndarray, y: np.ndarray) -> None:
@@ -52,21 +52,22 @@ def main() -> None:
     names = feature_names(FeatureConfig.from_params(settings))
     holdout = pd.Timestamp(origins["holdout_origin"])
 
+    dates = table["Date"]
     subsets = [
-        (f"cv fold {k}", table.loc[table["Date"] < origin])
+        (f"cv fold {k}", (dates < origin).to_numpy())
         for k, origin in enumerate(fold_origins(origins, training["cv"]), start=1)
         if (table["block_origin"] == origin).any()
     ]
-    subsets += [("backtest", table.loc[table["Date"] < holdout]), ("served", table)]
+    subsets += [("backtest", (dates < holdout).to_numpy()), ("served", np.ones(len(table), bool))]
     fits = []
     for member, spec in training["members"].items():
-        for role, available in subsets:
-            rows = cap_fit_rows(available, training.get("fit_rows"))
-            x = rows[names].to_numpy(dtype="float32")
-            y = np.log1p(rows["Sales"].to_numpy())
+        for role, where in subsets:
+            # The pipeline's own draw and matrix (row-major float32): the same input, so that
+            # only what happens around the library calls differs.
+            x, y = fit_arrays(table, fit_positions(where, training.get("fit_rows")), names)
             started = time.perf_counter()
             fit(spec["library"], spec["params"], int(spec["num_rounds"]), x, y)
-            fits.append({"member": member, "fit": role, "rows": len(rows),
+            fits.append({"member": member, "fit": role, "rows": len(y),
                          "seconds": round(time.perf_counter() - started, 2)})  # fmt: skip
     print(json.dumps({"fits": fits, "fit_s": round(sum(f["seconds"] for f in fits), 2)}))
 
