@@ -63,14 +63,14 @@ format: install
 ## `make benchmark DATA=../shared/realdata-dev` (any folder with train.csv, store.csv, test.csv).
 ## Writes benchmark/results/<date>-<commit>[-<label>].json and .md and refills the README's
 ## Benchmarks block. More options: `make benchmark ARGS="--n-stores 300 --keep"`; see
-## scripts/benchmark.py. About 25 minutes on 2 cores (measured: 11:47 -> 12:12).
+## scripts/benchmark.py. About 20 minutes on 2 cores (measured: 14:59 -> 15:18).
 DATA ?=
 ARGS ?=
 benchmark: install
 	$(BIN)/python scripts/benchmark.py $(if $(DATA),--data $(DATA)) $(ARGS)
 
-## How cost grows with the chain: `kedro run` on 100 to 11,150 synthetic stores (about an
-## hour on 2 cores; the largest is stopped at a memory ceiling if it would not fit).
+## How cost grows with the chain: `kedro run` on 100 to 11,150 synthetic stores (about 22
+## minutes on 2 cores, measured; a size that would not fit is stopped at a memory ceiling).
 benchmark-scale: install
 	$(BIN)/python scripts/benchmark_scale.py $(ARGS)
 
