@@ -7,11 +7,9 @@ import pytest
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.boosters import MEMBERS
 from rossmann_forecast.pipelines.training.nodes import (
-    cap_fit_rows,
     fit_arrays,
     fit_ensemble_weights,
     fit_positions,
-    fit_rows_where,
     fold_origins,
     rmspe_scale,
     simplex_grid,
@@ -109,36 +107,35 @@ def test_rows_that_do_not_line_up_are_refused():
         )  # fmt: skip
 
 
-def test_cap_fit_rows_samples_big_tables_reproducibly_and_leaves_small_ones():
+def test_fit_positions_sample_big_tables_reproducibly_and_keep_small_ones():
     table = pd.DataFrame({"Store": np.arange(10_000) % 7, "Sales": np.arange(10_000)})
-    capped = cap_fit_rows(table, {"max_rows": 2_500, "seed": 3})
-    assert len(capped) == 2_500 and capped.index.is_monotonic_increasing
-    assert capped.index.equals(cap_fit_rows(table, {"max_rows": 2_500, "seed": 3}).index)
-    assert set(capped["Store"]) == set(range(7))
-    assert cap_fit_rows(table, {"max_rows": 10_000, "seed": 3}) is table
-    assert cap_fit_rows(table, {"max_rows": None}) is table
-    assert cap_fit_rows(table, None) is table
+    everything = np.ones(len(table), dtype=bool)
+    drawn = fit_positions(everything, {"max_rows": 2_500, "seed": 3})
+    assert len(drawn) == 2_500 and (np.diff(drawn) > 0).all()
+    np.testing.assert_array_equal(drawn, fit_positions(everything, {"max_rows": 2_500, "seed": 3}))
+    assert set(table["Store"].to_numpy()[drawn]) == set(range(7))
+    for fit_rows in ({"max_rows": 10_000, "seed": 3}, {"max_rows": None}, None):
+        np.testing.assert_array_equal(fit_positions(everything, fit_rows), np.arange(10_000))
 
 
 @pytest.mark.parametrize("max_rows", [None, 500, 2_499, 2_500, 9_000])
-def test_fit_rows_where_draws_what_sampling_the_filtered_table_draws(max_rows):
-    """Same rows as ``table.loc[where].sample(n, random_state=seed).sort_index()`` (the fit
-    rows before this code), without the copy of every filtered row."""
+def test_fit_positions_draw_what_sampling_the_filtered_table_draws(max_rows):
+    """The rows of ``table.loc[where].sample(n, random_state=seed).sort_index()`` (the fit rows
+    before this code), found without copying a row."""
     rng = np.random.default_rng(0)
     table = pd.DataFrame(
         {"Date": pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 90, 10_000), "D"),
          "Sales": rng.integers(1, 9_000, 10_000)}
     )  # fmt: skip
     where = table["Date"] < pd.Timestamp("2015-02-15")
-    fit_rows = {"max_rows": max_rows, "seed": 42}
-    drawn = fit_rows_where(table, where, fit_rows)
+    drawn = fit_positions(where, {"max_rows": max_rows, "seed": 42})
     filtered = table.loc[where]
     expected = (
         filtered
         if max_rows is None or len(filtered) <= max_rows
         else filtered.sample(n=max_rows, random_state=42).sort_index()
     )
-    pd.testing.assert_frame_equal(drawn, expected)
+    np.testing.assert_array_equal(drawn, expected.index.to_numpy())
 
 
 def test_fit_arrays_are_the_drawn_rows_features_and_log_sales():
@@ -151,16 +148,11 @@ def test_fit_arrays_are_the_drawn_rows_features_and_log_sales():
          "b": np.where(rng.random(5_000) < 0.1, np.nan, rng.normal(size=5_000)).astype("float32"),
          "c": rng.integers(0, 7, 5_000)}
     )  # fmt: skip
-    where = (table["Date"] < pd.Timestamp("2015-03-01")).to_numpy()
-    fit_rows = {"max_rows": 1_000, "seed": 7}
-    x, y = fit_arrays(table, fit_positions(where, fit_rows), ["c", "a", "b"])
-    drawn = fit_rows_where(table, where, fit_rows)
+    positions = fit_positions(
+        table["Date"] < pd.Timestamp("2015-03-01"), {"max_rows": 1_000, "seed": 7}
+    )
+    x, y = fit_arrays(table, positions, ["c", "a", "b"])
+    drawn = table.iloc[positions]
     assert x.dtype == np.float32 and x.shape == (1_000, 3)
     np.testing.assert_array_equal(x, drawn[["c", "a", "b"]].to_numpy(dtype="float32"))
     np.testing.assert_array_equal(y, np.log1p(drawn["Sales"].to_numpy()))
-
-
-def test_fit_rows_are_refused_on_an_unsorted_index():
-    table = pd.DataFrame({"Sales": np.arange(10)}, index=np.arange(10)[::-1])
-    with pytest.raises(ValueError, match="index must be sorted"):
-        fit_rows_where(table, np.ones(10, dtype=bool), {"max_rows": 5, "seed": 1})

@@ -314,11 +314,11 @@ def _percentage_errors(frame: pd.DataFrame) -> pd.DataFrame:
 
 def plot_residuals_by_store_type(frame: pd.DataFrame) -> Figure:
     """Box plots of the percentage error per StoreType, each version side by side."""
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
     errors = _percentage_errors(frame)
     types = sorted(errors["StoreType"].unique())
     roles = [r for r in ROLES if r in set(errors["role"])]
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
     figure = Figure(figsize=(8, 4.5), layout="constrained")
     ax = figure.subplots()
     width = 0.8 / len(roles)
@@ -350,9 +350,9 @@ def plot_residuals_by_store_type(frame: pd.DataFrame) -> Figure:
 
 def plot_error_distribution(frame: pd.DataFrame) -> Figure:
     """Histogram of percentage errors and of predicted vs actual daily sales."""
-    errors = _percentage_errors(frame)
     from matplotlib.figure import Figure  # noqa: PLC0415
 
+    errors = _percentage_errors(frame)
     figure = Figure(figsize=(11, 4), layout="constrained")
     left, right = figure.subplots(1, 2)
     bins = np.linspace(-0.5, 0.5, 61)

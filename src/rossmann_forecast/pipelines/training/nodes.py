@@ -38,27 +38,15 @@ def _origin(forecast_origins: dict[str, str], key: str) -> pd.Timestamp:
     return pd.Timestamp(forecast_origins[key])
 
 
-def cap_fit_rows(table: pd.DataFrame, fit_rows: dict[str, Any] | None) -> pd.DataFrame:
-    """At most ``fit_rows.max_rows`` rows of ``table`` to fit on, drawn uniformly (seeded).
-
-    The training table holds every store-day once per block alignment, so on full-size data
-    it reaches millions of rows; a uniform sample of them keeps the fit within the run's time
-    budget while still covering every store, weekday and horizon. ``max_rows: null`` (or a
-    smaller table) fits on every row.
-    """
-    max_rows = (fit_rows or {}).get("max_rows")
-    if max_rows is None or len(table) <= int(max_rows):
-        return table
-    return fit_rows_where(table, np.ones(len(table), dtype=bool), fit_rows)
-
-
 def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None) -> np.ndarray:
     """Positions of the rows a fit draws among those ``where`` holds, in table order.
 
-    The same rows as ``cap_fit_rows(table.loc[where], fit_rows)`` on a table with a sorted,
-    unique index (the training table's ``RangeIndex``): pandas' ``sample`` is
-    ``RandomState(seed).choice`` over the filtered positions, and ``sort_index`` puts them
-    back in table order.
+    At most ``fit_rows.max_rows`` rows, drawn uniformly (seeded). The training table holds
+    every store-day once per block alignment, so on full-size data it reaches millions of
+    rows; a uniform sample keeps the fit within the run's time budget while still covering
+    every store, weekday and horizon. ``max_rows: null`` (or fewer rows) fits on every row.
+    The draw is pandas' ``table.loc[where].sample(max_rows, random_state=seed)`` put back in
+    table order, without copying a row.
     """
     positions = np.flatnonzero(np.asarray(where, dtype=bool))
     max_rows = (fit_rows or {}).get("max_rows")
@@ -66,19 +54,6 @@ def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None
         return positions
     state = np.random.RandomState(int(fit_rows.get("seed", 0)))
     return np.sort(positions[state.choice(len(positions), size=int(max_rows), replace=False)])
-
-
-def fit_rows_where(
-    table: pd.DataFrame, where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None
-) -> pd.DataFrame:
-    """``cap_fit_rows(table.loc[where], fit_rows)``, without copying every row ``where`` holds.
-
-    On full-size data the rows before a CV origin are ~2M rows of 56 columns, of which a fit
-    uses ``training.fit_rows.max_rows``; only the drawn rows are copied.
-    """
-    if not table.index.is_monotonic_increasing:
-        raise ValueError("fit rows are drawn by position: the table's index must be sorted")
-    return table.take(fit_positions(where, fit_rows))
 
 
 def fit_arrays(
@@ -134,7 +109,7 @@ def cross_validate_member(
         cv: ``params:training.cv`` (``fold_offsets_days``).
         member: ``params:training.members.<name>``.
         feature_settings: The run's feature settings.
-        fit_rows: ``params:training.fit_rows`` (``max_rows``, ``seed``): see ``cap_fit_rows``.
+        fit_rows: ``params:training.fit_rows`` (``max_rows``, ``seed``): see ``fit_positions``.
 
     Returns:
         ``Store``, ``Date``, ``fold``, ``fold_origin``, ``Sales`` and ``log_prediction``.

@@ -24,7 +24,7 @@ import pandas as pd
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.ensemble import MEMBER_LABELS, MemberSpec, fit_member, predict_member
 from rossmann_forecast.model.features import FeatureConfig, feature_names
-from rossmann_forecast.pipelines.training.nodes import cap_fit_rows, fold_origins
+from rossmann_forecast.pipelines.training.nodes import fit_positions, fold_origins
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +93,9 @@ def _folds(
     The same folds and the same row cap as training's ``cross_validate_member``.
     """
     folds = []
-    positional = table[["Date"]].reset_index(drop=True)
+    dates = table["Date"]
     for origin in fold_origins(forecast_origins, cv):
-        before = positional.loc[positional["Date"] < origin]
-        fit = cap_fit_rows(before, fit_rows).index.to_numpy()
+        fit = fit_positions((dates < origin).to_numpy(), fit_rows)
         valid = np.flatnonzero((table["block_origin"] == origin).to_numpy())
         if len(fit) and len(valid):
             folds.append((fit, valid, str(origin.date())))
