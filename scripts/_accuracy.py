@@ -25,24 +25,21 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import predict_member, to_model_input
 
 MODEL = "rossmann-ensemble"
-KEYS = ["Store", "DayOfWeek", "Promo"]
 
 
-def median_baseline(history: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    """Per-(Store, DayOfWeek, Promo) median of the open, selling history rows."""
-    history = history.loc[(history["Open"] == 1) & (history["Sales"] > 0)]
-    median = history.groupby(KEYS)["Sales"].median().rename("baseline")
-    baseline = rows.join(median, on=KEYS)["baseline"]
-    baseline = baseline.fillna(rows["Store"].map(history.groupby("Store")["Sales"].median()))
-    return baseline.to_numpy(dtype="float64")
+def score(
+    pyfunc: Any, rows: pd.DataFrame, history: pd.DataFrame, rows_out: str | None = None
+) -> dict[str, float]:
+    """Ensemble, members and baseline on ``rows`` (all rows asked, open selling rows scored).
 
-
-def score(pyfunc: Any, rows: pd.DataFrame, history: pd.DataFrame) -> dict[str, float]:
-    """Ensemble, members and baseline on ``rows`` (all rows asked, open selling rows scored)."""
+    With ``rows_out``, the scored rows with their forecast and baseline go to that Parquet
+    file (for the rolling benchmark's segment table).
+    """
     model = pyfunc.unwrap_python_model()
     request = to_model_input(rows.drop(columns=["Sales", "Customers"], errors="ignore"))
     sales = pyfunc.predict(request)["Sales"].to_numpy()
@@ -56,7 +53,12 @@ def score(pyfunc: Any, rows: pd.DataFrame, history: pd.DataFrame) -> dict[str, f
     matrix = model.feature_matrix(request).to_numpy(dtype="float32")[scored]
     for name, (library, booster) in model.members.items():
         result[name] = rmspe(actual, np.expm1(predict_member(library, booster, matrix)))
-    result["median_baseline"] = rmspe(actual, median_baseline(history, rows)[scored])
+    baseline = median_baseline(history, rows)
+    result["median_baseline"] = rmspe(actual, baseline[scored])
+    result["median_baseline_bias"] = mean_percentage_error(actual, baseline[scored])
+    if rows_out:
+        columns = ["Store", "Date", "DayOfWeek", "Promo", "SchoolHoliday", "Sales"]
+        rows[columns].assign(prediction=sales, baseline=baseline).loc[scored].to_parquet(rows_out)
     result["origin"] = str(model.state.origin.date())
     return result
 
@@ -70,6 +72,7 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cut-days", help="the rows cut off train.csv before the run (CSV)")
+    parser.add_argument("--rows-out", help="write the cut days' scored rows here (Parquet)")
     args = parser.parse_args()
 
     client = mlflow.MlflowClient()
@@ -97,7 +100,7 @@ def main() -> None:
         cut = typed(pd.read_csv(args.cut_days, dtype={"StateHoliday": str}))
         history = pd.concat([window, holdout], ignore_index=True)
         served = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
-        result["cut"] = score(served, cut.sort_values(["Date", "Store"]), history)
+        result["cut"] = score(served, cut.sort_values(["Date", "Store"]), history, args.rows_out)
     print(json.dumps(result))
 
 

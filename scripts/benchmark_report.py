@@ -8,7 +8,9 @@ benchmark-readme`` (``python scripts/benchmark_report.py``) refills each block f
 result of its kind, so the README's figures are never typed by hand.
 
 Kinds: ``synthetic`` (``make benchmark``: full-size synthetic data), ``real`` (``make benchmark
-DATA=<folder of Kaggle files>``), ``scale`` (``make benchmark-scale``).
+DATA=<folder of Kaggle files>``), ``scale`` (``make benchmark-scale``), ``rolling-synthetic``
+and ``rolling-real`` (``make benchmark-rolling [DATA=...]``: the lifecycle at 8 forecast
+origins, rendered by ``rolling_benchmark.render_body``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmark" / "results"
-KINDS = ("synthetic", "real", "scale")
+KINDS = ("synthetic", "real", "scale", "rolling-synthetic", "rolling-real")
 MEMBERS = ("lightgbm", "xgboost", "catboost")
 
 
@@ -186,6 +188,11 @@ def scale_table(sizes: list[dict[str, Any]]) -> list[str]:
 
 def render_body(result: dict[str, Any], level: str = "###") -> list[str]:
     """The tables of one result (no title): what both the .md file and the README show."""
+    if result["kind"].startswith("rolling"):
+        # Imported here: rolling_benchmark imports this module.
+        from rolling_benchmark import render_body as rolling_body  # noqa: PLC0415
+
+        return rolling_body(result, level)
     lines = [header(result), ""]
     if result["kind"] == "scale":
         lines += scale_table(result["sizes"])
@@ -239,6 +246,10 @@ def commands_table(commands: dict[str, Any]) -> list[str]:
 
 
 def render_markdown(result: dict[str, Any]) -> str:
+    if result["kind"].startswith("rolling"):
+        from rolling_benchmark import render_markdown as rolling_markdown  # noqa: PLC0415
+
+        return rolling_markdown(result)
     title = {"synthetic": "full-size synthetic data", "real": "Kaggle files",
              "scale": "cost by chain size"}[result["kind"]]  # fmt: skip
     return "\n".join([f"# Benchmark: {title}", "", *render_body(result, "##")]).rstrip() + "\n"
@@ -247,7 +258,9 @@ def render_markdown(result: dict[str, Any]) -> str:
 def result_stem(result: dict[str, Any]) -> str:
     day = result["created"][:10]
     label = {"synthetic": "", "real": "-" + result["data"].get("label", "real"),
-             "scale": "-scale"}[result["kind"]]  # fmt: skip
+             "scale": "-scale", "rolling-synthetic": "-rolling-synthetic",
+             "rolling-real": "-rolling-" + result["data"].get("label", "real"),
+             }[result["kind"]] + (f"-{result['label']}" if result.get("label") else "")  # fmt: skip
     return f"{day}-{result['commit']}{label}"
 
 
@@ -278,7 +291,7 @@ def block(kind: str, path: Path, result: dict[str, Any], root: Path = ROOT) -> s
     relative = path.relative_to(root).as_posix()
     md = path.with_suffix(".md").relative_to(root).as_posix()
     lines = render_body(result, "####")
-    if result["kind"] == "scale" and result.get("plot"):
+    if result.get("plot"):
         plot = (path.parent / result["plot"]).relative_to(root).as_posix()
         lines = [line.replace(f"]({result['plot']})", f"]({plot})") for line in lines]
     lines += ["", f"Generated from [`{relative}`]({relative}) ([as a page]({md})) by "

@@ -309,7 +309,8 @@ class GateVerdictDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
                 int(data["version"]),
                 passed=bool(data["passed"]),
                 metrics=data["recorded_metrics"],
-                threshold=float(data["threshold"]),
+                # No absolute threshold (null in conf) is recorded as inf: nothing is above it.
+                threshold=float("inf") if data["threshold"] is None else float(data["threshold"]),
                 reason=data["reason"],
                 run_id=run.info.run_id if run else None,
                 evidence=data["evidence"],

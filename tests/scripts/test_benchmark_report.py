@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from benchmark_report import latest, render_markdown, result_stem, update_readme, write_result
+from benchmark_report import (
+    KINDS,
+    latest,
+    render_markdown,
+    result_stem,
+    update_readme,
+    write_result,
+)
 
 MACHINE = {
     "cores": 2, "memory_gib": 24.0, "cpu": "Test CPU", "load_average_at_start": [0.1, 0.2, 0.3],
@@ -96,7 +103,7 @@ def test_readme_block_is_refilled_from_the_newest_result_of_its_kind(tmp_path: P
     readme = tmp_path / "README.md"
     blocks = "".join(
         f"<!-- benchmark:{kind} start -->\nold {kind}\n<!-- benchmark:{kind} end -->\n"
-        for kind in ("synthetic", "real", "scale")
+        for kind in KINDS
     )
     readme.write_text(f"# Project\n\nintro\n\n{blocks}\nafter\n")
 

@@ -45,7 +45,7 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     # v1: the default pipeline trains, registers and gates it.
     first = _ok(project.run())
     assert "Validation RMSPE: " in first.output
-    assert "✓ Performance meets threshold (< 0.15)" in first.output
+    assert "✓ Performance meets the gate (< 0.15): estimate RMSPE" in first.output
     assert "✓ Model version 1 promoted to Staging" in first.output
     assert _gate_status(project) | {"evaluated_at": None} == _gate_status(project) | {
         "version": 1,
@@ -77,26 +77,31 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     assert aliases == {"production": 1}
     assert stages == {1: "Production", 2: "Archived"}
 
-    # v3, judged with a stricter threshold, is rejected and cannot be promoted.
+    # v3, judged with a stricter threshold as a hard floor (no seasonal waiver, which would let
+    # a version no worse than Production through), is rejected and cannot be promoted.
     _ok(project.run("--pipelines", "training"))
-    strict = _ok(project.run("--pipelines", "validation", "--params", "validation.threshold=0.05"))
+    strict = _ok(project.run("--pipelines", "validation", "--params",
+                             "validation.threshold=0.05,validation.seasonal_waiver=false"))  # fmt: skip
     assert "✗ Model version 3 rejected" in strict.output
     status = _gate_status(project)
-    assert status | {
-        "evaluated_at": None,
-        "holdout_rmspe": None,
-        "reason": None,
-        "scored_model": None,
-    } == {
+    figures = ("evaluated_at", "estimate_rmspe", "holdout_rmspe", "skill", "windows", "reason",
+               "scored_model", "checks")  # fmt: skip
+    assert status | dict.fromkeys(figures) == {
         "version": 3,
         "passed": False,
         "status": "rejected",
         "threshold": 0.05,
-        "evaluated_at": None,
-        "holdout_rmspe": None,
-        "reason": None,
-        "scored_model": None,
+        **dict.fromkeys(figures),
     }
+    assert status["checks"]["threshold"] is False and status["checks"]["waived"] is False
+    assert status["reason"].startswith(
+        f"estimate RMSPE {status['estimate_rmspe']:.4f} >= threshold"
+    )
+    assert [w["name"] for w in status["windows"]] == [
+        "holdout",
+        "forecast weeks a year earlier",
+        "holdout weeks a year earlier",
+    ]
     # The gate judged v3's backtest (fit before the holdout), named on the version.
     tags = (
         MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
@@ -121,9 +126,9 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     history = _ok(project.kedro("model", "history", "-e", "test")).stdout
     lines = [line for line in history.splitlines() if "->" in line and "#" not in line]
     expected = [
-        ("1", "None -> Staging", "holdout RMSPE"),
+        ("1", "None -> Staging", "estimate RMSPE"),
         ("1", "Staging -> Production", "first model"),
-        ("2", "None -> Staging", "holdout RMSPE"),
+        ("2", "None -> Staging", "estimate RMSPE"),
         ("2", "Staging -> Production", "better recent weeks"),
         ("1", "Production -> Archived", "better recent weeks"),
         ("1", "Archived -> Production", "v2 over-forecasts Sundays"),

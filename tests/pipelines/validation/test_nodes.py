@@ -15,6 +15,7 @@ from rossmann_forecast.pipelines.validation.nodes import (
     evaluate_holdout,
     score_candidate,
     score_production,
+    season_window,
 )
 from rossmann_forecast.registry import RegistryError
 from rossmann_forecast.registry_datasets import RegisteredVersion
@@ -65,7 +66,38 @@ def _version(number: int, factor: float, loaded: list[str], **tags: str) -> Regi
     return RegisteredVersion(MODEL, number, "None", dict(tags), loader=loader)
 
 
-PARAMS = {"threshold": 0.10, "recent_days": 2}
+PARAMS = {
+    "threshold": 0.10,
+    "recent_days": 2,
+    "season_lag_days": 364,
+    "estimate": "pooled",
+    "max_skill": 0.85,
+    "production_tolerance": 0.02,
+    "seasonal_waiver": True,
+}
+NO_SEASON = {"found": False, "why": "no fold", "season": {"found": False},
+             "holdout_season": {"found": False}}  # fmt: skip
+
+
+def _history() -> pd.DataFrame:
+    """Four weeks before the holdout where each store sells twice its holdout level: the
+    median baseline forecasts 2x, an RMSPE of 1.0 on the holdout."""
+    dates = pd.date_range("2015-06-03", "2015-06-30")
+    return pd.DataFrame(
+        [
+            {"Store": s, "DayOfWeek": d.day_of_week + 1, "Date": d, "Sales": 2000.0 * s + 2,
+             "Open": 1, "Promo": 0, "StateHoliday": "0", "SchoolHoliday": 0}
+            for s in (1, 2)
+            for d in dates
+        ]
+    )  # fmt: skip
+
+
+def _evaluate(candidate, production, params=PARAMS, season=NO_SEASON):
+    holdout = _holdout()
+    return evaluate_holdout(
+        candidate, production, holdout, STORES, _history(), season, params, block_days=42
+    )
 
 
 def _backtested(number: int, factor: float, loaded: list[str]) -> RegisteredVersion:
@@ -87,7 +119,7 @@ def test_the_candidate_is_scored_by_its_backtest_and_passes_below_the_threshold(
     holdout = _holdout()
 
     scored = score_candidate(_backtested(3, 1.05, loaded), holdout)
-    report = evaluate_holdout(scored, score_production(None, holdout), holdout, STORES, PARAMS)
+    report = _evaluate(scored, score_production(None, holdout))
     verdict = decide_gate(report)
 
     assert loaded == ["models:/m-backtest3"]  # never the served model: it has seen these rows
@@ -107,18 +139,20 @@ def test_a_candidate_at_or_above_the_threshold_is_rejected_with_production_compa
         1, 1.02, loaded, **{"lineage.training_window.origin": "2015-06-30"}
     )  # served from before the holdout: its served model is an honest forecast
 
-    report = evaluate_holdout(
+    report = _evaluate(
         score_candidate(_backtested(4, 1.25, loaded), holdout),
         score_production(production, holdout),
-        holdout,
-        STORES,
-        PARAMS,
     )
     verdict = decide_gate(report)
 
     assert loaded == ["models:/m-backtest4", f"models:/{MODEL}/1"]
     assert not verdict["passed"] and verdict["status"] == "rejected"
-    assert verdict["reason"] == "holdout RMSPE 0.2500 >= threshold 0.10"
+    assert verdict["reason"].startswith("estimate RMSPE 0.2500 >= threshold 0.10; ")
+    assert "holdout 0.2500 worse than Production v1's 0.0200" in verdict["reason"]
+    assert verdict["checks"] | {"finite": None} == {
+        "finite": None, "threshold": False, "baseline": True, "production": False,
+        "waived": False, "passed": False,
+    }  # fmt: skip
     assert verdict["recorded_metrics"]["production_version"] == 1.0
     assert verdict["recorded_metrics"]["production_holdout_rmspe"] == pytest.approx(0.02, rel=1e-9)
 
@@ -137,3 +171,107 @@ def test_a_candidate_without_an_honest_model_is_refused():
 
     with pytest.raises(RegistryError, match="Version 5 of rossmann-ensemble has no model"):
         score_candidate(fitted_on_holdout, _holdout())
+
+
+def _tags(**folds: tuple[str, float, int]) -> dict[str, str]:
+    tags = {"lineage.training_window.origin": "2015-08-01", "lineage.backtest.origin": "2015-06-20"}
+    for fold, (origin, score, rows) in folds.items():
+        tags[f"lineage.cv_folds.{fold}"] = origin
+        tags[f"cv.rmspe_ensemble_{fold}"] = f"{score:.6f}"
+        tags[f"cv.rows_ensemble_{fold}"] = f"{rows:.6f}"
+    return tags
+
+
+def test_the_season_windows_are_the_folds_52_weeks_before_the_forecast_and_the_holdout():
+    version = RegisteredVersion(
+        MODEL, 7, "None",
+        _tags(fold1=("2014-06-21", 0.10, 510), fold2=("2014-08-02", 0.12, 500),
+              fold3=("2015-05-09", 0.09, 480)),
+    )  # fmt: skip
+
+    found = season_window(version, PARAMS)
+
+    assert found["found"] and found["why"] is None
+    assert found["season"] == {"found": True, "fold": "fold2", "origin": "2014-08-02",
+                               "rmspe": 0.12, "rows": 500}  # fmt: skip
+    assert found["holdout_season"]["fold"] == "fold1"
+
+
+def test_without_those_folds_the_windows_are_missing_and_say_why():
+    version = RegisteredVersion(MODEL, 7, "None", _tags(fold1=("2015-05-09", 0.09, 480)))
+
+    found = season_window(version, PARAMS)
+
+    assert not found["found"]
+    assert (
+        "has no CV fold from 2014-08-02 nor 2014-06-21 (364 days before its served origin"
+        in (found["why"])
+    )
+
+
+def test_the_estimate_pools_the_holdout_with_the_season_fold_by_rows():
+    loaded: list[str] = []
+    holdout = _holdout()
+    season = {
+        "found": True, "why": None,
+        "season": {"found": True, "fold": "fold2", "origin": "2015-06-17", "rmspe": 0.15,
+                   "rows": 24},
+        "holdout_season": {"found": True, "fold": "fold1", "origin": "2015-06-01", "rmspe": 0.06,
+                           "rows": 24},
+    }  # fmt: skip
+    scored = score_candidate(_backtested(3, 1.05, loaded), holdout)
+
+    report = _evaluate(scored, score_production(None, holdout), season=season)
+    verdict = decide_gate(report)
+    ratio = _evaluate(scored, score_production(None, holdout), season=season,
+                      params={**PARAMS, "estimate": "season_ratio"})  # fmt: skip
+
+    # 8 holdout rows at 0.05 and 24 season rows at 0.15, pooled by their squares.
+    expected = ((8 * 0.05**2 + 24 * 0.15**2) / 32) ** 0.5
+    assert verdict["estimate_rmspe"] == pytest.approx(expected, rel=1e-9)
+    assert verdict["holdout_rmspe"] == pytest.approx(0.05, rel=1e-9)
+    assert [w["name"] for w in verdict["windows"]] == [
+        "holdout", "forecast weeks a year earlier", "holdout weeks a year earlier"
+    ]  # fmt: skip
+    assert not verdict["passed"]  # 0.132 is over the threshold and there is no Production
+    assert verdict["reason"].startswith(f"estimate RMSPE {expected:.4f} >= threshold 0.10")
+    assert verdict["recorded_metrics"]["estimate_rmspe"] == pytest.approx(expected, rel=1e-9)
+    # The season ratio: 0.05 x 0.15 / 0.06.
+    assert ratio["estimate"]["rmspe"] == pytest.approx(0.125, rel=1e-9)
+    assert ratio["estimate"]["alternatives"]["pooled"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_candidate_over_the_threshold_but_better_than_production_passes_in_a_hard_season():
+    loaded: list[str] = []
+    holdout = _holdout()
+    production = _version(1, 1.30, loaded, **{"lineage.training_window.origin": "2015-06-30"})
+    candidate, against = (
+        score_candidate(_backtested(4, 1.12, loaded), holdout),
+        score_production(production, holdout),
+    )
+
+    waived = decide_gate(_evaluate(candidate, against))
+    strict = decide_gate(_evaluate(candidate, against, params={**PARAMS, "seasonal_waiver": False}))
+
+    assert waived["passed"] and waived["checks"]["waived"]
+    assert "(waived: a hard season, and no worse than Production)" in waived["reason"]
+    assert not strict["passed"] and not strict["checks"]["waived"]
+
+
+def test_a_candidate_not_clearly_better_than_the_median_baseline_is_rejected():
+    loaded: list[str] = []
+    holdout = _holdout()
+    # The baseline forecasts 2x (RMSPE 1.0): a candidate at 1.9x has skill 0.9 > 0.85.
+    report = _evaluate(
+        score_candidate(_backtested(5, 1.9, loaded), holdout), score_production(None, holdout),
+        params={**PARAMS, "threshold": None},
+    )  # fmt: skip
+
+    verdict = decide_gate(report)
+
+    actual = holdout["Sales"].to_numpy()
+    baseline = ((2000.0 * holdout["Store"].to_numpy() + 2 - actual) / actual) ** 2
+    assert report["estimate"]["baseline_rmspe"] == pytest.approx(baseline.mean() ** 0.5)
+    assert not verdict["passed"]
+    assert verdict["reason"].startswith("estimate RMSPE 0.9000 (no absolute threshold); skill 0.90")
+    assert "> 0.85 (median baseline 0.99" in verdict["reason"]

@@ -20,6 +20,7 @@ from rossmann_forecast.model.ensemble import forecast_through
 from rossmann_forecast.registry import PRODUCTION_ALIAS as PRODUCTION
 from rossmann_forecast.registry import STAGING_ALIAS as STAGING
 from rossmann_forecast.registry_datasets import RegisteredVersion
+from rossmann_forecast.segments import label_segments, segment_table
 
 if TYPE_CHECKING:  # imported where a figure is drawn: every `kedro` command builds this
     from matplotlib.figure import Figure  # pipeline, and matplotlib's import takes ~0.5 s
@@ -164,6 +165,35 @@ def compute_review_metrics(
     first_role = frame[frame["role"] == frame["role"].iloc[0]]
     metrics["actuals"] = _distribution(first_role.loc[first_role["Open"] == 1, "Sales"])
     return metrics
+
+
+def compute_review_segments(
+    review_predictions: pd.DataFrame,
+    holdout_table: pd.DataFrame,
+    sales_train_window: pd.DataFrame,
+    stores_validated: pd.DataFrame,
+) -> dict[str, list[dict[str, Any]]]:
+    """RMSPE and bias of each version by segment, as the rolling benchmark reports them.
+
+    StoreType, Assortment, weekday, promo, the days around a state holiday, the first days after
+    a closure and the season (``rossmann_forecast.segments``), so that a weak segment cannot
+    hide in the holdout's average.
+
+    Returns:
+        Per role, the segment table's rows (``segmentation``, ``segment``, ``rows``, ``rmspe``,
+        ``bias``).
+    """
+    calendar = pd.concat([sales_train_window, holdout_table], ignore_index=True)
+    calendar_columns = ["Store", "Date", "DayOfWeek", "Promo", "SchoolHoliday"]
+    scored = review_predictions.drop(columns=["DayOfWeek", "Promo", "SchoolHoliday"],
+                                     errors="ignore").merge(
+        holdout_table[calendar_columns], on=["Store", "Date"], how="left"
+    )  # fmt: skip
+    tables = {}
+    for role, rows in scored.groupby("role", sort=False):
+        labelled = label_segments(rows, stores_validated, calendar)
+        tables[str(role)] = segment_table(labelled).to_dict(orient="records")
+    return tables
 
 
 def evaluate_checklist(review_metrics: dict[str, Any], review: dict[str, Any]) -> list[dict]:
@@ -376,6 +406,7 @@ def render_review_report(
     review_metrics: dict[str, Any],
     review_checklist: list[dict],
     review_plots: dict[str, Figure],
+    review_segments: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The Markdown report with its plots, and where to log it.
 
@@ -385,6 +416,8 @@ def render_review_report(
     """
     summary = review_summary(review_versions, review_metrics, review_checklist)
     markdown = _markdown(review_versions, review_metrics, review_checklist, list(review_plots))
+    if review_segments:
+        markdown += _segments_markdown(review_segments, review_metrics)
     run_id = review_versions[STAGING]["validation_run_id"]
     if not run_id:
         logger.warning(
@@ -397,6 +430,30 @@ def render_review_report(
         "attachments": {"review_summary.json": summary},
         "log_to_runs": [run_id] if run_id else [],
     }
+
+
+def _segments_markdown(segments: dict[str, list[dict[str, Any]]], metrics: dict[str, Any]) -> str:
+    roles = [r for r in ROLES if r in segments]
+    lines = [
+        "",
+        "## By segment",
+        "",
+        "The holdout's rows by segment (the same table as the rolling benchmark's):",
+        "",
+        "| segmentation | segment | rows | "
+        + " | ".join(f"RMSPE {r} v{metrics[r]['version']} | bias {r}" for r in roles)
+        + " |",
+        "|---|---|---|" + "---|---|" * len(roles),
+    ]
+    keyed = {r: {(x["segmentation"], x["segment"]): x for x in segments[r]} for r in roles}
+    for key, first in keyed[roles[0]].items():
+        cells = []
+        for role in roles:
+            found = keyed[role].get(key)
+            cells += [_fmt(found["rmspe"]) if found else "-",
+                      _fmt(found["bias"], pct=True) if found else "-"]  # fmt: skip
+        lines.append(f"| {key[0]} | {key[1]} | {first['rows']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def review_summary(

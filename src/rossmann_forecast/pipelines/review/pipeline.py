@@ -4,6 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     compute_review_metrics,
+    compute_review_segments,
     evaluate_checklist,
     plot_review,
     render_review_report,
@@ -55,8 +56,25 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_review",
             ),
             Node(
+                compute_review_segments,
+                inputs=[
+                    "review_predictions",
+                    "holdout_table",
+                    "sales_train_window",
+                    "stores_validated",
+                ],
+                outputs="review_segments",
+                name="compute_review_segments",
+            ),
+            Node(
                 render_review_report,
-                inputs=["review_versions", "review_metrics", "review_checklist", "review_plots"],
+                inputs=[
+                    "review_versions",
+                    "review_metrics",
+                    "review_checklist",
+                    "review_plots",
+                    "review_segments",
+                ],
                 outputs="review_report",
                 name="render_review_report",
             ),

@@ -80,9 +80,11 @@ def _rows_note(drawn: int, available: int) -> str:
 def fold_origins(forecast_origins: dict[str, str], cv: dict[str, Any]) -> list[pd.Timestamp]:
     """The CV folds' origins, oldest first: ``fold_offsets_days`` before the holdout origin.
 
-    The default offsets are 42 days (the six weeks just before the holdout) and 364 days (the
-    same six weeks a year earlier, same weekdays: the season and the summer holidays the
-    holdout will see), so that the CV estimate is not made only of the easier spring weeks.
+    The default offsets are 42 days (the six weeks just before the holdout) and 322 days: the
+    fold that forecasts, a year earlier (52 weeks, same weekdays), the very weeks the served
+    model will forecast (the 42 days after the holdout). The gate pools that fold with the
+    holdout into its estimate of the next six weeks, so that the season the forecast falls in
+    (Christmas, Easter, the summer holidays) is in the number it judges.
     """
     holdout = _origin(forecast_origins, "holdout_origin")
     offsets = sorted({int(days) for days in cv["fold_offsets_days"]}, reverse=True)
@@ -316,6 +318,9 @@ def fit_ensemble_weights(ensemble: dict[str, Any], **oof: pd.DataFrame) -> dict[
     for fold, rows in base.groupby("fold").groups.items():
         position = base.index.get_indexer(rows)
         metrics[f"rmspe_ensemble_fold{fold}"] = rmspe(actual[position], blend[position])
+        # The rows scored, so that the gate can pool a fold with its holdout (an RMSPE is
+        # pooled by its squares weighted by rows).
+        metrics[f"rows_ensemble_fold{fold}"] = float(np.count_nonzero(actual[position] > 0))
         folds[f"fold{fold}"] = str(pd.Timestamp(base["fold_origin"].iloc[position[0]]).date())
     logger.info(
         "Creating ensemble... ✓ %s weights %s, scale %.4f, CV RMSPE %.4f (%s; members: %s)",

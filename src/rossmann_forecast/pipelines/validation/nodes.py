@@ -10,6 +10,14 @@ scored on the same rows the same way (its served model if it forecasts from on o
 holdout's first day, else its backtest). The decision (Staging or rejected) is a pure function
 of the scores; the catalog's ``gate_status`` records it on the served version through the
 registry module. Versions come in through the catalog (``ensemble_model``, ``production_model``).
+
+The gate's figure is an estimate of what the served version will score on the 42 days it
+forecasts, not the holdout alone: the holdout's squared errors pooled with those of the CV fold
+that forecast the same calendar weeks a year earlier (``season_window``), so that the season
+the forecast falls in (Christmas, Easter, summer) is in the number. The rule (``decide_gate``)
+then asks three things of it, each on the same windows: under the absolute threshold (a conf
+option; in a hard season it is waived for a candidate at least as good as Production), clearly
+better than the per-(Store, DayOfWeek, Promo) median baseline, and not worse than Production.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import forecast_through
 from rossmann_forecast.registry import REJECTED, STAGING_ALIAS, RegistryError
@@ -119,29 +128,217 @@ def _scores(predictions: pd.DataFrame, stores: pd.DataFrame, recent_days: int) -
     return scores
 
 
+def _fold_from(candidate: RegisteredVersion, origin: pd.Timestamp) -> dict[str, Any]:
+    """The candidate's CV fold that forecast from ``origin`` (its figure and rows), if any."""
+    wanted = str(origin.date())
+    tags = candidate.tags
+    for key, value in sorted(tags.items()):
+        if key.startswith("lineage.cv_folds.") and value == wanted:
+            fold = key.removeprefix("lineage.cv_folds.")
+            score = tags.get(f"cv.rmspe_ensemble_{fold}")
+            rows = tags.get(f"cv.rows_ensemble_{fold}")
+            if score is not None and rows is not None:
+                return {"found": True, "fold": fold, "origin": wanted, "rmspe": float(score),
+                        "rows": int(float(rows))}  # fmt: skip
+    return {"found": False, "origin": wanted}
+
+
+def season_window(candidate: RegisteredVersion, validation: dict[str, Any]) -> dict[str, Any]:
+    """The candidate's CV folds a year before its forecast and before its holdout, from its tags.
+
+    The served model forecasts from ``lineage.training_window.origin`` (the holdout ends the day
+    before; it starts ``lineage.backtest.origin``). ``season_lag_days`` (364: 52 weeks, same
+    weekdays) earlier, the same procedure forecast the same calendar weeks, on rows it had not
+    seen: ``season`` is the fold of the served weeks, ``holdout_season`` the fold of the holdout's
+    weeks (``training.cv.fold_offsets_days`` holds 322 and 364 for them).
+
+    Args:
+        candidate: The version to judge.
+        validation: ``params:validation`` (``season_lag_days``).
+
+    Returns:
+        ``found`` (both folds are there), ``season`` and ``holdout_season`` (each ``found`` and,
+        when found, ``fold``, ``origin``, ``rmspe``, ``rows``), and ``why`` when not found.
+    """
+    tags = candidate.tags
+    served, backtest = (
+        tags.get(f"lineage.{key}.origin") for key in ("training_window", "backtest")
+    )
+    lag = pd.Timedelta(days=int(validation["season_lag_days"]))
+    if served is None or backtest is None:
+        return {"found": False, "why": f"version {candidate.version} has no origin tags"}
+    season = _fold_from(candidate, pd.Timestamp(served) - lag)
+    holdout_season = _fold_from(candidate, pd.Timestamp(backtest) - lag)
+    found = season["found"] and holdout_season["found"]
+    missing = [f["origin"] for f in (season, holdout_season) if not f["found"]]
+    return {
+        "found": found,
+        "season": season,
+        "holdout_season": holdout_season,
+        "why": None if found else (
+            f"version {candidate.version} has no CV fold from {' nor '.join(missing)} "
+            f"({lag.days} days before its served origin {served} and its holdout {backtest}): "
+            "train.csv too short, or training.cv.fold_offsets_days without 322 and 364"
+        ),
+    }  # fmt: skip
+
+
+def _window_baseline(history: pd.DataFrame, start: pd.Timestamp, days: int) -> dict[str, Any]:
+    """The median baseline fitted before ``start``, scored on the ``days`` after it."""
+    dates = history["Date"]
+    rows = history.loc[(dates >= start) & (dates < start + pd.Timedelta(days=days))]
+    rows = rows.loc[(rows["Open"] == 1) & (rows["Sales"] > 0)]
+    forecast = median_baseline(history.loc[dates < start], rows)
+    known = np.isfinite(forecast)
+    if not known.any():  # no store of the window sold before it: no baseline to compare with
+        return {"rmspe": float("nan"), "rows": 0}
+    return {
+        "rmspe": rmspe(rows["Sales"].to_numpy()[known], forecast[known]),
+        "rows": int(known.sum()),
+    }
+
+
+def _pooled(windows: list[dict[str, Any]], key: str) -> float:
+    """RMSPE over the union of the windows' rows, from each window's RMSPE and row count."""
+    rows = np.array([w["rows"] for w in windows], dtype="float64")
+    squares = np.array([w[key] for w in windows], dtype="float64") ** 2
+    return float(np.sqrt((rows * squares).sum() / rows.sum()))
+
+
+ESTIMATES = ("holdout", "pooled", "season_ratio")
+
+
+def _combine(
+    method: str, holdout: dict, season: dict | None, before: dict | None, key: str
+) -> float:
+    """One way of carrying the holdout's figure into the forecast's season (see conf)."""
+    if method == "holdout" or season is None or before is None:
+        return float(holdout[key])
+    if method == "pooled" or not before[key] > 0:  # no year-earlier yardstick: pool
+        return _pooled([holdout, season], key)
+    # season_ratio: the holdout's figure times how much harder the forecast's weeks were than
+    # the holdout's weeks a year earlier, for the same procedure (or the same baseline).
+    return float(holdout[key] * season[key] / before[key])
+
+
+def estimate_windows(
+    holdout_scores: dict[str, float],
+    holdout_table: pd.DataFrame,
+    sales_train_window: pd.DataFrame,
+    year_earlier: dict[str, Any],
+    block_days: int,
+    method: str,
+) -> dict[str, Any]:
+    """The gate's estimate of the next weeks, from the holdout and the folds a year earlier.
+
+    Returns:
+        ``method``, ``rmspe`` (the estimate), ``baseline_rmspe`` (the median baseline's, made
+        the same way from the same windows), ``skill`` (their ratio) and ``windows``: what each
+        window is, its dates, rows, RMSPE and baseline RMSPE.
+    """
+    if method not in ESTIMATES:
+        raise ValueError(f"validation.estimate must be one of {list(ESTIMATES)}, not {method!r}")
+    start = holdout_table["Date"].min()
+    history = pd.concat([sales_train_window, holdout_table], ignore_index=True)
+    holdout_baseline = _window_baseline(history, start, int(holdout_table["Date"].nunique()))
+    windows = [
+        {
+            "name": "holdout",
+            "start": str(start.date()),
+            "end": str(holdout_table["Date"].max().date()),
+            "rows": int((holdout_table["Sales"] > 0).sum()),
+            "rmspe": float(holdout_scores["holdout_rmspe"]),
+            "baseline_rmspe": holdout_baseline["rmspe"],
+            "model": "the candidate's backtest",
+        }
+    ]
+    names = {
+        "season": "forecast weeks a year earlier",
+        "holdout_season": "holdout weeks a year earlier",
+    }
+    folds = {}
+    if year_earlier["found"]:
+        for key, name in names.items():
+            fold = year_earlier[key]
+            origin = pd.Timestamp(fold["origin"])
+            baseline = _window_baseline(sales_train_window, origin, block_days)
+            folds[key] = {
+                "name": name,
+                "start": fold["origin"],
+                "end": str((origin + pd.Timedelta(days=block_days - 1)).date()),
+                "rows": fold["rows"],
+                "rmspe": fold["rmspe"],
+                "baseline_rmspe": baseline["rmspe"],
+                "model": f"the candidate's CV {fold['fold']}",
+            }
+            windows.append(folds[key])
+    season, before = folds.get("season"), folds.get("holdout_season")
+    estimate = _combine(method, windows[0], season, before, "rmspe")
+    baseline_estimate = _combine(method, windows[0], season, before, "baseline_rmspe")
+    return {
+        "method": method if folds else "holdout",
+        "rmspe": estimate,
+        "baseline_rmspe": baseline_estimate,
+        "skill": estimate / baseline_estimate,
+        "windows": windows,
+        # The other ways, for the record (the rolling benchmark compares them over origins).
+        "alternatives": {m: _combine(m, windows[0], season, before, "rmspe") for m in ESTIMATES},
+        "season_missing": None if folds else year_earlier["why"],
+    }
+
+
 def evaluate_holdout(
     candidate_predictions: pd.DataFrame,
     production_predictions: pd.DataFrame,
     holdout_table: pd.DataFrame,
     stores_validated: pd.DataFrame,
+    sales_train_window: pd.DataFrame,
+    candidate_season_window: dict[str, Any],
     validation: dict[str, Any],
+    block_days: int,
 ) -> dict[str, Any]:
-    """Holdout metrics of the candidate (and of Production on the same rows).
+    """Holdout metrics of the candidate (and of Production on the same rows), and the estimate.
+
+    Args:
+        candidate_predictions: ``score_candidate`` output.
+        production_predictions: ``score_production`` output (empty without Production).
+        holdout_table: The holdout rows with Sales.
+        stores_validated: store.csv (StoreType per store).
+        sales_train_window: The rows before the holdout (the median baseline's history).
+        candidate_season_window: ``season_window`` output.
+        validation: ``params:validation``.
+        block_days: The length of a CV fold's window (``data_processing.features.block_days``).
 
     Returns:
-        The report: version, metrics, Production's metrics, threshold, holdout hash, time.
+        The report: version, metrics, the estimate and its windows, the rule's settings,
+        Production's metrics, holdout hash, time.
     """
     recent_days = int(validation["recent_days"])
+    threshold = validation.get("threshold")
+    metrics = _scores(candidate_predictions, stores_validated, recent_days)
     report: dict[str, Any] = {
         "version": int(candidate_predictions["version"].iloc[0]),
         "scored_model": _evidence(candidate_predictions),
-        "threshold": float(validation["threshold"]),
+        "threshold": None if threshold is None else float(threshold),
+        "rule": {
+            "max_skill": float(validation["max_skill"]),
+            "production_tolerance": float(validation["production_tolerance"]),
+            "seasonal_waiver": bool(validation["seasonal_waiver"]),
+        },
+        "estimate": estimate_windows(
+            metrics,
+            holdout_table,
+            sales_train_window,
+            candidate_season_window,
+            block_days,
+            str(validation["estimate"]),
+        ),
         "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "holdout_sha256": holdout_digest(holdout_table),
         "holdout_rows": int(len(holdout_table)),
         "holdout_start": str(holdout_table["Date"].min().date()),
         "holdout_end": str(holdout_table["Date"].max().date()),
-        "metrics": _scores(candidate_predictions, stores_validated, recent_days),
+        "metrics": metrics,
         "production": None,
     }
     if len(production_predictions):
@@ -153,20 +350,100 @@ def evaluate_holdout(
     return report
 
 
+def _windows_text(estimate: dict[str, Any]) -> str:
+    return (
+        "; ".join(
+            f"{w['name']} {w['start']}..{w['end']} {w['rmspe']:.4f} ({w['rows']:,} rows)"
+            for w in estimate["windows"]
+        )
+        + f"; estimate by {estimate['method']}"
+    )
+
+
+def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
+    """Each condition of the gate's rule on the report, and whether it holds.
+
+    - ``threshold``: the estimate is under the absolute threshold (always true when it is
+      ``null`` in conf);
+    - ``baseline``: the estimate is at most ``max_skill`` times the median baseline's on the
+      same windows (a hard season is hard for the baseline too; a bad model is not);
+    - ``production``: on the holdout, the candidate is at most ``production_tolerance`` (a
+      share) worse than Production scored on the same rows (true without Production);
+    - ``waived``: the threshold is missed, but ``seasonal_waiver`` is on and a Production version
+      was scored and the candidate meets the two relative conditions: rejecting it would keep
+      serving a version that is no better on the same rows and older, into the same season.
+    """
+    estimate = report["estimate"]
+    figure, threshold, rule = estimate["rmspe"], report["threshold"], report["rule"]
+    production = report["production"]
+    checks = {
+        "finite": bool(np.isfinite(figure)),
+        "threshold": threshold is None or bool(figure < threshold),
+        "baseline": bool(estimate["skill"] <= rule["max_skill"]),
+        "production": True,
+    }
+    if production is not None:
+        limit = production["metrics"]["holdout_rmspe"] * (1 + rule["production_tolerance"])
+        checks["production"] = bool(report["metrics"]["holdout_rmspe"] <= limit)
+    checks["waived"] = bool(
+        not checks["threshold"]
+        and rule["seasonal_waiver"]
+        and production is not None
+        and checks["baseline"]
+        and checks["production"]
+    )
+    checks["passed"] = bool(
+        checks["finite"]
+        and checks["baseline"]
+        and checks["production"]
+        and (checks["threshold"] or checks["waived"])
+    )
+    return checks
+
+
+def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
+    estimate, threshold, rule = report["estimate"], report["threshold"], report["rule"]
+    figure = estimate["rmspe"]
+    parts = []
+    if threshold is None:
+        parts.append(f"estimate RMSPE {figure:.4f} (no absolute threshold)")
+    else:
+        op = "<" if checks["threshold"] else ">="
+        parts.append(f"estimate RMSPE {figure:.4f} {op} threshold {threshold:.2f}")
+        if checks["waived"]:
+            parts[-1] += " (waived: a hard season, and no worse than Production)"
+    op = "<=" if checks["baseline"] else ">"
+    parts.append(
+        f"skill {estimate['skill']:.3f} {op} {rule['max_skill']:.2f} (median baseline "
+        f"{estimate['baseline_rmspe']:.4f} on the same windows)"
+    )
+    production = report["production"]
+    if production is not None:
+        ours, theirs = report["metrics"]["holdout_rmspe"], production["metrics"]["holdout_rmspe"]
+        verdict = "not worse than" if checks["production"] else "worse than"
+        parts.append(
+            f"holdout {ours:.4f} {verdict} Production v{production['version']}'s {theirs:.4f} "
+            f"(tolerance {rule['production_tolerance']:.0%})"
+        )
+    return "; ".join(parts)
+
+
 def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
-    """The verdict: below the threshold the version goes to Staging, else it is rejected.
+    """The verdict: Staging when the rule holds (``gate_rule``), else rejected.
 
     A pure function of the report; the verdict is saved through ``gate_status``, which
     records it in the registry (under its lock, through its journal) before writing the file.
 
     Returns:
-        ``version``, ``passed``, ``status``, ``holdout_rmspe``, ``threshold``, ``reason``,
-        ``scored_model``, ``evaluated_at``, and what the registry records with it
+        ``version``, ``passed``, ``status``, ``estimate_rmspe`` (the figure compared with the
+        threshold), ``holdout_rmspe``, ``skill``, ``threshold``, ``checks``, ``windows``,
+        ``reason``, ``scored_model``, ``evaluated_at``, and what the registry records with it
         (``recorded_metrics``, ``evidence``).
     """
     version, threshold = report["version"], report["threshold"]
-    score = report["metrics"]["holdout_rmspe"]
-    passed = bool(np.isfinite(score) and score < threshold)
+    estimate = report["estimate"]
+    checks = gate_rule(report)
+    passed = checks["passed"]
     production = report["production"]
     if production is not None:
         logger.info(
@@ -176,25 +453,28 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
             production["scored_model"]["origin"],
             production["metrics"]["holdout_rmspe"],
         )
+    if estimate["season_missing"]:
+        logger.warning("The estimate is the holdout alone: %s", estimate["season_missing"])
     logger.info(
-        "Validation RMSPE: %.4f (version %d's backtest from %s, on %s .. %s)",
-        score,
+        "Validation RMSPE: %.4f, estimate of the next weeks %.4f (version %d: %s)",
+        report["metrics"]["holdout_rmspe"],
+        estimate["rmspe"],
         version,
-        report["scored_model"]["origin"],
-        report["holdout_start"],
-        report["holdout_end"],
+        _windows_text(estimate),
     )
-    reason = (
-        f"holdout RMSPE {score:.4f} < threshold {threshold:.2f}"
-        if passed
-        else f"holdout RMSPE {score:.4f} >= threshold {threshold:.2f}"
-    )
+    reason = _reason(report, checks)
+    limit = "no threshold" if threshold is None else f"< {threshold:.2f}"
     if passed:
-        logger.info("✓ Performance meets threshold (< %.2f)", threshold)
+        logger.info("✓ Performance meets the gate (%s): %s", limit, reason)
     else:
-        logger.warning("✗ Performance does not meet threshold (< %.2f)", threshold)
+        logger.warning("✗ Performance does not meet the gate (%s): %s", limit, reason)
     # Stored as validation.<name> version tags, named as the run's metrics: holdout_rmspe, ...
     metrics = {k: float(v) for k, v in report["metrics"].items()}
+    metrics.update(
+        estimate_rmspe=float(estimate["rmspe"]),
+        estimate_baseline_rmspe=float(estimate["baseline_rmspe"]),
+        estimate_skill=float(estimate["skill"]),
+    )
     if production is not None:
         metrics["production_holdout_rmspe"] = float(production["metrics"]["holdout_rmspe"])
         metrics["production_version"] = float(production["version"])
@@ -202,8 +482,12 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         "version": version,
         "passed": passed,
         "status": STAGING_ALIAS if passed else REJECTED,
-        "holdout_rmspe": score,
+        "estimate_rmspe": estimate["rmspe"],
+        "holdout_rmspe": report["metrics"]["holdout_rmspe"],
+        "skill": estimate["skill"],
         "threshold": threshold,
+        "checks": checks,
+        "windows": estimate["windows"],
         "reason": reason,
         "scored_model": report["scored_model"],
         "evaluated_at": report["evaluated_at"],
@@ -213,6 +497,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
             "holdout_start": report["holdout_start"],
             "holdout_end": report["holdout_end"],
             "holdout_sha256": report["holdout_sha256"],
+            "windows": _windows_text(estimate),
         },
     }
 
@@ -220,6 +505,8 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
 def gate_metrics_for_mlflow(report: dict[str, Any]) -> dict[str, dict[str, float | int]]:
     """The report's metrics in the shape kedro-mlflow's metrics dataset logs."""
     metrics = {k: {"value": float(v), "step": 0} for k, v in report["metrics"].items()}
+    for key in ("rmspe", "baseline_rmspe", "skill"):
+        metrics[f"estimate_{key}"] = {"value": float(report["estimate"][key]), "step": 0}
     if report["production"] is not None:
         for key, value in report["production"]["metrics"].items():
             metrics[f"production_{key}"] = {"value": float(value), "step": 0}
@@ -228,6 +515,9 @@ def gate_metrics_for_mlflow(report: dict[str, Any]) -> dict[str, dict[str, float
 
 __all__ = [
     "decide_gate",
+    "estimate_windows",
+    "gate_rule",
+    "season_window",
     "evaluate_holdout",
     "gate_metrics_for_mlflow",
     "score_candidate",

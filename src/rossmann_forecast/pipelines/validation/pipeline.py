@@ -8,11 +8,13 @@ from .nodes import (
     gate_metrics_for_mlflow,
     score_candidate,
     score_production,
+    season_window,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """The gate: candidate -> holdout scores (and Production's) -> verdict in the registry.
+    """The gate: candidate -> holdout scores (and Production's) and the season fold a year
+    earlier -> the estimate of the next weeks -> verdict in the registry.
 
     ``ensemble_model`` is the registered ensemble: training saves (registers) it, the gate loads
     the version to judge from it, so in one ``kedro run`` the gate judges exactly the version
@@ -34,13 +36,22 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="score_production",
             ),
             Node(
+                season_window,
+                inputs=["ensemble_model", "params:validation"],
+                outputs="candidate_season_window",
+                name="find_season_window",
+            ),
+            Node(
                 evaluate_holdout,
                 inputs=[
                     "candidate_holdout_predictions",
                     "production_holdout_predictions",
                     "holdout_table",
                     "stores_validated",
+                    "sales_train_window",
+                    "candidate_season_window",
                     "params:validation",
+                    "params:data_processing.features.block_days",
                 ],
                 outputs="validation_report",
                 name="evaluate_holdout",

@@ -1,0 +1,461 @@
+"""Rolling-origin benchmark of the whole lifecycle: is the gate's number what users then get?
+
+At each of ``--origins`` forecast origins (default 8, every ``--step-days`` = 42 days, the last
+one 42 days before the data's end, so Christmas and Easter fall in some window), in one
+throwaway project with its own MLflow registry, oldest origin first:
+
+1. everything on or after the origin is cut off: ``train.csv`` holds the days before it and
+   ``test.csv`` the ``--horizon`` (42) days after it, in the Kaggle test format;
+2. the real ``kedro run`` (data -> training -> registration -> gate) runs on that;
+3. the version it registered forecasts the 42 days after the origin through its pyfunc (what a
+   user who deploys it gets), next to the per-(Store, DayOfWeek, Promo) median baseline fitted
+   on the days before the origin;
+4. a version the gate sent to Staging is promoted to Production (``kedro model promote``, the
+   human decision), so the next origin's gate compares its candidate with it, as in real use.
+
+Per origin: the gate's figure and verdict, the CV estimate, the realised RMSPE and bias, the
+median baseline and the skill (realised / baseline). Over origins: mean and worst realised
+RMSPE and how far the gate's figure was from what was realised. Over all forecast rows: RMSPE
+by segment (``rossmann_forecast.segments``). Written to
+``benchmark/results/<date>-<commit>-rolling[-<label>].json`` and ``.md``, with a plot of realised
+vs gate per origin.
+
+Usage: ``python scripts/rolling_benchmark.py [--data DIR] [--origins 8] [--n-stores 1115]``
+(``make benchmark-rolling DATA=../shared/realdata-dev``). Without ``--data`` the synthetic
+default is generated once (``kedro data synthesize``) and cut the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from rossmann_forecast.segments import label_segments, segment_table  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import git_commit, machine, now_utc, run_measured  # noqa: E402
+from benchmark_report import result_stem, update_readme, write_result  # noqa: E402
+
+from benchmark import KAGGLE_FILES, make_project  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmark" / "results"
+TEST_COLUMNS = [
+    "Id",
+    "Store",
+    "DayOfWeek",
+    "Date",
+    "Open",
+    "Promo",
+    "StateHoliday",
+    "SchoolHoliday",
+]
+# The issue's targets for this benchmark (benchmark figures, never timed tests).
+TARGETS = {"max_skill": 0.60, "gate_mean_abs_error": 0.10, "gate_max_flattery": 0.15}
+
+
+def read_train(path: Path) -> pd.DataFrame:
+    train = pd.read_csv(path, dtype={"StateHoliday": str}, keep_default_na=False)
+    return train.assign(Date=pd.to_datetime(train["Date"]))
+
+
+def forecast_origins(last_date: pd.Timestamp, count: int, step: int, horizon: int) -> list:
+    """``count`` origins ``step`` days apart, oldest first; the newest leaves ``horizon`` days."""
+    newest = last_date + pd.Timedelta(days=1) - pd.Timedelta(days=horizon)
+    return [newest - pd.Timedelta(days=step * k) for k in reversed(range(count))]
+
+
+def cut_at(train: pd.DataFrame, source: Path, raw: Path, origin: pd.Timestamp, horizon: int,
+           window_csv: Path) -> int:  # fmt: skip
+    """Write train.csv (days before ``origin``), test.csv (the ``horizon`` days after, without
+    Sales) and store.csv into ``raw``; the window's rows with Sales go to ``window_csv``."""
+    end = origin + pd.Timedelta(days=horizon)
+    before = train.loc[train["Date"] < origin]
+    window = train.loc[(train["Date"] >= origin) & (train["Date"] < end)]
+    raw.mkdir(parents=True, exist_ok=True)
+    fmt = {"date_format": "%Y-%m-%d", "index": False}
+    before.to_csv(raw / "train.csv", **fmt)
+    test = window.sort_values(["Date", "Store"], ascending=[False, True]).reset_index(drop=True)
+    test = test.assign(Id=np.arange(1, len(test) + 1))
+    test[TEST_COLUMNS].to_csv(raw / "test.csv", **fmt)
+    shutil.copy2(source / "store.csv", raw / "store.csv")
+    window.to_csv(window_csv, **fmt)
+    return len(window)
+
+
+def kedro_step(kedro: str, args: list[str], project: Path, env: dict[str, str], log: Path,
+               name: str) -> Any:  # fmt: skip
+    result = run_measured(name, [kedro, *args], project, env, log=log)
+    if not result.ok:
+        print(result.output[-4000:])
+        sys.exit(f"kedro {' '.join(args)} failed with exit code {result.returncode} (log: {log})")
+    return result
+
+
+def score_version(project: Path, env: dict[str, str], window_csv: Path, rows_out: Path) -> dict:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "_accuracy.py"), "--cut-days", str(window_csv),
+         "--rows-out", str(rows_out)],
+        cwd=project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if completed.returncode != 0:
+        print(completed.stdout[-3000:], completed.stderr[-3000:])
+        sys.exit("scripts/_accuracy.py failed")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def gate_of(project: Path) -> dict[str, Any]:
+    """The gate's verdict and report as the run wrote them (data/08_reporting)."""
+    reporting = project / "data" / "08_reporting"
+    verdict = json.loads((reporting / "gate_status.json").read_text())
+    report = json.loads((reporting / "validation_report.json").read_text())
+    return {"verdict": verdict, "report": report}
+
+
+def gate_figure(gate: dict[str, Any]) -> float:
+    """The number the gate compared with its threshold (the estimate where there is one)."""
+    verdict = gate["verdict"]
+    return float(verdict.get("estimate_rmspe", verdict.get("holdout_rmspe")))
+
+
+def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool,
+                  production: int | None, wall_s: float) -> dict[str, Any]:  # fmt: skip
+    cut = scores["cut"]
+    verdict = gate["verdict"]
+    figure = gate_figure(gate)
+    realised = float(cut["ensemble"])
+    return {
+        "origin": str(origin.date()),
+        "version": scores["version"],
+        "production_before": production,
+        "gate_figure": figure,
+        "gate_holdout_rmspe": float(verdict.get("holdout_rmspe", np.nan)),
+        "gate_passed": bool(verdict["passed"]),
+        "gate_reason": verdict.get("reason"),
+        "gate_windows": verdict.get("windows"),
+        "promoted": promoted,
+        "cv_rmspe": scores["cv"].get("rmspe_ensemble"),
+        "cv_folds": {k: v for k, v in scores["cv"].items() if k.startswith("rmspe_ensemble_")},
+        "realised_rmspe": realised,
+        "realised_bias": float(cut["bias"]),
+        "members": {k: cut[k] for k in ("lightgbm", "xgboost", "catboost") if k in cut},
+        "baseline_rmspe": float(cut["median_baseline"]),
+        "skill": realised / float(cut["median_baseline"]),
+        "gate_error": (figure - realised) / realised,
+        # Every way of making the gate's figure, from the same windows (validation.estimate).
+        "estimates": {
+            **(gate["report"].get("estimate") or {}).get("alternatives", {}),
+            "cv": scores["cv"].get("rmspe_ensemble"),
+        }
+        if gate["report"].get("estimate")
+        else None,  # fmt: skip
+        "rows": cut["rows"],
+        "run_wall_s": round(wall_s, 1),
+    }
+
+
+def summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
+    realised = np.array([o["realised_rmspe"] for o in origins])
+    errors = np.array([o["gate_error"] for o in origins])
+    skill = np.array([o["skill"] for o in origins])
+    return {
+        "origins": len(origins),
+        "mean_realised_rmspe": float(realised.mean()),
+        "worst_realised_rmspe": float(realised.max()),
+        "worst_origin": origins[int(realised.argmax())]["origin"],
+        "mean_baseline_rmspe": float(np.mean([o["baseline_rmspe"] for o in origins])),
+        "mean_skill": float(skill.mean()),
+        "worst_skill": float(skill.max()),
+        "gate_mean_abs_error": float(np.abs(errors).mean()),
+        "gate_mean_error": float(errors.mean()),
+        # Flattery: the gate's figure below what was realised, as a share of realised.
+        "gate_max_flattery": float(max(0.0, -errors.min())),
+        "gate_passed": int(sum(o["gate_passed"] for o in origins)),
+        "last_window_rmspe": float(realised[-1]),
+        "estimates": _estimate_errors(origins, realised),
+    }
+
+
+def _estimate_errors(origins: list[dict[str, Any]], realised: np.ndarray) -> dict | None:
+    """Mean absolute error and worst flattery of each way of making the gate's figure."""
+    if not all(o.get("estimates") for o in origins):
+        return None
+    result = {}
+    for method in origins[0]["estimates"]:
+        errors = np.array([o["estimates"][method] for o in origins]) / realised - 1
+        result[method] = {"mae": float(np.abs(errors).mean()), "mean": float(errors.mean()),
+                          "flattery": float(max(0.0, -errors.min()))}  # fmt: skip
+    return result
+
+
+def segments(rows: pd.DataFrame, source: Path, train: pd.DataFrame) -> list[dict[str, Any]]:
+    """RMSPE by segment over every origin's forecast rows (rossmann_forecast.segments)."""
+
+    stores = pd.read_csv(source / "store.csv", dtype={"StateHoliday": str})
+    calendar = train[["Store", "Date", "Open", "StateHoliday"]]
+    labelled = label_segments(rows, stores, calendar)
+    return segment_table(labelled, baseline="baseline").to_dict(orient="records")
+
+
+def plot(origins: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Realised, gate, CV and baseline RMSPE per origin, with the gate's verdicts."""
+
+    labels = [o["origin"] for o in origins]
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    ax.plot(x, [o["realised_rmspe"] for o in origins], "o-", label="realised (next 42 days)")
+    ax.plot(x, [o["gate_figure"] for o in origins], "s--", label="gate's figure")
+    ax.plot(x, [o["cv_rmspe"] for o in origins], "^:", label="CV estimate")
+    ax.plot(x, [o["baseline_rmspe"] for o in origins], "x-", color="grey", alpha=0.6,
+            label="median baseline")  # fmt: skip
+    for i, o in enumerate(origins):
+        ax.annotate("pass" if o["gate_passed"] else "reject", (x[i], o["gate_figure"]),
+                    textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)  # fmt: skip
+    ax.set_xticks(x, labels, rotation=30, ha="right")
+    ax.set_ylabel("RMSPE")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _f(value: Any, digits: int = 4) -> str:
+    return "-" if value is None or (isinstance(value, float) and np.isnan(value)) else (
+        f"{value:.{digits}f}")  # fmt: skip
+
+
+def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
+    """The per-origin table, the verdicts, the plot, the segments and the targets (no title)."""
+    s = result["summary"]
+    lines = [
+        f"`{result['command']}` at commit `{result['commit']}`"
+        f"{' with uncommitted changes' if result['dirty'] else ''}, {result['created']}, on "
+        f"{result['data']['description']}: {s['origins']} origins every {result['step_days']} "
+        f"days, {result['horizon_days']} days forecast from each, "
+        f"{result['wall_s'] / 60:.1f} min on {result['machine']['cores']} cores.", "",
+        f"**Mean realised RMSPE over origins: {s['mean_realised_rmspe']:.4f}** (worst "
+        f"{s['worst_realised_rmspe']:.4f} from {s['worst_origin']}; median baseline "
+        f"{s['mean_baseline_rmspe']:.4f}; skill mean {s['mean_skill']:.3f}, worst "
+        f"{s['worst_skill']:.3f}). The gate's figure against what was realised: mean absolute "
+        f"error {s['gate_mean_abs_error']:.1%}, mean {s['gate_mean_error']:+.1%}, worst "
+        f"flattery {s['gate_max_flattery']:.1%}. Gate passed {s['gate_passed']} of "
+        f"{s['origins']}.", "",
+        f"{level} Per origin", "",
+        "| origin | version | gate's figure | verdict | Production before | CV | realised | bias "
+        "| baseline | skill | gate vs realised |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]  # fmt: skip
+    for o in result["origins"]:
+        verdict = "Staging" + (", promoted" if o["promoted"] else "") if o["gate_passed"] else (
+            "rejected")  # fmt: skip
+        lines.append(
+            f"| {o['origin']} | {o['version']} | {_f(o['gate_figure'])} | {verdict} | "
+            f"{o['production_before'] or '-'} | {_f(o['cv_rmspe'])} | {_f(o['realised_rmspe'])} | "
+            f"{o['realised_bias']:+.2%} | {_f(o['baseline_rmspe'])} | {o['skill']:.3f} | "
+            f"{o['gate_error']:+.1%} |"
+        )
+    alternatives = [o.get("estimates") for o in result["origins"]]
+    if all(alternatives):
+        methods = list(alternatives[0])
+        lines += ["", f"{level} The gate's estimate, made each way", "",
+                  "Each way of making the gate's figure from the same windows, against what "
+                  "was realised (signed error; flattery is a negative one):", "",
+                  "| origin | realised | " + " | ".join(methods) + " |",
+                  "|---|---:|" + "---:|" * len(methods)]  # fmt: skip
+        for o in result["origins"]:
+            cells = [f"{o['estimates'][m]:.4f} ({(o['estimates'][m] / o['realised_rmspe'] - 1):+.0%})"
+                     for m in methods]  # fmt: skip
+            lines.append(
+                f"| {o['origin']} | {o['realised_rmspe']:.4f} | " + " | ".join(cells) + " |"
+            )
+        for name, row in (("mean absolute error", "mae"), ("worst flattery", "flattery")):
+            cells = [f"{s['estimates'][m][row]:.1%}" for m in methods]
+            lines.append(f"| {name} | | " + " | ".join(cells) + " |")
+    lines += ["", "Why each verdict:", ""]
+    lines += [f"- {o['origin']}: {o['gate_reason']}" for o in result["origins"]]
+    if result.get("plot"):
+        lines += ["", f"![realised vs gate per origin]({result['plot']})"]
+    lines += ["", f"{level} By segment", "",
+              "RMSPE by segment over every forecast day of every origin (skill: RMSPE / the "
+              "median baseline's on the same rows):", "",
+              "| segmentation | segment | rows | RMSPE | bias | baseline | skill |",
+              "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in result["segments"]:
+        lines.append(
+            f"| {r['segmentation']} | {r['segment']} | {r['rows']:,} | {r['rmspe']:.4f} | "
+            f"{r['bias']:+.2%} | {r['baseline_rmspe']:.4f} | {r['skill']:.3f} |"
+        )
+    t = result["targets"]
+    lines += ["", "Targets: " + "; ".join(
+        f"{name} {_f(v['value'], 3)} (limit {v['limit']}): {'met' if v['met'] else 'NOT met'}"
+        for name, v in t.items()) + "."]  # fmt: skip
+    return lines
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    title = f"# Rolling-origin benchmark: {result['data']['description']}"
+    return "\n".join([title, "", *render_body(result)]) + "\n"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="folder with train.csv, store.csv, test.csv")
+    parser.add_argument("--n-stores", type=int, default=1115)
+    parser.add_argument("--origins", type=int, default=8)
+    parser.add_argument("--step-days", type=int, default=42)
+    parser.add_argument("--horizon", type=int, default=42)
+    parser.add_argument("--env", default=None, help="Kedro environment of the runs")
+    parser.add_argument("--params", default=None, help="--params passed to every kedro run")
+    parser.add_argument("--no-promote", action="store_true", help="never promote (no lifecycle)")
+    parser.add_argument("--label", default=None, help="suffix of the result files")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary project")
+    parser.add_argument("--no-readme", action="store_true", help="do not refill the README")
+    return parser.parse_args()
+
+
+def source_files(args: argparse.Namespace, kedro: str, base: Path, project: Path,
+                 env: dict[str, str]) -> Path:  # fmt: skip
+    """The folder of Kaggle files to cut: ``--data``, or the synthetic default made once."""
+    raw = project / "data" / "01_raw"
+    if args.data is not None:
+        source = args.data.resolve()
+        missing = [n for n in KAGGLE_FILES if not (source / n).is_file()]
+        if missing:
+            sys.exit(f"{source} lacks {', '.join(missing)}")
+        return source
+    kedro_step(kedro, ["data", "synthesize"], project, env, base / "synthesize.log",
+               "kedro data synthesize")  # fmt: skip
+    source = base / "source"
+    source.mkdir()
+    for name in KAGGLE_FILES:
+        shutil.move(raw / name, source / name)
+    (raw / "synthetic.json").unlink(missing_ok=True)
+    return source
+
+
+def run_origin(k: int, origin: pd.Timestamp, context: dict[str, Any]) -> tuple[dict, pd.DataFrame]:
+    """Cut, run, score and (when the gate passed) promote at one origin."""
+    args, kedro, base, project, env = (context[key] for key in
+                                       ("args", "kedro", "base", "project", "env"))  # fmt: skip
+    window_csv = base / f"window-{origin.date()}.csv"
+    cut_at(context["train"], context["source"], project / "data" / "01_raw", origin, args.horizon,
+           window_csv)  # fmt: skip
+    extra = ["--params", args.params] if args.params else []
+    run = kedro_step(kedro, ["run", *extra], project, env, base / f"run-{origin.date()}.log",
+                     f"kedro run, origin {origin.date()}")  # fmt: skip
+    rows_out = base / f"rows-{origin.date()}.parquet"
+    scores = score_version(project, env, window_csv, rows_out)
+    gate = gate_of(project)
+    promoted = bool(gate["verdict"]["passed"] and not args.no_promote)
+    if promoted:
+        kedro_step(kedro, ["model", "promote", "--reason", f"rolling benchmark, origin "
+                           f"{origin.date()}"], project, env,
+                   base / f"promote-{origin.date()}.log", "kedro model promote")  # fmt: skip
+    record = origin_record(origin, scores, gate, promoted, context["production"], run.wall_s)
+    if promoted:
+        context["production"] = record["version"]
+    print(
+        f"[{k}/{args.origins}] origin {origin.date()}: gate {record['gate_figure']:.4f} "
+        f"({'Staging' if record['gate_passed'] else 'rejected'}), CV "
+        f"{_f(record['cv_rmspe'])}, realised {record['realised_rmspe']:.4f} "
+        f"(bias {record['realised_bias']:+.2%}), baseline {record['baseline_rmspe']:.4f}, "
+        f"skill {record['skill']:.3f}; kedro run {run.wall_s:.0f} s "
+        f"({time.perf_counter() - context['started']:.0f} s elapsed)",
+        flush=True,
+    )
+    return record, pd.read_parquet(rows_out).assign(origin=str(origin.date()))
+
+
+def targets(s: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        "worst skill": {"value": s["worst_skill"], "limit": TARGETS["max_skill"],
+                        "met": s["worst_skill"] <= TARGETS["max_skill"]},
+        "gate mean abs error": {"value": s["gate_mean_abs_error"],
+                                "limit": TARGETS["gate_mean_abs_error"],
+                                "met": s["gate_mean_abs_error"] <= TARGETS["gate_mean_abs_error"]},
+        "gate worst flattery": {"value": s["gate_max_flattery"],
+                                "limit": TARGETS["gate_max_flattery"],
+                                "met": s["gate_max_flattery"] <= TARGETS["gate_max_flattery"]},
+    }  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    base = Path(tempfile.mkdtemp(prefix="rossmann-rolling-"))
+    project, env = make_project(base, args.n_stores)
+    # The project copy's package wins over any installed one, in every child.
+    env["PYTHONPATH"] = str(project / "src")
+    if args.env:
+        env["KEDRO_ENV"] = args.env
+    source = source_files(args, kedro, base, project, env)
+    train = read_train(source / "train.csv")
+    origins = forecast_origins(train["Date"].max(), args.origins, args.step_days, args.horizon)
+    print(f"Rolling benchmark in {base}: origins {[str(o.date()) for o in origins]}", flush=True)
+    context = {"args": args, "kedro": kedro, "base": base, "project": project, "env": env,
+               "train": train, "source": source, "production": None, "started": started}  # fmt: skip
+    records, all_rows = [], []
+    for k, origin in enumerate(origins, start=1):
+        record, rows = run_origin(k, origin, context)
+        records.append(record)
+        all_rows.append(rows)
+
+    commit, dirty = git_commit(ROOT)
+    stores = int(train["Store"].nunique())
+    description = (
+        f"the Kaggle files in `{args.data.name}` ({stores:,} stores)"
+        if args.data
+        else f"synthetic data ({stores:,} stores)"
+    )
+    options = (f" DATA={args.data}" if args.data else "") + (
+        f' ARGS="{" ".join(sys.argv[1:])}"' if sys.argv[1:] else "")  # fmt: skip
+    result: dict[str, Any] = {
+        "schema": 1, "kind": "rolling-real" if args.data else "rolling-synthetic",
+        "created": now_utc(), "commit": commit, "dirty": dirty,
+        "command": "make benchmark-rolling" + options, "machine": machine(),
+        "data": {"description": description, "label": args.data.name if args.data else
+                 "synthetic", "n_stores": stores},
+        "step_days": args.step_days, "horizon_days": args.horizon, "origins": records,
+        "summary": summary(records),
+        "segments": segments(pd.concat(all_rows, ignore_index=True), source, train),
+        "wall_s": time.perf_counter() - started, "label": args.label,
+    }  # fmt: skip
+    s = result["summary"]
+    result["targets"] = targets(s)
+    stem = result_stem(result)
+    args.results.mkdir(parents=True, exist_ok=True)
+    result["plot"] = f"{stem}.png"
+    plot(records, args.results / result["plot"], f"Rolling origins, {description}: "
+         f"mean realised {s['mean_realised_rmspe']:.4f}")  # fmt: skip
+    path = write_result(result, args.results)
+    print("\n" + render_markdown(result))
+    print(f"Written: {path}, .md and .png")
+    if not args.no_readme and args.results == RESULTS:
+        update_readme(ROOT / "README.md")
+        print("README.md: Benchmarks refilled (make benchmark-readme)")
+    if args.keep:
+        print(f"Kept {base}")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The rolling-origin benchmark: its pure parts, and one real run of it on tiny data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rolling_benchmark import ROOT, forecast_origins, summary
+
+
+def test_origins_step_back_from_the_last_window_oldest_first():
+    origins = forecast_origins(pd.Timestamp("2015-07-31"), 3, 42, 42)
+
+    assert [str(o.date()) for o in origins] == ["2015-03-28", "2015-05-09", "2015-06-20"]
+
+
+def test_the_summary_says_how_far_the_gate_was_from_what_was_realised():
+    origins = [
+        {"origin": "a", "realised_rmspe": 0.10, "gate_error": -0.2, "skill": 0.7,
+         "baseline_rmspe": 0.14, "gate_passed": True, "estimates": None},
+        {"origin": "b", "realised_rmspe": 0.16, "gate_error": 0.1, "skill": 0.6,
+         "baseline_rmspe": 0.26, "gate_passed": False, "estimates": None},
+    ]  # fmt: skip
+
+    result = summary(origins)
+
+    assert result["mean_realised_rmspe"] == pytest.approx(0.13)
+    assert result["worst_origin"] == "b" and result["worst_skill"] == pytest.approx(0.7)
+    assert result["gate_mean_abs_error"] == pytest.approx(0.15)
+    assert result["gate_max_flattery"] == pytest.approx(0.2)  # 20% below what was realised
+    assert result["gate_passed"] == 1
+
+
+@pytest.fixture(scope="module")
+def rolling(tmp_path_factory) -> tuple[dict, Path]:
+    results = tmp_path_factory.mktemp("results")
+    env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "KEDRO_ENV"}}
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "rolling_benchmark.py"), "--env", "test",
+         "--n-stores", "30", "--origins", "2", "--results", str(results), "--no-readme"],
+        env=env, capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (path,) = results.glob("*.json")
+    return json.loads(path.read_text()), path
+
+
+def test_each_origin_is_trained_gated_promoted_and_scored_on_the_days_after_it(rolling):
+    result, _ = rolling
+
+    assert result["kind"] == "rolling-synthetic"
+    first, second = result["origins"]
+    assert [first["origin"], second["origin"]] == ["2015-05-09", "2015-06-20"]
+    assert [first["version"], second["version"]] == [1, 2]
+    for origin in result["origins"]:
+        assert 0 < origin["realised_rmspe"] < 1 and 0 < origin["baseline_rmspe"] < 1
+        assert origin["skill"] == pytest.approx(origin["realised_rmspe"] / origin["baseline_rmspe"])
+        assert origin["gate_figure"] == pytest.approx(origin["estimates"]["pooled"])
+        assert set(origin["estimates"]) == {"holdout", "pooled", "season_ratio", "cv"}
+        assert origin["rows"] > 0
+    # The lifecycle: a version the gate passed is promoted, so the next gate compares with it.
+    assert first["gate_passed"] and first["promoted"]
+    assert second["production_before"] == 1
+    assert "Production v1" in second["gate_reason"]
+
+
+def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
+    result, path = rolling
+
+    segments = {(r["segmentation"], r["segment"]) for r in result["segments"]}
+    assert ("promo", "promo") in segments and ("weekday", "Mon") in segments
+    assert (path.parent / result["plot"]).stat().st_size > 10_000
+    markdown = path.with_suffix(".md").read_text()
+    assert "**Mean realised RMSPE over origins:" in markdown
+    assert "| 2015-06-20 | 2 |" in markdown
+    assert "The gate's estimate, made each way" in markdown

@@ -1,0 +1,71 @@
+"""Segments of the forecast days: each flag on a calendar built so that the answer is known."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rossmann_forecast.segments import label_segments, segment_table
+
+STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "c"], "Assortment": ["a", "c"]})
+
+
+def _calendar() -> pd.DataFrame:
+    dates = pd.date_range("2015-03-20", "2015-04-20")
+    rows = []
+    for store in (1, 2):
+        for d in dates:
+            # Store 2 is shut 2015-03-25 .. 2015-03-29 (5 days); Good Friday and Easter
+            # Monday (3 and 6 April 2015) are state holidays for both.
+            shut = store == 2 and pd.Timestamp("2015-03-25") <= d <= pd.Timestamp("2015-03-29")
+            holiday = "b" if d in (pd.Timestamp("2015-04-03"), pd.Timestamp("2015-04-06")) else "0"
+            rows.append({"Store": store, "Date": d, "DayOfWeek": d.day_of_week + 1,
+                         "Promo": int(d.day % 2 == 0), "SchoolHoliday": 0,
+                         "Open": int(not shut), "StateHoliday": holiday,
+                         "Sales": 0.0 if shut else 1000.0 * store})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _labelled() -> pd.DataFrame:
+    calendar = _calendar()
+    rows = calendar.loc[calendar["Open"] == 1].assign(prediction=lambda f: f["Sales"] * 1.1)
+    return label_segments(rows, STORES, calendar).set_index(["Store", "Date"])
+
+
+def test_the_days_after_a_closure_are_the_first_seven_open_days():
+    labelled = _labelled()
+    after = labelled["after_closure"].str.startswith("first 7 days")
+
+    flagged = sorted(d.strftime("%m-%d") for (s, d) in labelled.index[after])
+    assert all(s == 2 for s, _ in labelled.index[after])
+    # Reopened 30 March: that day and the six after it.
+    assert flagged == ["03-30", "03-31", "04-01", "04-02", "04-03", "04-04", "04-05"]
+
+
+def test_days_around_a_state_holiday_exclude_the_holiday_itself():
+    labelled = _labelled()
+    near = labelled.loc[1, "holiday"].str.startswith("±3 days")
+
+    days = sorted(labelled.loc[1].index[near].strftime("%m-%d"))
+    assert days == ["03-31", "04-01", "04-02", "04-04", "04-05", "04-07", "04-08", "04-09"]
+
+
+def test_easter_and_the_other_segments_are_labelled():
+    labelled = _labelled()
+
+    assert labelled.loc[(1, pd.Timestamp("2015-04-05")), "season"] == "Easter (±7 days)"
+    assert labelled.loc[(1, pd.Timestamp("2015-03-20")), "season"] == "other days"
+    assert labelled.loc[(2, pd.Timestamp("2015-04-05")), "StoreType"] == "StoreType c"
+    assert labelled.loc[(1, pd.Timestamp("2015-03-23")), "weekday"] == "Mon"
+
+
+def test_the_table_scores_every_segment_with_its_rows():
+    table = segment_table(_labelled().reset_index()).set_index(["segmentation", "segment"])
+
+    assert table.loc[("StoreType", "StoreType a"), "rmspe"] == pytest.approx(0.1)
+    assert table.loc[("StoreType", "StoreType a"), "bias"] == pytest.approx(0.1)
+    assert table.loc[("StoreType", "StoreType a"), "rows"] == 32
+    assert table.loc[("StoreType", "StoreType c"), "rows"] == 27
+    assert set(table.index.get_level_values(0)) == {
+        "StoreType", "Assortment", "weekday", "promo", "holiday", "after_closure", "season"
+    }  # fmt: skip
