@@ -27,8 +27,9 @@ from matplotlib.figure import Figure
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import git_commit, machine, now_utc, run_measured  # noqa: E402
-from benchmark import make_project, nodes  # noqa: E402
 from benchmark_report import RESULTS, render_markdown, result_stem, update_readme, write_result  # noqa: E402
+
+from benchmark import make_project, nodes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (100, 300, 1115, 3345, 11150)

@@ -196,7 +196,9 @@ def promote(
 
 
 def _format_metrics(metrics: dict[str, float]) -> str:
-    shown = {k: v for k, v in metrics.items() if k in (GATE_METRIC, "holdout_bias")} or metrics
+    # The estimate of the next weeks is what the gate compared with its threshold (issue #19).
+    keys = ("estimate_rmspe", GATE_METRIC, "holdout_bias")
+    shown = {k: v for k, v in metrics.items() if k in keys} or metrics
     return " ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())[:3]) or "-"
 
 

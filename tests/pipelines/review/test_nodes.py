@@ -8,8 +8,10 @@ from matplotlib.figure import Figure
 
 from rossmann_forecast.pipelines.review.nodes import (
     compute_review_metrics,
+    compute_review_segments,
     evaluate_checklist,
     plot_review,
+    render_review_report,
     resolve_review_versions,
     score_review_versions,
 )
@@ -142,3 +144,24 @@ def test_without_production_only_staging_is_scored():
 
     assert versions["production"] is None
     assert set(score_review_versions(staging, None, holdout)["role"]) == {"staging"}
+
+
+def test_the_report_shows_each_version_by_segment():
+    predictions = _predictions(1.1, 1.2)
+    calendar = predictions.loc[predictions["role"] == "staging", ["Store", "Date", "Open", "Sales"]]
+    holdout = calendar.assign(DayOfWeek=calendar["Date"].dt.day_of_week + 1, Promo=0,
+                              SchoolHoliday=0, StateHoliday="0")  # fmt: skip
+    history = holdout.assign(Date=holdout["Date"] - pd.Timedelta(days=28))
+
+    segments = compute_review_segments(predictions, holdout, history, STORES)
+    report = render_review_report(
+        {"model_name": "m", "staging": {"version": 2, "validation_run_id": None},
+         "production": {"version": 1}},
+        compute_review_metrics(predictions, STORES, PARAMS), [], {}, segments,
+    )  # fmt: skip
+
+    staging = {(r["segmentation"], r["segment"]): r for r in segments["staging"]}
+    assert staging[("StoreType", "StoreType b")]["rmspe"] == pytest.approx(0.1)
+    assert segments["production"][0]["bias"] == pytest.approx(0.2)
+    assert "## By segment" in report["markdown"]
+    assert "| promo | no promo | 8 | 0.1000 | +10.00% | 0.2000 | +20.00% |" in report["markdown"]
