@@ -44,6 +44,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rossmann_forecast.pipelines.validation.nodes import (  # noqa: E402
+    ESTIMATES,
+    estimate_from_windows,
+)
 from rossmann_forecast.segments import label_segments, segment_table  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -132,6 +136,13 @@ def gate_figure(gate: dict[str, Any]) -> float:
     return float(verdict.get("estimate_rmspe", verdict.get("holdout_rmspe")))
 
 
+def estimates(windows: list[dict[str, Any]] | None, cv: float | None) -> dict[str, float] | None:
+    """Each of the gate's ways of estimating the next weeks from its recorded windows, and CV."""
+    if not windows:
+        return None
+    return {**{m: estimate_from_windows(m, windows) for m in ESTIMATES}, "cv": cv}
+
+
 def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool,
                   production: int | None, wall_s: float) -> dict[str, Any]:  # fmt: skip
     cut = scores["cut"]
@@ -147,6 +158,7 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "gate_passed": bool(verdict["passed"]),
         "gate_reason": verdict.get("reason"),
         "gate_windows": verdict.get("windows"),
+        "gate_method": verdict.get("estimate_method"),
         "promoted": promoted,
         "cv_rmspe": scores["cv"].get("rmspe_ensemble"),
         "cv_folds": {k: v for k, v in scores["cv"].items() if k.startswith("rmspe_ensemble_")},
@@ -157,12 +169,7 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "skill": realised / float(cut["median_baseline"]),
         "gate_error": (figure - realised) / realised,
         # Every way of making the gate's figure, from the same windows (validation.estimate).
-        "estimates": {
-            **(gate["report"].get("estimate") or {}).get("alternatives", {}),
-            "cv": scores["cv"].get("rmspe_ensemble"),
-        }
-        if gate["report"].get("estimate")
-        else None,  # fmt: skip
+        "estimates": estimates(verdict.get("windows"), scores["cv"].get("rmspe_ensemble")),
         "rows": cut["rows"],
         "run_wall_s": round(wall_s, 1),
     }
@@ -327,6 +334,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     parser.add_argument("--no-readme", action="store_true", help="do not refill the README")
+    parser.add_argument("--rescore", type=Path, help="recompute a saved result's estimates")
     return parser.parse_args()
 
 
@@ -396,8 +404,23 @@ def targets(s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
+def rescore(path: Path) -> None:
+    """Recompute the estimates and summaries of a saved result (``--rescore FILE``): the
+    methods are pure functions of the windows each verdict recorded."""
+    result = json.loads(path.read_text())
+    for origin in result["origins"]:
+        origin["estimates"] = estimates(origin.get("gate_windows"), origin.get("cv_rmspe"))
+    result["summary"] = summary(result["origins"])
+    result["targets"] = targets(result["summary"])
+    write_result(result, path.parent)
+    print(render_markdown(result))
+
+
 def main() -> None:
     args = parse_args()
+    if args.rescore:
+        rescore(args.rescore)
+        return
     started = time.perf_counter()
     kedro = str(Path(sys.executable).with_name("kedro"))
     base = Path(tempfile.mkdtemp(prefix="rossmann-rolling-"))

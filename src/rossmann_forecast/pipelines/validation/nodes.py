@@ -205,20 +205,42 @@ def _pooled(windows: list[dict[str, Any]], key: str) -> float:
     return float(np.sqrt((rows * squares).sum() / rows.sum()))
 
 
-ESTIMATES = ("holdout", "pooled", "season_ratio")
+SEASON, HOLDOUT_SEASON = "forecast weeks a year earlier", "holdout weeks a year earlier"
+ESTIMATES = ("holdout", "pooled", "season_ratio", "baseline_ratio", "damped_baseline_ratio")
 
 
 def _combine(
     method: str, holdout: dict, season: dict | None, before: dict | None, key: str
 ) -> float:
-    """One way of carrying the holdout's figure into the forecast's season (see conf)."""
+    """One way of carrying the holdout's figure into the forecast's season (see conf).
+
+    ``key`` is ``rmspe`` (the candidate's) or ``baseline_rmspe`` (the median baseline's, made
+    the same way, for the skill). The ratios measure how much harder the forecast's weeks were
+    than the holdout's weeks a year earlier: for the same procedure (``season_ratio``), or for
+    the median baseline (``baseline_ratio``, and its square root ``damped_baseline_ratio``),
+    which needs little history, so that a fold a year earlier that had too little data to learn
+    a season from (the data's first Christmas) does not count as the season's difficulty.
+    """
     if method == "holdout" or season is None or before is None:
         return float(holdout[key])
-    if method == "pooled" or not before[key] > 0:  # no year-earlier yardstick: pool
+    if method == "pooled":
         return _pooled([holdout, season], key)
-    # season_ratio: the holdout's figure times how much harder the forecast's weeks were than
-    # the holdout's weeks a year earlier, for the same procedure (or the same baseline).
-    return float(holdout[key] * season[key] / before[key])
+    source = "rmspe" if method == "season_ratio" else "baseline_rmspe"
+    if not before[source] > 0 or not np.isfinite(season[source]):  # no yardstick: pool
+        return _pooled([holdout, season], key)
+    ratio = season[source] / before[source]
+    if method == "damped_baseline_ratio":
+        ratio = np.sqrt(ratio)
+    return float(holdout[key] * ratio)
+
+
+def estimate_from_windows(method: str, windows: list[dict[str, Any]], key: str = "rmspe") -> float:
+    """The estimate by ``method`` from a gate's ``windows`` (as its verdict records them).
+
+    The rolling benchmark uses it to compare every method on the same recorded windows.
+    """
+    named = {w["name"]: w for w in windows}
+    return _combine(method, named["holdout"], named.get(SEASON), named.get(HOLDOUT_SEASON), key)
 
 
 def estimate_windows(
@@ -483,6 +505,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         "passed": passed,
         "status": STAGING_ALIAS if passed else REJECTED,
         "estimate_rmspe": estimate["rmspe"],
+        "estimate_method": estimate["method"],
         "holdout_rmspe": report["metrics"]["holdout_rmspe"],
         "skill": estimate["skill"],
         "threshold": threshold,
