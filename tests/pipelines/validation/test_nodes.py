@@ -71,6 +71,7 @@ PARAMS = {
     "recent_days": 2,
     "season_lag_days": 364,
     "estimate": "pooled",
+    "estimate_fallback": "holdout",
     "max_skill": 0.85,
     "production_tolerance": 0.02,
     "seasonal_waiver": True,
@@ -174,7 +175,11 @@ def test_a_candidate_without_an_honest_model_is_refused():
 
 
 def _tags(**folds: tuple[str, float, int]) -> dict[str, str]:
-    tags = {"lineage.training_window.origin": "2015-08-01", "lineage.backtest.origin": "2015-06-20"}
+    tags = {
+        "lineage.training_window.origin": "2015-08-01",
+        "lineage.backtest.origin": "2015-06-20",
+        "lineage.training_window.start": "2013-01-01",
+    }
     for fold, (origin, score, rows) in folds.items():
         tags[f"lineage.cv_folds.{fold}"] = origin
         tags[f"cv.rmspe_ensemble_{fold}"] = f"{score:.6f}"
@@ -275,3 +280,28 @@ def test_a_candidate_not_clearly_better_than_the_median_baseline_is_rejected():
     assert not verdict["passed"]
     assert verdict["reason"].startswith("estimate RMSPE 0.9000 (no absolute threshold); skill 0.90")
     assert "> 0.85 (median baseline 0.99" in verdict["reason"]
+
+
+def test_a_season_fold_that_never_saw_its_weeks_gives_way_to_the_fallback():
+    loaded: list[str] = []
+    holdout = _holdout()
+    tags = _tags(fold1=("2014-06-21", 0.10, 510), fold2=("2014-08-02", 0.30, 500))
+    learnt = season_window(RegisteredVersion(MODEL, 7, "None", tags), PARAMS)
+    unlearnt = season_window(
+        RegisteredVersion(
+            MODEL, 7, "None", {**tags, "lineage.training_window.start": "2014-01-01"}
+        ),
+        PARAMS,
+    )
+    scored = score_candidate(_backtested(3, 1.05, loaded), holdout)
+
+    report = _evaluate(scored, score_production(None, holdout), season=unlearnt)
+
+    assert learnt["learnt"] is True and unlearnt["learnt"] is False  # 2014-08-02 - 364 days
+    assert report["estimate"]["method"] == "holdout"
+    assert report["estimate"]["rmspe"] == pytest.approx(0.05, rel=1e-9)
+    assert (
+        "trained from 2014-01-01, less than a year before it"
+        in (report["estimate"]["unlearnt_season"])
+    )
+    assert report["estimate"]["alternatives"]["pooled"] > 0.2  # what it would have said

@@ -171,8 +171,15 @@ def season_window(candidate: RegisteredVersion, validation: dict[str, Any]) -> d
     holdout_season = _fold_from(candidate, pd.Timestamp(backtest) - lag)
     found = season["found"] and holdout_season["found"]
     missing = [f["origin"] for f in (season, holdout_season) if not f["found"]]
+    start = tags.get("lineage.training_window.start")
+    # Had the season fold's model seen its weeks a year before it? A fold of the data's first
+    # Christmas forecast a season it had never seen: not what a version trained on a year more
+    # of data will do.
+    learnt = bool(found and start and pd.Timestamp(season["origin"]) - lag >= pd.Timestamp(start))
     return {
         "found": found,
+        "learnt": learnt,
+        "training_start": start,
         "season": season,
         "holdout_season": holdout_season,
         "why": None if found else (
@@ -250,6 +257,7 @@ def estimate_windows(
     year_earlier: dict[str, Any],
     block_days: int,
     method: str,
+    fallback: str = "holdout",
 ) -> dict[str, Any]:
     """The gate's estimate of the next weeks, from the holdout and the folds a year earlier.
 
@@ -258,8 +266,9 @@ def estimate_windows(
         the same way from the same windows), ``skill`` (their ratio) and ``windows``: what each
         window is, its dates, rows, RMSPE and baseline RMSPE.
     """
-    if method not in ESTIMATES:
-        raise ValueError(f"validation.estimate must be one of {list(ESTIMATES)}, not {method!r}")
+    for name, value in (("estimate", method), ("estimate_fallback", fallback)):
+        if value not in ESTIMATES:
+            raise ValueError(f"validation.{name} must be one of {list(ESTIMATES)}, not {value!r}")
     start = holdout_table["Date"].min()
     history = pd.concat([sales_train_window, holdout_table], ignore_index=True)
     holdout_baseline = _window_baseline(history, start, int(holdout_table["Date"].nunique()))
@@ -295,10 +304,19 @@ def estimate_windows(
             }
             windows.append(folds[key])
     season, before = folds.get("season"), folds.get("holdout_season")
+    unlearnt = None
+    if folds and not year_earlier.get("learnt", True) and method != fallback:
+        unlearnt = (
+            f"the fold of the forecast's weeks a year earlier ({season['start']}) was trained from "
+            f"{year_earlier.get('training_start')}, less than a year before it: it had never seen "
+            f"those weeks, so the estimate is made by {fallback}"
+        )
+        method = fallback
     estimate = _combine(method, windows[0], season, before, "rmspe")
     baseline_estimate = _combine(method, windows[0], season, before, "baseline_rmspe")
     return {
         "method": method if folds else "holdout",
+        "unlearnt_season": unlearnt,
         "rmspe": estimate,
         "baseline_rmspe": baseline_estimate,
         "skill": estimate / baseline_estimate,
@@ -354,6 +372,7 @@ def evaluate_holdout(
             candidate_season_window,
             block_days,
             str(validation["estimate"]),
+            str(validation["estimate_fallback"]),
         ),
         "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "holdout_sha256": holdout_digest(holdout_table),
@@ -477,6 +496,8 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         )
     if estimate["season_missing"]:
         logger.warning("The estimate is the holdout alone: %s", estimate["season_missing"])
+    if estimate.get("unlearnt_season"):
+        logger.info("Estimate: %s", estimate["unlearnt_season"])
     logger.info(
         "Validation RMSPE: %.4f, estimate of the next weeks %.4f (version %d: %s)",
         report["metrics"]["holdout_rmspe"],
