@@ -43,9 +43,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
 
 from rossmann_forecast.pipelines.validation.nodes import (  # noqa: E402
     ESTIMATES,
+    SEASON,
     estimate_from_windows,
 )
 from rossmann_forecast.segments import label_segments, segment_table  # noqa: E402
@@ -136,15 +138,35 @@ def gate_figure(gate: dict[str, Any]) -> float:
     return float(verdict.get("estimate_rmspe", verdict.get("holdout_rmspe")))
 
 
-def estimates(windows: list[dict[str, Any]] | None, cv: float | None) -> dict[str, float] | None:
-    """Each of the gate's ways of estimating the next weeks from its recorded windows, and CV."""
+def estimates(
+    windows: list[dict[str, Any]] | None, cv: float | None, first_date: str | None = None
+) -> dict[str, float] | None:
+    """Each of the gate's ways of estimating the next weeks from its recorded windows, and CV.
+
+    ``conf`` is what conf/base's ``validation.estimate`` gives, with ``estimate_fallback`` where
+    the forecast-weeks fold had less than a year of data before it (train.csv's first day is
+    ``first_date``), as the gate decides it.
+    """
     if not windows:
         return None
-    return {**{m: estimate_from_windows(m, windows) for m in ESTIMATES}, "cv": cv}
+    result = {m: estimate_from_windows(m, windows) for m in ESTIMATES}
+    validation = yaml.safe_load((ROOT / "conf/base/parameters_validation.yml").read_text())
+    method = validation["validation"]["estimate"]
+    season = next((w for w in windows if w["name"] == SEASON), None)
+    lag = pd.Timedelta(days=validation["validation"]["season_lag_days"])
+    unlearnt = (
+        season is not None
+        and first_date is not None
+        and (pd.Timestamp(season["start"]) - lag < pd.Timestamp(first_date))
+    )
+    if unlearnt:
+        method = validation["validation"]["estimate_fallback"]
+    return {**result, "conf": result[method], "cv": cv}
 
 
 def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool,
-                  production: int | None, wall_s: float) -> dict[str, Any]:  # fmt: skip
+                  production: int | None, wall_s: float,
+                  first_date: str | None = None) -> dict[str, Any]:  # fmt: skip
     cut = scores["cut"]
     verdict = gate["verdict"]
     figure = gate_figure(gate)
@@ -169,7 +191,9 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "skill": realised / float(cut["median_baseline"]),
         "gate_error": (figure - realised) / realised,
         # Every way of making the gate's figure, from the same windows (validation.estimate).
-        "estimates": estimates(verdict.get("windows"), scores["cv"].get("rmspe_ensemble")),
+        "estimates": estimates(
+            verdict.get("windows"), scores["cv"].get("rmspe_ensemble"), first_date
+        ),
         "rows": cut["rows"],
         "run_wall_s": round(wall_s, 1),
     }
@@ -335,6 +359,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     parser.add_argument("--no-readme", action="store_true", help="do not refill the README")
     parser.add_argument("--rescore", type=Path, help="recompute a saved result's estimates")
+    parser.add_argument("--first-date", help="train.csv's first day, for --rescore")
     return parser.parse_args()
 
 
@@ -376,7 +401,10 @@ def run_origin(k: int, origin: pd.Timestamp, context: dict[str, Any]) -> tuple[d
         kedro_step(kedro, ["model", "promote", "--reason", f"rolling benchmark, origin "
                            f"{origin.date()}"], project, env,
                    base / f"promote-{origin.date()}.log", "kedro model promote")  # fmt: skip
-    record = origin_record(origin, scores, gate, promoted, context["production"], run.wall_s)
+    first_date = str(context["train"]["Date"].min().date())
+    record = origin_record(
+        origin, scores, gate, promoted, context["production"], run.wall_s, first_date
+    )
     if promoted:
         context["production"] = record["version"]
     print(
@@ -404,12 +432,14 @@ def targets(s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
-def rescore(path: Path) -> None:
+def rescore(path: Path, first_date: str | None) -> None:
     """Recompute the estimates and summaries of a saved result (``--rescore FILE``): the
     methods are pure functions of the windows each verdict recorded."""
     result = json.loads(path.read_text())
     for origin in result["origins"]:
-        origin["estimates"] = estimates(origin.get("gate_windows"), origin.get("cv_rmspe"))
+        origin["estimates"] = estimates(
+            origin.get("gate_windows"), origin.get("cv_rmspe"), result.get("first_date", first_date)
+        )
     result["summary"] = summary(result["origins"])
     result["targets"] = targets(result["summary"])
     write_result(result, path.parent)
@@ -419,7 +449,7 @@ def rescore(path: Path) -> None:
 def main() -> None:
     args = parse_args()
     if args.rescore:
-        rescore(args.rescore)
+        rescore(args.rescore, args.first_date)
         return
     started = time.perf_counter()
     kedro = str(Path(sys.executable).with_name("kedro"))
@@ -460,6 +490,7 @@ def main() -> None:
         "summary": summary(records),
         "segments": segments(pd.concat(all_rows, ignore_index=True), source, train),
         "wall_s": time.perf_counter() - started, "label": args.label,
+        "first_date": str(train["Date"].min().date()),
     }  # fmt: skip
     s = result["summary"]
     result["targets"] = targets(s)

@@ -61,7 +61,7 @@ def test_each_origin_is_trained_gated_promoted_and_scored_on_the_days_after_it(r
         assert 0 < origin["realised_rmspe"] < 1 and 0 < origin["baseline_rmspe"] < 1
         assert origin["skill"] == pytest.approx(origin["realised_rmspe"] / origin["baseline_rmspe"])
         assert origin["gate_figure"] == pytest.approx(origin["estimates"][origin["gate_method"]])
-        assert set(origin["estimates"]) == {*ESTIMATES, "cv"}
+        assert set(origin["estimates"]) == {*ESTIMATES, "conf", "cv"}
         assert origin["rows"] > 0
     # The lifecycle: a version the gate passed is promoted, so the next gate compares with it.
     assert first["gate_passed"] and first["promoted"]
