@@ -250,7 +250,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         the columns of test.csv (Id optional, extra columns ignored); whole numbers in Store,
         DayOfWeek, Promo, SchoolHoliday; Date written ``YYYY-MM-DD`` (no other spelling, no
         time, no zone: ``05/08/2015`` is a guess either way); Open 0, 1 or missing (open);
-        StateHoliday 0, a, b or c; DayOfWeek the ISO weekday of Date; no date before the
+        StateHoliday 0, a, b or c; DayOfWeek the ISO weekday of Date; each (Store, Date) and
+        each Id at most once (a second row would get a second forecast, and change the event
+        counters of the store's other rows); no date before the
         model's origin (it forecasts from there on); every store known to the model's
         store.csv and with sales in the longest statistics window before the origin (the model
         has nothing to forecast a store without history from).
@@ -287,6 +289,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             also=["Date"],
         )
         self._check_stores(rows["Store"])
+        _refuse_duplicates(model_input, rows, ["Store", "Date"], "one forecast per store and day")
+        if "Id" in model_input.columns:
+            _refuse_duplicates(model_input, model_input, ["Id"], "one forecast per Id")
         origin = self.state.origin
         last_day = origin - pd.Timedelta(days=1)
         _refuse(
@@ -357,6 +362,34 @@ def _refuse(
     examples = "; ".join(_describe_row(frame, int(p), columns) for p in positions[:MAX_ROWS_SHOWN])
     raise InvalidInputError(
         f"Column{'s' if also else ''} {where} {rule}: {len(positions)} bad row(s), e.g. {examples}"
+    )
+
+
+def _refuse_duplicates(
+    frame: pd.DataFrame, typed: pd.DataFrame, key: list[str], meaning: str
+) -> None:
+    """Raise one line naming the repeated key values and the rows that repeat them.
+
+    ``typed`` holds ``key`` as compared (dates parsed, numbers typed); ``frame`` the rows as
+    given, for the message.
+    """
+    repeated = typed.duplicated(subset=key, keep="first")
+    if not bool(repeated.any()):
+        return
+    first_rows = typed.reset_index(drop=True).groupby(key, sort=False).ngroup()
+    first_of = first_rows.drop_duplicates(keep="first")
+    first_position = pd.Series(first_of.index, index=first_of.to_numpy())
+    positions = np.flatnonzero(repeated.to_numpy())
+    examples = "; ".join(
+        f"{_describe_row(frame, int(p), key)} repeats row "
+        f"{int(first_position[first_rows.iloc[int(p)]]) + 1}"
+        for p in positions[:MAX_ROWS_SHOWN]
+    )
+    where = " and ".join(repr(c) for c in key)
+    noun = "Column" if len(key) == 1 else "Columns"
+    raise InvalidInputError(
+        f"{noun} {where} must be unique ({meaning}): {len(positions)} duplicate row(s), "
+        f"e.g. {examples}"
     )
 
 

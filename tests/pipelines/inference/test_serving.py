@@ -143,3 +143,17 @@ def test_the_scoring_server_refuses_dates_it_would_misread(
     assert status == 400, body
     assert f"'{column}'" in body["message"]
     assert "row 1 (Id=" in body["message"]
+
+
+def test_the_scoring_server_refuses_a_store_day_given_twice(lifecycle, scoring_server):
+    """Issue 20 case 4: the served model refuses what `kedro run` refuses in test.csv."""
+    rows = lifecycle.test_rows.head(5)
+    rows = pd.concat([rows, rows.iloc[[2]].assign(Id=rows["Id"].max() + 1)], ignore_index=True)
+    split = json.loads(rows.to_json(orient="split", index=False))
+
+    status, body = _post(f"{scoring_server}/invocations", {"dataframe_split": split})
+
+    assert status == 400, body
+    assert "Columns 'Store' and 'Date' must be unique" in body["message"]
+    store, date = int(rows.loc[2, "Store"]), rows.loc[2, "Date"]
+    assert f"row 6 (Id={int(rows.loc[5, 'Id'])}): Store={store}, Date='{date}'" in body["message"]
