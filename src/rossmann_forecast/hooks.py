@@ -7,6 +7,8 @@
 - ``FailedRunHook`` marks a version registered by a run that then failed as abandoned.
 - ``MlflowLocationHook`` stops every command of a copied project folder before it writes runs
   and models into the original's artifact folder.
+- ``PreviousOutputsHook`` keeps the files a run rewrites under ``data/`` aside until it ends, so
+  that a failed or refused run leaves them as the last good run left them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from rossmann_forecast.registry import ModelRegistry, RegistryError
+from rossmann_forecast.run_outputs import OutputsGuard, dataset_file
 
 logger = logging.getLogger(__name__)
 
@@ -203,3 +206,55 @@ def _local_path(location: str | None) -> Path | None:
     if parsed.scheme not in ("", "file"):
         return None
     return Path(unquote(parsed.path) if parsed.scheme else str(location)).resolve()
+
+
+class PreviousOutputsHook:
+    """A failed or refused run never leaves ``data/`` with half-built tables.
+
+    Before the first node (and after every check that can stop a run before it starts) the
+    files the pipeline writes under ``data/`` are moved aside; a run that succeeds drops them,
+    a run that fails puts them back (``run_outputs.OutputsGuard``).
+    """
+
+    def __init__(self) -> None:
+        self._guard: OutputsGuard | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Remember the project's ``data/`` folder."""
+        self._guard = OutputsGuard(Path(context.project_path) / "data")
+
+    @hook_impl(trylast=True)  # after the checks that stop a run before it starts
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        """Move aside the files of the previous run that this run will write."""
+        if self._guard is None:
+            return
+        paths = []
+        for name in pipeline.all_outputs():
+            try:
+                dataset = catalog.get(name)
+            except Exception:  # noqa: BLE001 - an output without a catalog entry is in memory
+                continue
+            path = dataset_file(dataset)
+            if path is not None:
+                paths.append(path)
+        self._guard.keep_aside(paths)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """The run succeeded: its files stand, the previous ones go."""
+        if self._guard is not None:
+            self._guard.commit()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """The run failed: put the previous files back."""
+        if self._guard is None:
+            return
+        restored = self._guard.roll_back()
+        if restored:
+            logger.warning(
+                "The run failed: %d file(s) under data/ are back as the last run that finished "
+                "left them",
+                len(restored),
+            )
