@@ -565,6 +565,30 @@ def _fail_active_mlflow_runs() -> None:
         mlflow.end_run(status="FAILED")
 
 
+def _refuse_unknown_params(metadata: Any, env: str | None, given: dict[str, Any]) -> None:
+    """Stop before anything runs when a ``--params`` key names no parameter of the project."""
+    from kedro.framework.project import settings  # noqa: PLC0415
+
+    from rossmann_forecast.runtime_params import (  # noqa: PLC0415
+        catalog_runtime_keys,
+        unknown_params,
+    )
+
+    project_path, config_loader = _project_config(metadata, env)
+    conf = project_path / settings.CONF_SOURCE
+    envs = [config_loader.base_env, env or config_loader.default_run_env]
+    problems = unknown_params(
+        given, config_loader["parameters"], catalog_runtime_keys(conf / e for e in envs if e)
+    )
+    if problems:
+        raise click.ClickException(
+            f"Unknown parameter{'s' if len(problems) > 1 else ''} in --params: "
+            f"{'; '.join(problems)}. Nothing was run: a misspelt key would be ignored and the "
+            "run would use the value in conf (`kedro run --help`; parameters live in "
+            "conf/base/parameters_*.yml)."
+        )
+
+
 def _kedro_run_command() -> click.Command:
     from kedro.framework.cli.project import run as kedro_run  # noqa: PLC0415
 
@@ -594,6 +618,8 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     # as long as the run; frozen, Python's full garbage collections stop walking them again
     # and again during the run (see `_registry` above). Later objects are collected as usual.
     gc.freeze()
+    if kwargs.get("params"):
+        _refuse_unknown_params(ctx.obj, kwargs.get("env"), kwargs["params"])
     console = [
         handler
         for handler in logging.getLogger().handlers
