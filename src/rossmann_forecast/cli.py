@@ -631,7 +631,8 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     try:
         return ctx.invoke(_KEDRO_RUN, **kwargs)
     except click.ClickException:
-        raise  # already a message for the user (e.g. the MLflow location check)
+        _fail_active_mlflow_runs()
+        raise  # already a message for the user (e.g. the MLflow location check, the run lock)
     except Exception as exc:
         _fail_active_mlflow_runs()
         logging.getLogger(FAILURE_LOGGER).error("kedro run failed", exc_info=exc)

@@ -7,6 +7,7 @@
 - ``FailedRunHook`` marks a version registered by a run that then failed as abandoned.
 - ``MlflowLocationHook`` stops every command of a copied project folder before it writes runs
   and models into the original's artifact folder.
+- ``RunLockHook`` lets one pipeline run at a time use the project's ``data/``.
 - ``PreviousOutputsHook`` keeps the files a run rewrites under ``data/`` aside until it ends, so
   that a failed or refused run leaves them as the last good run left them.
 """
@@ -25,6 +26,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from rossmann_forecast.registry import ModelRegistry, RegistryError
+from rossmann_forecast.run_lock import RunLock
 from rossmann_forecast.run_outputs import OutputsGuard, dataset_file
 
 logger = logging.getLogger(__name__)
@@ -208,6 +210,45 @@ def _local_path(location: str | None) -> Path | None:
     return Path(unquote(parsed.path) if parsed.scheme else str(location)).resolve()
 
 
+class RunLockHook:
+    """One run at a time reads and writes a project's ``data/`` (``run_lock.RunLock``).
+
+    Taken before every other hook starts the run (before kedro-mlflow opens an MLflow run),
+    given back after every other hook has finished with the run's files.
+    """
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Read ``run_lock`` from ``globals.yml``."""
+        settings = dict(context.config_loader["globals"].get("run_lock") or {})
+        self._lock = RunLock(
+            Path(context.project_path) / "data",
+            wait_seconds=float(settings.get("wait_seconds", 0)),
+            poll_seconds=float(settings.get("poll_seconds", 1)),
+        )
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self) -> None:
+        """Take the lock, or stop with a message naming the run that holds it."""
+        if self._lock is not None:
+            self._lock.acquire()
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        """Give the lock back."""
+        if self._lock is not None:
+            self._lock.release()
+
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self) -> None:
+        """Give the lock back."""
+        if self._lock is not None:
+            self._lock.release()
+
+
 class PreviousOutputsHook:
     """A failed or refused run never leaves ``data/`` with half-built tables.
 
@@ -240,13 +281,13 @@ class PreviousOutputsHook:
                 paths.append(path)
         self._guard.keep_aside(paths)
 
-    @hook_impl
+    @hook_impl(tryfirst=True)  # before the run lock is given back
     def after_pipeline_run(self) -> None:
         """The run succeeded: its files stand, the previous ones go."""
         if self._guard is not None:
             self._guard.commit()
 
-    @hook_impl
+    @hook_impl(tryfirst=True)  # before the run lock is given back
     def on_pipeline_error(self) -> None:
         """The run failed: put the previous files back."""
         if self._guard is None:

@@ -13,6 +13,7 @@ from rossmann_forecast.hooks import (
     NodeTimingHook,
     PreviousOutputsHook,
     RawFilesCheckHook,
+    RunLockHook,
 )
 from rossmann_forecast.paths import project_root
 
@@ -35,9 +36,11 @@ for _warning in _caught:
 # kedro-mlflow registers its own hook through its entry point. Ours stop a copied project
 # folder from writing into the original's artifacts, stop a run whose raw files are missing
 # before any node, show progress and where the time goes, abandon a version whose
-# registering run failed, and put back the data files a failed run had begun to rewrite.
+# registering run failed, let one run at a time use data/, and put back the data files a
+# failed run had begun to rewrite.
 HOOKS = (
     MlflowLocationHook(),
+    RunLockHook(),
     RawFilesCheckHook(),
     NodeTimingHook(),
     FailedRunHook(),
