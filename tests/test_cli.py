@@ -194,3 +194,23 @@ def test_a_version_whose_artifacts_were_deleted_is_broken_and_never_promoted(tra
     assert f"no MLmodel file at {location}" in predict.stderr
     assert "Traceback" not in predict.stderr
     assert not output.exists()
+
+
+def test_a_note_with_line_breaks_stays_on_its_row(tracking):
+    """Issue 20 case 7: a version abandoned with a multi-line error split its status row."""
+    env, factory, registry = tracking
+    version = factory.register()
+    assert registry.abandon(version, "the run failed: OSError:\n[Errno 28] No space\tleft")
+
+    status = kedro_model(env, "status")
+    history = kedro_model(env, "history")
+
+    assert status.returncode == 0, status.stderr
+    rows = status.stdout.splitlines()[2:]
+    assert len(rows) == 1, status.stdout  # one version, one line
+    assert rows[0].startswith(f"{version:>7}  None")
+    assert rows[0].endswith("abandoned: the run failed: OSError:\\n[Errno 28] No space\\tleft"), (
+        status.stdout
+    )
+    assert history.returncode == 0, history.stderr
+    assert len(history.stdout.splitlines()) == 2, history.stdout  # header + the abandon

@@ -157,9 +157,15 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
     )
 
 
+def _one_line(value: Any) -> str:
+    """A cell on one line: line breaks and tabs in a note (an error's text) written as \\n,
+    \\r and \\t, so that every row of a table is one line."""
+    return str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _echo_table(headers: list[str], rows: list[list[Any]], right: set[str] = frozenset()) -> None:
-    """Columns as wide as their widest cell, so they line up for any content."""
-    cells = [[str(c) for c in row] for row in rows]
+    """Columns as wide as their widest cell, so they line up for any content; one line a row."""
+    cells = [[_one_line(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
 
     def line(values: list[str]) -> str:
@@ -549,10 +555,29 @@ def _failure_message(error: BaseException) -> str:
         if isinstance(cause, RawDataError | RegistryError | InvalidInputError):
             return str(cause)
         cause = cause.__cause__
+    where = _file_error(error)
+    if where:
+        # A full disk, a read-only or forbidden folder: the path first, not the repr of the
+        # dataset that was saving (Kedro's DatasetError starts with it, input example and all).
+        return (
+            f"{where}\n(the traceback: `kedro run --verbose`, or the log file, info.log by default)"
+        )
     return (
         f"{type(error).__name__}: {error}\n"
         "(the traceback: `kedro run --verbose`, or the log file, info.log by default)"
     )
+
+
+def _file_error(error: BaseException) -> str:
+    """``No space left on device (errno 28): <path>`` for an ``OSError`` on a file in the
+    chain (the path written to, for a copy), or ``""``."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno and (cause.filename or cause.filename2):
+            path = cause.filename2 or cause.filename
+            return f"{cause.strerror} (errno {cause.errno}): {path}"
+        cause = cause.__cause__
+    return ""
 
 
 def _fail_active_mlflow_runs() -> None:
