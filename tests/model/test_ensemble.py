@@ -97,6 +97,23 @@ def test_dates_beyond_the_validated_horizon_are_forecast_and_flagged(tiny_model)
     assert beyond.sum() == 2 * len(tiny_model.stores)
 
 
+def test_the_answer_marks_and_warns_of_rows_past_the_validated_horizon(tiny_model, caplog):
+    """Issue 20 case 8: any pyfunc caller (the scoring server) sees which rows lie past it."""
+    rows = tiny_model.rows(days=HORIZON_DAYS + 2)
+    last_validated = tiny_model.origin + pd.Timedelta(days=HORIZON_DAYS - 1)
+
+    with caplog.at_level("WARNING"):
+        answer = tiny_model.pyfunc.predict(rows)
+
+    beyond = pd.to_datetime(rows["Date"]) > last_validated
+    assert answer["beyond_validated_horizon"].tolist() == beyond.tolist()
+    first = (last_validated + pd.Timedelta(days=1)).date()
+    last = pd.to_datetime(rows["Date"]).max().date()
+    assert f"{int(beyond.sum())} row(s) for {first}..{last} lie past the {HORIZON_DAYS} days" in (
+        caplog.text
+    )
+
+
 def test_a_store_day_given_twice_is_refused_naming_it(tiny_model):
     """Issue 20 case 4: a second row for a store-day got a second forecast and changed the
     forecasts of the store's other rows (its closed days are events for the counters)."""

@@ -42,6 +42,8 @@ VALID_STATE_HOLIDAYS = {"0", "a", "b", "c"}
 # The one date spelling accepted: ISO 8601 calendar date, no time, no zone.
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 DATE_FORMAT = "%Y-%m-%d"
+# The answer's column that marks rows past the validated horizon.
+HORIZON_COLUMN = "beyond_validated_horizon"
 # How many offending rows a refusal shows: enough to find them, short enough for one line.
 MAX_ROWS_SHOWN = 3
 
@@ -59,7 +61,9 @@ SIGNATURE = ModelSignature(
             ColSpec("long", "SchoolHoliday"),
         ]
     ),
-    outputs=Schema([ColSpec("double", "Sales")]),
+    # beyond_validated_horizon: the row lies past the days after the origin that the gate
+    # validated the procedure for (forecast anyway, as batch inference marks it).
+    outputs=Schema([ColSpec("double", "Sales"), ColSpec("boolean", HORIZON_COLUMN)]),
 )
 
 
@@ -183,6 +187,10 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
     def predict_sales(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """Forecast Sales for rows in the Kaggle test format; closed stores get 0.
 
+        Rows past the horizon the procedure was validated for are forecast, marked
+        ``beyond_validated_horizon`` in the answer and warned about in the log (the scoring
+        server's too).
+
         Raises:
             InvalidInputError: When a column is missing, a value is malformed, or a store is
                 unknown to the model.
@@ -201,7 +209,22 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             logger.debug(
                 "Predicted %d open rows in %.2f s", len(matrix), time.perf_counter() - started
             )
-        return pd.DataFrame({"Sales": sales}, index=model_input.index)
+        beyond = self.beyond_horizon(rows["Date"])
+        if beyond.any():
+            late = rows.loc[beyond, "Date"]
+            logger.warning(
+                "%d row(s) for %s..%s lie past the %d days after %s that this model was "
+                "validated for: forecast anyway and marked %s=true",
+                int(beyond.sum()),
+                late.min().date(),
+                late.max().date(),
+                int(self.horizon_days),
+                self.state.origin.date(),
+                HORIZON_COLUMN,
+            )
+        return pd.DataFrame(
+            {"Sales": sales, HORIZON_COLUMN: beyond.to_numpy(dtype=bool)}, index=model_input.index
+        )
 
     def feature_matrix(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The features the boosters see for every row of a request, closed days included.
