@@ -130,6 +130,8 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
     """Every version with its stage, holdout RMSPE, data and who promoted it."""
     rows = registry.status()
     click.echo(f"Model {registry.model_name}  (tracking: {params['tracking_uri']})")
+    for line in registry.open_operations():
+        click.echo(f"⚠ {line}; `kedro model check --repair` settles it now")
     if not rows:
         click.echo("No versions registered yet. Train one with `kedro run`.")
         return
