@@ -194,3 +194,58 @@ def test_a_version_whose_artifacts_were_deleted_is_broken_and_never_promoted(tra
     assert f"no MLmodel file at {location}" in predict.stderr
     assert "Traceback" not in predict.stderr
     assert not output.exists()
+
+
+def test_a_note_with_line_breaks_stays_on_its_row(tracking):
+    """Issue 20 case 7: a version abandoned with a multi-line error split its status row."""
+    env, factory, registry = tracking
+    version = factory.register()
+    assert registry.abandon(version, "the run failed: OSError:\n[Errno 28] No space\tleft")
+
+    status = kedro_model(env, "status")
+    history = kedro_model(env, "history")
+
+    assert status.returncode == 0, status.stderr
+    rows = status.stdout.splitlines()[2:]
+    assert len(rows) == 1, status.stdout  # one version, one line
+    assert rows[0].startswith(f"{version:>7}  None")
+    assert rows[0].endswith("abandoned: the run failed: OSError:\\n[Errno 28] No space\\tleft"), (
+        status.stdout
+    )
+    assert history.returncode == 0, history.stderr
+    assert len(history.stdout.splitlines()) == 2, history.stdout  # header + the abandon
+
+
+@pytest.mark.parametrize(
+    ("step", "serves_new"),
+    [("after_intent", False), ("after_alias_production", True), ("after_version_tags", True)],
+)
+def test_a_killed_promote_is_seen_one_way_by_mlflow_and_every_command(tracking, step, serves_new):
+    """Issue 20 case 3: `kill -9` in promote's write window left MLflow's production alias on
+    the old version while `kedro model status` and `predict --stage Production` used the new."""
+    env, factory, registry = tracking
+    old = validated(registry, factory, rmspe=0.0978)
+    assert kedro_model(env, "promote", "--reason", "first").returncode == 0
+    new = validated(registry, factory, rmspe=0.0921)
+
+    killed = kedro_model({**env, "ROSSMANN_REGISTRY_CRASH_AT": step}, "promote", "--reason", "2")
+    status = kedro_model(env, "status")
+    check = kedro_model(env, "check")
+
+    assert killed.returncode == -9, killed.stderr
+    serving = new if serves_new else old
+    alias = registry.client.get_model_version_by_alias(MODEL, "production")
+    assert int(alias.version) == serving
+    assert status.returncode == 0, status.stderr
+    production = [line.split()[0] for line in status.stdout.splitlines() if " Production " in line]
+    assert production == [str(serving)], status.stdout
+    warning = next(line for line in status.stdout.splitlines() if line.startswith("⚠"))
+    assert f"version {serving} serves Production" in warning
+    assert ("past its commit point" if serves_new else "before its commit point") in warning
+    assert check.returncode == 1 and f"version {serving} serves Production" in check.stdout
+
+    repaired = kedro_model(env, "check", "--repair")
+
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert int(registry.client.get_model_version_by_alias(MODEL, "production").version) == serving
+    assert "⚠" not in kedro_model(env, "status").stdout

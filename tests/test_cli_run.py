@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 from mlflow import MlflowClient
@@ -98,3 +99,78 @@ def test_a_copied_project_folder_refuses_to_write_into_the_original(tmp_path):
 
     shutil.rmtree(copy_path / "mlflow")  # the fix the message gives
     assert copy.kedro("model", "status", "-e", "test").returncode == 0
+
+
+# --- issue 20 case 6: --params keys the project does not have ---------------------------------
+
+
+def _runs(project: KedroProject) -> list:
+    if not (project.path.parent / "mlflow.db").exists():
+        return []
+    client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("rossmann-forecast")
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def test_a_misspelt_params_key_is_refused_before_the_run_naming_the_nearest_key(kedro_project):
+    """`--params validation.treshold=0.05` ran with the old threshold and said nothing."""
+    kedro_project.synthesize()
+
+    result = kedro_project.run("--params", "validation.treshold=0.05,data_processing.holdout=28")
+
+    assert result.returncode == 1, result.output
+    message = " ".join(result.stderr.split())
+    assert (
+        "Error: Unknown parameters in --params: 'validation.treshold' (did you mean "
+        "'validation.threshold'?); 'data_processing.holdout' (did you mean "
+        "'data_processing.holdout_days'?). Nothing was run" in message
+    )
+    assert "Running node" not in result.output
+    assert _runs(kedro_project) == []
+    assert [p for layer in ("02_intermediate", "05_model_input", "08_reporting")
+            for p in (kedro_project.path / "data" / layer).iterdir()] == []  # fmt: skip
+
+
+def test_params_the_catalog_reads_and_library_parameters_are_accepted(kedro_project):
+    result = kedro_project.run(
+        "--pipelines",
+        "validation",
+        "--params",
+        "validation.version=7,training.members.lightgbm.params.max_bin=63",
+    )
+
+    assert "Unknown parameter" not in result.output
+    assert "rossmann-ensemble has no version 7" in result.stderr  # got as far as the model
+
+
+# --- issue 20 case 7: a full disk under the artifact root --------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 KiB tmpfs: too small for a model version's files (needs root to mount)."""
+    mount = tmp_path / "full_disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_reported_in_one_line_naming_the_path(kedro_project, full_disk):
+    """The message began with 12 lines of the model dataset's repr (input example, pip
+    requirements) before `[Errno 28] No space left on device`."""
+    kedro_project.env["ROSSMANN_ARTIFACT_ROOT"] = (full_disk / "artifacts").as_posix()
+    kedro_project.synthesize()
+
+    result = kedro_project.run()
+
+    assert result.returncode == 1, result.output[-3000:]
+    error = result.stderr[result.stderr.index("Error: ") :].splitlines()
+    assert error[0].startswith(f"Error: No space left on device (errno 28): {full_disk}/"), error
+    assert error[1].startswith("(the traceback: `kedro run --verbose`"), error
+    assert len(error) == 2, error
+    assert "input_example" not in result.stderr
+    assert [run.info.status for run in _runs(kedro_project)] == ["FAILED"]

@@ -85,7 +85,8 @@ def assert_consistent(registry: ModelRegistry, client: MlflowClient) -> None:
         assert tags.get("lifecycle.stage", "None") == row.stage, row
         assert (row.stage == "Production") == (row.version == production)
         assert (row.stage == "Staging") == (row.version == staging)
-    assert all(t.state == "complete" for t in registry.history())
+    # Every operation settled: carried out, or aborted before its commit point (issue 20).
+    assert all(t.state in ("complete", "aborted") for t in registry.history())
 
 
 # ------------------------------------------------------------------------------------ gate
@@ -555,7 +556,9 @@ def test_parallel_staging_promotions_have_one_winner_and_clear_losers(
 
 
 # ------------------------------------------------------------------------------------ SIGKILL
-def test_promotion_killed_at_any_step_is_completed_or_left_old(backend, artifact_root):
+def test_promotion_killed_at_any_step_is_seen_one_way_then_completed_or_aborted(
+    backend, artifact_root
+):
     """One model per fault-injection step; all the doomed promotions run at once."""
     cases = {}
     for step in CRASH_POINTS:
@@ -584,30 +587,43 @@ def test_promotion_killed_at_any_step_is_completed_or_left_old(backend, artifact
         code, _, stderr = finish(worker)
         registry, old, new = cases[step]
         assert code == -signal.SIGKILL, (step, stderr)
-        # Whatever was half-written, the production alias already shows the old or the new state.
-        assert registry.version_for_stage("production") in (old, new), step
+        # Issue 20 case 3: the production alias is the commit point. What MLflow serves
+        # (models:/<name>@production), what the project resolves and what status shows agree.
+        committed = step not in ("after_lock", "after_intent")
+        serving = int(
+            registry.client.get_model_version_by_alias(registry.model_name, "production").version
+        )
+        assert serving == (new if committed else old), step
+        assert registry.version_for_stage("production") == serving, step
 
-        interrupted = [p for p in registry.check_invariants() if "interrupted" in p]
-        rows = registry.status()  # reads show the state the journal committed to, writing nothing
+        open_lines = registry.open_operations()
+        rows = registry.status()  # reads show what MLflow serves, writing nothing
 
         stages = {r.version: r.stage for r in rows}
-        if step == "after_lock":  # killed before anything was written: old state
-            assert stages == {old: "Production", new: "Staging"}, step
-        else:  # the intent was journaled: the new state
+        if committed:
             assert stages == {old: "Archived", new: "Production"}, step
             history = registry.history()
             last = {(t.version, t.to_stage, t.user) for t in history if t.seq == history[-1].seq}
             assert last == {(new, "Production", "victim"), (old, "Archived", "victim")}, step
-        # Still interrupted after the read, unless the victim died after completing its entry.
-        assert bool(interrupted) == (step not in ("after_lock", "after_complete")), step
-        assert [p for p in registry.check_invariants() if "interrupted" in p] == interrupted
-        # The next locked command rolls forward; the dead holder's lock does not block it.
+        else:  # killed before the alias moved: nothing of it shows anywhere
+            assert stages == {old: "Production", new: "Staging"}, step
+        # An entry left open is said, with the version that serves, until a writer settles it.
+        assert bool(open_lines) == (step not in ("after_lock", "after_complete")), step
+        for line in open_lines:
+            assert f"version {serving} serves Production" in line, (step, line)
+            fate = "past its commit point" if committed else "before its commit point"
+            assert fate in line, (step, line)
+        assert registry.open_operations() == open_lines
+        # The next locked command completes or aborts it; the dead holder's lock does not block.
         target = old if stages[old] != "Production" else new
         assert registry.promote(version=target, reason="after the crash").version == target
         assert_consistent(registry, registry.client)
+        assert registry.open_operations() == []
         moves = [(t.version, t.to_stage, t.state) for t in registry.history()]
-        if step != "after_lock":
+        if committed:
             assert moves[-4:-2] == [(new, "Production", "complete"), (old, "Archived", "complete")]
+        elif step == "after_intent":
+            assert moves[-4:-2] == [(new, "Production", "aborted"), (old, "Archived", "aborted")]
 
 
 # ------------------------------------------------------------------------------------ users

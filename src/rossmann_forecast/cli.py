@@ -130,6 +130,8 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
     """Every version with its stage, holdout RMSPE, data and who promoted it."""
     rows = registry.status()
     click.echo(f"Model {registry.model_name}  (tracking: {params['tracking_uri']})")
+    for line in registry.open_operations():
+        click.echo(f"⚠ {line}; `kedro model check --repair` settles it now")
     if not rows:
         click.echo("No versions registered yet. Train one with `kedro run`.")
         return
@@ -157,9 +159,15 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
     )
 
 
+def _one_line(value: Any) -> str:
+    """A cell on one line: line breaks and tabs in a note (an error's text) written as \\n,
+    \\r and \\t, so that every row of a table is one line."""
+    return str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _echo_table(headers: list[str], rows: list[list[Any]], right: set[str] = frozenset()) -> None:
-    """Columns as wide as their widest cell, so they line up for any content."""
-    cells = [[str(c) for c in row] for row in rows]
+    """Columns as wide as their widest cell, so they line up for any content; one line a row."""
+    cells = [[_one_line(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
 
     def line(values: list[str]) -> str:
@@ -551,10 +559,29 @@ def _failure_message(error: BaseException) -> str:
         if isinstance(cause, RawDataError | RegistryError | InvalidInputError):
             return str(cause)
         cause = cause.__cause__
+    where = _file_error(error)
+    if where:
+        # A full disk, a read-only or forbidden folder: the path first, not the repr of the
+        # dataset that was saving (Kedro's DatasetError starts with it, input example and all).
+        return (
+            f"{where}\n(the traceback: `kedro run --verbose`, or the log file, info.log by default)"
+        )
     return (
         f"{type(error).__name__}: {error}\n"
         "(the traceback: `kedro run --verbose`, or the log file, info.log by default)"
     )
+
+
+def _file_error(error: BaseException) -> str:
+    """``No space left on device (errno 28): <path>`` for an ``OSError`` on a file in the
+    chain (the path written to, for a copy), or ``""``."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno and (cause.filename or cause.filename2):
+            path = cause.filename2 or cause.filename
+            return f"{cause.strerror} (errno {cause.errno}): {path}"
+        cause = cause.__cause__
+    return ""
 
 
 def _fail_active_mlflow_runs() -> None:
@@ -565,6 +592,30 @@ def _fail_active_mlflow_runs() -> None:
 
     while mlflow.active_run() is not None:
         mlflow.end_run(status="FAILED")
+
+
+def _refuse_unknown_params(metadata: Any, env: str | None, given: dict[str, Any]) -> None:
+    """Stop before anything runs when a ``--params`` key names no parameter of the project."""
+    from kedro.framework.project import settings  # noqa: PLC0415
+
+    from rossmann_forecast.runtime_params import (  # noqa: PLC0415
+        catalog_runtime_keys,
+        unknown_params,
+    )
+
+    project_path, config_loader = _project_config(metadata, env)
+    conf = project_path / settings.CONF_SOURCE
+    envs = [config_loader.base_env, env or config_loader.default_run_env]
+    problems = unknown_params(
+        given, config_loader["parameters"], catalog_runtime_keys(conf / e for e in envs if e)
+    )
+    if problems:
+        raise click.ClickException(
+            f"Unknown parameter{'s' if len(problems) > 1 else ''} in --params: "
+            f"{'; '.join(problems)}. Nothing was run: a misspelt key would be ignored and the "
+            "run would use the value in conf (`kedro run --help`; parameters live in "
+            "conf/base/parameters_*.yml)."
+        )
 
 
 def _kedro_run_command() -> click.Command:
@@ -596,6 +647,8 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     # as long as the run; frozen, Python's full garbage collections stop walking them again
     # and again during the run (see `_registry` above). Later objects are collected as usual.
     gc.freeze()
+    if kwargs.get("params"):
+        _refuse_unknown_params(ctx.obj, kwargs.get("env"), kwargs["params"])
     console = [
         handler
         for handler in logging.getLogger().handlers
@@ -607,7 +660,8 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     try:
         return ctx.invoke(_KEDRO_RUN, **kwargs)
     except click.ClickException:
-        raise  # already a message for the user (e.g. the MLflow location check)
+        _fail_active_mlflow_runs()
+        raise  # already a message for the user (e.g. the MLflow location check, the run lock)
     except Exception as exc:
         _fail_active_mlflow_runs()
         logging.getLogger(FAILURE_LOGGER).error("kedro run failed", exc_info=exc)

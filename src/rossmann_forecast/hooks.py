@@ -7,6 +7,9 @@
 - ``FailedRunHook`` marks a version registered by a run that then failed as abandoned.
 - ``MlflowLocationHook`` stops every command of a copied project folder before it writes runs
   and models into the original's artifact folder.
+- ``RunLockHook`` lets one pipeline run at a time use the project's ``data/``.
+- ``PreviousOutputsHook`` keeps the files a run rewrites under ``data/`` aside until it ends, so
+  that a failed or refused run leaves them as the last good run left them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from rossmann_forecast.registry import ModelRegistry, RegistryError
+from rossmann_forecast.run_lock import RunLock
+from rossmann_forecast.run_outputs import OutputsGuard, dataset_file
 
 logger = logging.getLogger(__name__)
 
@@ -203,3 +208,94 @@ def _local_path(location: str | None) -> Path | None:
     if parsed.scheme not in ("", "file"):
         return None
     return Path(unquote(parsed.path) if parsed.scheme else str(location)).resolve()
+
+
+class RunLockHook:
+    """One run at a time reads and writes a project's ``data/`` (``run_lock.RunLock``).
+
+    Taken before every other hook starts the run (before kedro-mlflow opens an MLflow run),
+    given back after every other hook has finished with the run's files.
+    """
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Read ``run_lock`` from ``globals.yml``."""
+        settings = dict(context.config_loader["globals"].get("run_lock") or {})
+        self._lock = RunLock(
+            Path(context.project_path) / "data",
+            wait_seconds=float(settings.get("wait_seconds", 0)),
+            poll_seconds=float(settings.get("poll_seconds", 1)),
+        )
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self) -> None:
+        """Take the lock, or stop with a message naming the run that holds it."""
+        if self._lock is not None:
+            self._lock.acquire()
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        """Give the lock back."""
+        if self._lock is not None:
+            self._lock.release()
+
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self) -> None:
+        """Give the lock back."""
+        if self._lock is not None:
+            self._lock.release()
+
+
+class PreviousOutputsHook:
+    """A failed or refused run never leaves ``data/`` with half-built tables.
+
+    Before the first node (and after every check that can stop a run before it starts) the
+    files the pipeline writes under ``data/`` are moved aside; a run that succeeds drops them,
+    a run that fails puts them back (``run_outputs.OutputsGuard``).
+    """
+
+    def __init__(self) -> None:
+        self._guard: OutputsGuard | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Remember the project's ``data/`` folder."""
+        self._guard = OutputsGuard(Path(context.project_path) / "data")
+
+    @hook_impl(trylast=True)  # after the checks that stop a run before it starts
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        """Move aside the files of the previous run that this run will write."""
+        if self._guard is None:
+            return
+        paths = []
+        for name in pipeline.all_outputs():
+            try:
+                dataset = catalog.get(name)
+            except Exception:  # noqa: BLE001 - an output without a catalog entry is in memory
+                continue
+            path = dataset_file(dataset)
+            if path is not None:
+                paths.append(path)
+        self._guard.keep_aside(paths)
+
+    @hook_impl(tryfirst=True)  # before the run lock is given back
+    def after_pipeline_run(self) -> None:
+        """The run succeeded: its files stand, the previous ones go."""
+        if self._guard is not None:
+            self._guard.commit()
+
+    @hook_impl(tryfirst=True)  # before the run lock is given back
+    def on_pipeline_error(self) -> None:
+        """The run failed: put the previous files back."""
+        if self._guard is None:
+            return
+        restored = self._guard.roll_back()
+        if restored:
+            logger.warning(
+                "The run failed: %d file(s) under data/ are back as the last run that finished "
+                "left them",
+                len(restored),
+            )

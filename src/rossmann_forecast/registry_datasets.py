@@ -167,6 +167,8 @@ class RegisteredVersionDataset(MlflowModelRegistryDataset):
         if self.requested_version is not None:
             version, _ = models.resolve(self.requested_version)
             return read_version(models, version)
+        for line in models.open_operations():  # the alias serves; say what is still open
+            logger.warning("%s; `kedro model check --repair` settles it", line)
         try:
             version, _ = models.resolve(self.requested_stage)
         except registry.NothingInStage as exc:

@@ -461,3 +461,48 @@ def _finalise_types(df: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFram
         elif dtype.startswith("datetime64"):
             typed[name] = df[name].astype(DATE_DTYPE)
     return df.assign(**typed)
+
+
+def check_sales_dates(sales: pd.DataFrame, test: pd.DataFrame, max_days_past_end: int) -> None:
+    """Raise if train.csv has rows dated after the data's end.
+
+    The data's end is the day most stores' rows stop (the median over stores of each store's
+    last date): a row more than ``max_days_past_end`` days after it is a typo'd year or a store
+    whose export ran ahead of the others. A row on or after test.csv's first date is a day to
+    forecast, never history. Either would move the holdout and the forecast origin of every
+    store.
+
+    Args:
+        sales: Validated ``train.csv``.
+        test: Validated ``test.csv``.
+        max_days_past_end: Tolerance in days past the data's end (conf:
+            ``data_processing.max_days_past_data_end``).
+
+    Raises:
+        RawDataError: Naming the file, the rule and the offending rows (line, Store, Date).
+    """
+    data_end = sales.groupby("Store")["Date"].max().median()
+    limit = data_end + pd.Timedelta(days=int(max_days_past_end))
+    test_start = test["Date"].min()
+    rules = [
+        (
+            sales["Date"] > limit,
+            f"rule 'within_data_end' (at most {int(max_days_past_end)} days after "
+            f"{data_end.strftime(DATE_FORMAT)}, the last date of the other stores)",
+        ),
+        (
+            sales["Date"] >= test_start,
+            f"rule 'before_test_start' (history must end before {TEST_FILE} starts, "
+            f"{test_start.strftime(DATE_FORMAT)})",
+        ),
+    ]
+    problems = []
+    for bad, label in rules:
+        if not bool(bad.any()):
+            continue
+        index = sales.index[bad.to_numpy()]
+        examples = "; ".join(_describe_row(sales, int(i), ["Date"]) for i in index[:MAX_ROWS_SHOWN])
+        noun = "row" if len(index) == 1 else "rows"
+        problems.append(f"column 'Date', {label}: {len(index)} {noun}, e.g. {examples}")
+    if problems:
+        raise RawDataError(_message(TRAIN_FILE, problems), TRAIN_FILE)

@@ -11,7 +11,9 @@ from rossmann_forecast.hooks import (
     FailedRunHook,
     MlflowLocationHook,
     NodeTimingHook,
+    PreviousOutputsHook,
     RawFilesCheckHook,
+    RunLockHook,
 )
 from rossmann_forecast.paths import project_root
 
@@ -33,9 +35,17 @@ for _warning in _caught:
 
 # kedro-mlflow registers its own hook through its entry point. Ours stop a copied project
 # folder from writing into the original's artifacts, stop a run whose raw files are missing
-# before any node, show progress and where the time goes, and abandon a version whose
-# registering run failed.
-HOOKS = (MlflowLocationHook(), RawFilesCheckHook(), NodeTimingHook(), FailedRunHook())
+# before any node, show progress and where the time goes, abandon a version whose
+# registering run failed, let one run at a time use data/, and put back the data files a
+# failed run had begun to rewrite.
+HOOKS = (
+    MlflowLocationHook(),
+    RunLockHook(),
+    RawFilesCheckHook(),
+    NodeTimingHook(),
+    FailedRunHook(),
+    PreviousOutputsHook(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -97,6 +97,48 @@ def test_dates_beyond_the_validated_horizon_are_forecast_and_flagged(tiny_model)
     assert beyond.sum() == 2 * len(tiny_model.stores)
 
 
+def test_the_answer_marks_and_warns_of_rows_past_the_validated_horizon(tiny_model, caplog):
+    """Issue 20 case 8: any pyfunc caller (the scoring server) sees which rows lie past it."""
+    rows = tiny_model.rows(days=HORIZON_DAYS + 2)
+    last_validated = tiny_model.origin + pd.Timedelta(days=HORIZON_DAYS - 1)
+
+    with caplog.at_level("WARNING"):
+        answer = tiny_model.pyfunc.predict(rows)
+
+    beyond = pd.to_datetime(rows["Date"]) > last_validated
+    assert answer["beyond_validated_horizon"].tolist() == beyond.tolist()
+    first = (last_validated + pd.Timedelta(days=1)).date()
+    last = pd.to_datetime(rows["Date"]).max().date()
+    assert f"{int(beyond.sum())} row(s) for {first}..{last} lie past the {HORIZON_DAYS} days" in (
+        caplog.text
+    )
+
+
+def test_a_store_day_given_twice_is_refused_naming_it(tiny_model):
+    """Issue 20 case 4: a second row for a store-day got a second forecast and changed the
+    forecasts of the store's other rows (its closed days are events for the counters)."""
+    rows = tiny_model.rows()
+    repeat = rows.iloc[[len(tiny_model.stores) + 1]].assign(Id=len(rows) + 1)
+    rows = pd.concat([rows, repeat], ignore_index=True)
+    store, date = int(repeat["Store"].iloc[0]), repeat["Date"].iloc[0]
+
+    message = refusal(tiny_model, rows)
+
+    assert "Columns 'Store' and 'Date' must be unique" in message
+    assert f"row {len(rows)} (Id={len(rows)}): Store={store}, Date='{date}'" in message
+    assert f"repeats row {len(tiny_model.stores) + 2}" in message
+
+
+def test_an_id_given_twice_is_refused_naming_it(tiny_model):
+    rows = tiny_model.rows()
+    rows.loc[4, "Id"] = 2
+
+    message = refusal(tiny_model, rows)
+
+    assert "Column 'Id' must be unique" in message
+    assert "row 5 (Store=" in message and ": 2 repeats row 2" in message
+
+
 def test_a_store_without_sales_history_is_refused_like_an_unknown_store(tiny_model):
     rows = tiny_model.rows(stores=[tiny_model.stores[0], NO_HISTORY_STORE])
 
@@ -204,9 +246,11 @@ def test_a_broken_field_is_refused_naming_its_column_or_forecast_as_the_clean_ro
 @FAST
 @given(data=st.data())
 def test_valid_rows_are_never_refused(tiny_model, data):
-    rows = pd.DataFrame(data.draw(st.lists(clean_rows(tiny_model), min_size=1, max_size=5))).assign(
-        Id=lambda r: range(1, len(r) + 1)
+    # One row per store-day: a store-day given twice is refused (issue 20).
+    drawn = st.lists(
+        clean_rows(tiny_model), min_size=1, max_size=5, unique_by=lambda r: (r["Store"], r["Date"])
     )
+    rows = pd.DataFrame(data.draw(drawn)).assign(Id=lambda r: range(1, len(r) + 1))
 
     sales = tiny_model.pyfunc.predict(rows)["Sales"].to_numpy()
 

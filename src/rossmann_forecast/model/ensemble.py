@@ -42,6 +42,8 @@ VALID_STATE_HOLIDAYS = {"0", "a", "b", "c"}
 # The one date spelling accepted: ISO 8601 calendar date, no time, no zone.
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 DATE_FORMAT = "%Y-%m-%d"
+# The answer's column that marks rows past the validated horizon.
+HORIZON_COLUMN = "beyond_validated_horizon"
 # How many offending rows a refusal shows: enough to find them, short enough for one line.
 MAX_ROWS_SHOWN = 3
 
@@ -59,7 +61,9 @@ SIGNATURE = ModelSignature(
             ColSpec("long", "SchoolHoliday"),
         ]
     ),
-    outputs=Schema([ColSpec("double", "Sales")]),
+    # beyond_validated_horizon: the row lies past the days after the origin that the gate
+    # validated the procedure for (forecast anyway, as batch inference marks it).
+    outputs=Schema([ColSpec("double", "Sales"), ColSpec("boolean", HORIZON_COLUMN)]),
 )
 
 
@@ -183,6 +187,10 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
     def predict_sales(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """Forecast Sales for rows in the Kaggle test format; closed stores get 0.
 
+        Rows past the horizon the procedure was validated for are forecast, marked
+        ``beyond_validated_horizon`` in the answer and warned about in the log (the scoring
+        server's too).
+
         Raises:
             InvalidInputError: When a column is missing, a value is malformed, or a store is
                 unknown to the model.
@@ -201,7 +209,22 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             logger.debug(
                 "Predicted %d open rows in %.2f s", len(matrix), time.perf_counter() - started
             )
-        return pd.DataFrame({"Sales": sales}, index=model_input.index)
+        beyond = self.beyond_horizon(rows["Date"])
+        if beyond.any():
+            late = rows.loc[beyond, "Date"]
+            logger.warning(
+                "%d row(s) for %s..%s lie past the %d days after %s that this model was "
+                "validated for: forecast anyway and marked %s=true",
+                int(beyond.sum()),
+                late.min().date(),
+                late.max().date(),
+                int(self.horizon_days),
+                self.state.origin.date(),
+                HORIZON_COLUMN,
+            )
+        return pd.DataFrame(
+            {"Sales": sales, HORIZON_COLUMN: beyond.to_numpy(dtype=bool)}, index=model_input.index
+        )
 
     def feature_matrix(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The features the boosters see for every row of a request, closed days included.
@@ -250,7 +273,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         the columns of test.csv (Id optional, extra columns ignored); whole numbers in Store,
         DayOfWeek, Promo, SchoolHoliday; Date written ``YYYY-MM-DD`` (no other spelling, no
         time, no zone: ``05/08/2015`` is a guess either way); Open 0, 1 or missing (open);
-        StateHoliday 0, a, b or c; DayOfWeek the ISO weekday of Date; no date before the
+        StateHoliday 0, a, b or c; DayOfWeek the ISO weekday of Date; each (Store, Date) and
+        each Id at most once (a second row would get a second forecast, and change the event
+        counters of the store's other rows); no date before the
         model's origin (it forecasts from there on); every store known to the model's
         store.csv and with sales in the longest statistics window before the origin (the model
         has nothing to forecast a store without history from).
@@ -287,6 +312,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             also=["Date"],
         )
         self._check_stores(rows["Store"])
+        _refuse_duplicates(model_input, rows, ["Store", "Date"], "one forecast per store and day")
+        if "Id" in model_input.columns:
+            _refuse_duplicates(model_input, model_input, ["Id"], "one forecast per Id")
         origin = self.state.origin
         last_day = origin - pd.Timedelta(days=1)
         _refuse(
@@ -357,6 +385,34 @@ def _refuse(
     examples = "; ".join(_describe_row(frame, int(p), columns) for p in positions[:MAX_ROWS_SHOWN])
     raise InvalidInputError(
         f"Column{'s' if also else ''} {where} {rule}: {len(positions)} bad row(s), e.g. {examples}"
+    )
+
+
+def _refuse_duplicates(
+    frame: pd.DataFrame, typed: pd.DataFrame, key: list[str], meaning: str
+) -> None:
+    """Raise one line naming the repeated key values and the rows that repeat them.
+
+    ``typed`` holds ``key`` as compared (dates parsed, numbers typed); ``frame`` the rows as
+    given, for the message.
+    """
+    repeated = typed.duplicated(subset=key, keep="first")
+    if not bool(repeated.any()):
+        return
+    first_rows = typed.reset_index(drop=True).groupby(key, sort=False).ngroup()
+    first_of = first_rows.drop_duplicates(keep="first")
+    first_position = pd.Series(first_of.index, index=first_of.to_numpy())
+    positions = np.flatnonzero(repeated.to_numpy())
+    examples = "; ".join(
+        f"{_describe_row(frame, int(p), key)} repeats row "
+        f"{int(first_position[first_rows.iloc[int(p)]]) + 1}"
+        for p in positions[:MAX_ROWS_SHOWN]
+    )
+    where = " and ".join(repr(c) for c in key)
+    noun = "Column" if len(key) == 1 else "Columns"
+    raise InvalidInputError(
+        f"{noun} {where} must be unique ({meaning}): {len(positions)} duplicate row(s), "
+        f"e.g. {examples}"
     )
 
 

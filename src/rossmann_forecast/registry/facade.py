@@ -247,8 +247,12 @@ class ModelRegistry:
             pending = self._journal.entries(state=INTENT)
 
         def committed(snapshot: RegistrySnapshot) -> RegistrySnapshot:
+            # Only operations past their commit point (the alias MLflow serves has moved):
+            # one killed before it shows nothing of itself, as MLflow shows nothing of it.
+            stored = dict(snapshot.aliases)
             for entry in pending:
-                snapshot = snapshot.with_plan(entry.plan)
+                if entry.plan.committed(stored):
+                    snapshot = snapshot.with_plan(entry.plan)
             return snapshot
 
         if version is not None:
@@ -260,10 +264,7 @@ class ModelRegistry:
     def version_for_stage(self, stage: str) -> int | None:
         """The version holding ``stage`` ("production" or "staging", any case), or None."""
         alias = alias_for(stage)
-        pending = [e.plan.aliases for e in self._journal.entries(state=INTENT)]
-        committed = [aliases[alias] for aliases in pending if alias in aliases]
-        if committed:
-            return None if committed[-1] is None else int(committed[-1])
+        # The alias is the commit point: what MLflow serves is the answer, journal or not.
         try:
             return int(self.client.get_model_version_by_alias(self.model_name, alias).version)
         except MlflowException as exc:
@@ -379,14 +380,38 @@ class ModelRegistry:
         """Every recorded move, in the order the operations happened (interrupted ones too)."""
         return [t for entry in self._journal.entries() for t in entry.transitions()]
 
+    def open_operations(self) -> list[str]:
+        """One line per interrupted operation still open in the journal, saying whether it
+        passed its commit point and which version serves Production now; empty if none."""
+        pending = self._journal.entries(state=INTENT)
+        if not pending:
+            return []
+        stored = self._read_registry()
+        serving = stored.aliases.get(PRODUCTION_ALIAS)
+        lines = []
+        for entry in pending:
+            alias = entry.plan.commit_alias()
+            if entry.plan.committed(stored.aliases):
+                fate = (
+                    f"past its commit point (@{alias} moved); the next writing command completes it"
+                    if alias
+                    else "the next writing command completes it"
+                )
+            else:
+                fate = (
+                    f"killed before its commit point (@{alias} did not move): none of it "
+                    "happened; the next writing command aborts it"
+                )
+            lines.append(
+                f"journal entry #{entry.seq} ({entry.plan.operation}: {entry.summary}, by "
+                f"{entry.plan.user} at {entry.at}) was interrupted and is not complete: {fate}; "
+                f"version {serving if serving is not None else '(none)'} serves Production"
+            )
+        return lines
+
     def check_invariants(self) -> list[str]:
         """Problems that break the lifecycle rules; empty when the registry is consistent."""
-        problems = [
-            f"journal entry #{entry.seq} ({entry.plan.operation}) was interrupted and is not "
-            "complete"
-            for entry in self._journal.entries(state=INTENT)
-        ]
-        return problems + tag_problems(self._read_registry())
+        return self.open_operations() + tag_problems(self._read_registry())
 
     def model_files_problem(self, version: int) -> str:
         """Why ``version``'s model cannot load, or '' when its ``MLmodel`` file is there.
@@ -628,7 +653,7 @@ class ModelRegistry:
         entries = self._journal.entries()
         pending = [entry for entry in entries if entry.state == INTENT]
         if pending:
-            self._journal.roll_forward(user, pending)
+            self._journal.roll_forward(user, pending, self._read_registry().aliases)
             entries = self._journal.entries()
         self._next_seq = next_seq(entries)
         snapshot = self._read_registry(entries=entries)

@@ -10,9 +10,13 @@ carries ``journal.seq`` (gap-free, allocated under the lock: the order of the hi
 ``journal.state`` (``intent`` -> ``complete``) and ``journal.plan``: the JSON list of moves
 (version, from-stage, to-stage, metrics at that time) with the exact alias and tag writes.
 
-Crash safety: the entry is written as ``intent`` before any alias or tag moves, so once it exists
-the operation is committed; every write of a plan is idempotent, so a process killed at any step
-leaves a plan that the next locked command rolls forward (``roll_forward``).
+Crash safety: the entry is written as ``intent`` before any alias or tag moves; the operation
+commits when its first alias moves (``production`` before ``staging``): that one write is what
+MLflow, the UI, ``models:/<name>@production`` and every reading command here see, so they can
+never disagree. A process killed after that write leaves a plan that the next locked command
+rolls forward (every write is idempotent); killed before it, the intent is ``aborted`` by the
+next locked command, and nothing of it was ever visible. A plan that moves no alias (abandon,
+retention) commits with its intent and is rolled forward.
 ``ROSSMANN_REGISTRY_CRASH_AT=<step>`` (see ``CRASH_POINTS``) SIGKILLs the process at that step
 so tests can prove it.
 """
@@ -49,6 +53,7 @@ CRASH_POINTS = (
 
 INTENT = "intent"
 COMPLETE = "complete"
+ABORTED = "aborted"  # killed before its commit point: none of its writes happened
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 _TAG_CHUNK = 5000  # MLflow run tags hold at most 8000 characters
@@ -126,6 +131,18 @@ class Plan:
                 "metrics": metrics,
             }
         )
+
+    def commit_alias(self) -> str | None:
+        """The alias whose move commits the plan (``production`` first), or None: no alias."""
+        return next((alias for alias in ALIASES if alias in self.aliases), None)
+
+    def committed(self, aliases: dict[str, int]) -> bool:
+        """Whether the plan's commit point has passed, given the aliases as MLflow has them."""
+        alias = self.commit_alias()
+        if alias is None:
+            return True
+        target = self.aliases[alias]
+        return aliases.get(alias) == (None if target is None else int(target))
 
     def tag(self, version: int, tags: dict[str, str]) -> None:
         self.set_tags.setdefault(str(version), {}).update(tags)
@@ -287,15 +304,34 @@ class Journal:
                     raise
 
     def roll_forward(
-        self, user: str, pending: list[JournalEntry] | None = None
+        self, user: str, pending: list[JournalEntry], aliases: dict[str, int]
     ) -> list[JournalEntry]:
-        """Complete every interrupted operation (lock held); returns the entries completed.
+        """Complete every interrupted operation past its commit point, abort the others (lock
+        held); returns the entries completed.
 
-        ``pending``: the entries still in ``intent``, when the caller read them under the lock.
+        Args:
+            user: Who recovers (recorded on the entries).
+            pending: The entries still in ``intent``, as the caller read them under the lock.
+            aliases: The aliases as MLflow has them now.
         """
-        if pending is None:
-            pending = self.entries(state=INTENT)
+        completed = []
         for entry in pending:
+            if not entry.plan.committed(aliases):
+                logger.warning(
+                    "Aborting interrupted operation #%s (%s: %s) left by %s: killed before its "
+                    "commit point (@%s never moved), none of it was carried out",
+                    entry.seq,
+                    entry.plan.operation,
+                    entry.summary,
+                    entry.pid,
+                    entry.plan.commit_alias(),
+                )
+                self.client.set_tag(entry.run_id, "journal.recovered_by", user)
+                self.client.set_tag(entry.run_id, "journal.recovered_at", now_iso())
+                self.client.set_tag(entry.run_id, "journal.state", ABORTED)
+                self.client.set_terminated(entry.run_id, "KILLED")
+                continue
+            completed.append(entry)
             logger.warning(
                 "Completing interrupted operation #%s (%s: %s) left by %s",
                 entry.seq,
@@ -307,7 +343,7 @@ class Journal:
             self.client.set_tag(entry.run_id, "journal.recovered_by", user)
             self.client.set_tag(entry.run_id, "journal.recovered_at", now_iso())
             self._complete(entry.run_id)
-        return pending
+        return completed
 
     def _complete(self, run_id: str) -> None:
         self.client.set_tag(run_id, "journal.state", COMPLETE)

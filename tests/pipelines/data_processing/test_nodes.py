@@ -7,6 +7,7 @@ import pytest
 
 from rossmann_forecast.pipelines.data_processing.nodes import (
     build_raw_data_lineage,
+    check_sales_dates,
     check_stores_known,
     validate_sales,
     validate_stores,
@@ -100,3 +101,27 @@ def test_lineage_adds_row_counts_to_the_fingerprint(validated):
     assert lineage["files"]["store.csv"]["rows"] == 3
     assert lineage["files"]["test.csv"]["rows"] == 6
     assert "rows" not in fingerprint["files"]["train.csv"]  # input not mutated
+
+
+def test_check_sales_dates_names_a_row_dated_in_test_csvs_days(validated):
+    sales = pd.concat(
+        [validated["sales"], validated["sales"].iloc[[0]].assign(Date=pd.Timestamp("2015-08-02"))],
+        ignore_index=True,
+    )
+
+    with pytest.raises(RawDataError) as raised:
+        check_sales_dates(sales, validated["test"], 7)
+
+    message = str(raised.value)
+    assert "rule 'before_test_start'" in message
+    assert f"line {len(sales) + 1} (Store=1): Date=2015-08-02" in message
+
+
+def test_check_sales_dates_allows_a_store_a_few_days_past_the_others(validated):
+    test = validated["test"].assign(Date=validated["test"]["Date"] + pd.Timedelta(days=30))
+    late = validated["sales"].iloc[[0]].assign(Date=pd.Timestamp("2015-08-05"))
+    sales = pd.concat([validated["sales"], late], ignore_index=True)
+
+    assert check_sales_dates(sales, test, 7) is sales
+    with pytest.raises(RawDataError, match="rule 'within_data_end'"):
+        check_sales_dates(sales, test, 3)

@@ -46,6 +46,7 @@ def memory_catalog(raw_frames: dict[str, pd.DataFrame], tmp_path: Path) -> DataC
     catalog["stores_raw"] = raw_frames["store.csv"]
     catalog["test_raw"] = raw_frames["test.csv"]
     catalog["raw_data_fingerprint"] = fingerprint()
+    catalog["params:data_processing.max_days_past_data_end"] = 7
     return catalog
 
 
@@ -343,3 +344,97 @@ def test_a_store_without_sales_history_is_refused_at_prediction(trained_on_an_ex
     assert f"store(s) [{NEW_STORE}] have no sales in the 364 days before" in result.stderr
     assert "Traceback" not in result.stderr
     assert not output.exists()
+
+
+# --- issue 20 case 5: rows after the data's end; a failed run leaves the previous tables ------
+
+TABLE_LAYERS = ("02_intermediate", "03_primary", "04_feature", "05_model_input")
+
+
+def _tables(project) -> dict[str, bytes]:
+    """Every file of data/02_intermediate .. data/05_model_input, by path, with its bytes."""
+    data = project.path / "data"
+    return {
+        path.relative_to(data).as_posix(): path.read_bytes()
+        for layer in TABLE_LAYERS
+        for path in sorted((data / layer).rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    """A project whose data_processing ran once on synthetic data: the tables a later run
+    must leave as they are when it is refused or fails."""
+    project = make_kedro_project(tmp_path_factory.mktemp("processed"))
+    project.synthesize()
+    result = project.run("--pipelines", "data_processing")
+    assert result.returncode == 0, result.output[-6000:]
+    tables = _tables(project)
+    assert "05_model_input/model_input_table.parquet" in tables
+    return project, tables
+
+
+@pytest.fixture
+def train_csv(processed):
+    """train.csv of the processed project, put back as it was after the test."""
+    project, _ = processed
+    path = project.raw_dir / "train.csv"
+    original = path.read_bytes()
+    yield path
+    path.write_bytes(original)
+
+
+def _with_row(train_csv: Path, store: int, date: str) -> int:
+    """Append one open day of ``store`` on ``date``; returns its line number in the file."""
+    train = pd.read_csv(train_csv, dtype={"StateHoliday": str})
+    row = train.loc[train["Store"] == store].iloc[[0]].copy()
+    day = pd.Timestamp(date)
+    row = row.assign(Date=date, DayOfWeek=day.day_of_week + 1)
+    pd.concat([train, row], ignore_index=True).to_csv(train_csv, index=False)
+    return len(train) + 2  # header is line 1
+
+
+@pytest.mark.parametrize(
+    ("date", "rule"),
+    [
+        ("2015-10-01", "rule 'before_test_start' (history must end before test.csv starts"),
+        ("2030-01-01", "rule 'within_data_end' (at most 7 days after 2015-07-31"),
+    ],
+    ids=["after-test-start", "far-future"],
+)
+def test_a_train_row_after_the_datas_end_is_refused_naming_it(processed, train_csv, date, rule):
+    """One row of store 7 dated after the data's end: it moved the holdout and the origin to
+    itself (a one-row holdout), or failed 80 s later in the CV folds without naming the row,
+    with data/02..05 already rewritten from it."""
+    project, tables = processed
+    line = _with_row(train_csv, store=7, date=date)
+
+    result = project.run("--pipelines", "data_processing")
+
+    assert result.returncode == 1, result.output[-3000:]
+    message = " ".join(result.stderr.split())
+    assert "train.csv failed validation" in message
+    assert f"column 'Date', {rule}" in message
+    assert f"1 row, e.g. line {line} (Store=7): Date={date}" in message
+    assert "Running node: split_holdout" not in result.output
+    assert _tables(project) == tables
+
+
+def test_a_run_that_fails_halfway_leaves_the_previous_tables(processed, train_csv):
+    """train.csv cut to its last 100 days passes the raw checks (its three validated tables
+    are written) and then fails in split_holdout: the tables of the run before stand."""
+    project, tables = processed
+    train = pd.read_csv(train_csv, dtype={"StateHoliday": str})
+    recent = pd.to_datetime(train["Date"]) > pd.to_datetime(train["Date"]).max() - pd.Timedelta(
+        days=100
+    )
+    train.loc[recent].to_csv(train_csv, index=False)
+
+    result = project.run("--pipelines", "data_processing")
+
+    assert result.returncode == 1, result.output[-3000:]
+    assert "train.csv covers 100 days" in result.stderr
+    assert "Saving data to sales_validated" in result.output  # it did begin to write
+    assert _tables(project) == tables
+    assert not (project.path / "data" / ".previous_outputs").exists()

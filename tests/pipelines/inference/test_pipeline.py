@@ -189,6 +189,36 @@ def test_model_predict_refuses_rows_it_would_forecast_wrongly(
     assert not output.with_name("out_detailed.csv").exists()
 
 
+def test_model_predict_refuses_a_store_day_given_twice(lifecycle, tmp_path):
+    """Issue 20 case 4: test.csv plus one row repeating a store-day under a new Id."""
+    rows = lifecycle.test_rows
+    repeat = rows.iloc[[5]].assign(Id=rows["Id"].max() + 1)
+    store, date = int(repeat["Store"].iloc[0]), repeat["Date"].iloc[0]
+
+    result, output = _predict_file(lifecycle, tmp_path, pd.concat([rows, repeat]))
+
+    assert result.returncode == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if "must be unique" in line]
+    assert len(lines) == 1, result.stderr
+    assert "Error: next_days.csv: Columns 'Store' and 'Date' must be unique" in lines[0]
+    repeated = f"(Id={int(repeat['Id'].iloc[0])}): Store={store}, Date='{date}' repeats row 6"
+    assert repeated in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not output.exists()
+
+
+def test_model_predict_refuses_an_id_given_twice(lifecycle, tmp_path):
+    rows = lifecycle.test_rows.head(20).copy()
+    rows.loc[7, "Id"] = rows.loc[2, "Id"]
+
+    result, output = _predict_file(lifecycle, tmp_path, rows)
+
+    assert result.returncode == 1, result.output
+    assert "Error: next_days.csv: Column 'Id' must be unique" in result.stderr
+    assert str(int(rows.loc[2, "Id"])) in result.stderr
+    assert not output.exists()
+
+
 def test_model_predict_names_an_empty_input_file_in_one_line(lifecycle, tmp_path):
     result, output = _predict_file(lifecycle, tmp_path, None)
 

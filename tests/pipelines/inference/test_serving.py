@@ -24,6 +24,7 @@ import pytest
 
 START_TIMEOUT_SECONDS = 120
 REQUEST_TIMEOUT_SECONDS = 60
+SERVER_LOGS: dict[str, Path] = {}  # the scoring server's log file, by its base URL
 
 
 def _free_port() -> int:
@@ -89,6 +90,7 @@ def scoring_server(lifecycle, tmp_path_factory):
                     f"scoring server not up in {START_TIMEOUT_SECONDS} s:\n{log_path.read_text()}"
                 )
             time.sleep(0.5)
+        SERVER_LOGS[base] = log_path
         yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -143,3 +145,44 @@ def test_the_scoring_server_refuses_dates_it_would_misread(
     assert status == 400, body
     assert f"'{column}'" in body["message"]
     assert "row 1 (Id=" in body["message"]
+
+
+def test_the_scoring_server_refuses_a_store_day_given_twice(lifecycle, scoring_server):
+    """Issue 20 case 4: the served model refuses what `kedro run` refuses in test.csv."""
+    rows = lifecycle.test_rows.head(5)
+    rows = pd.concat([rows, rows.iloc[[2]].assign(Id=rows["Id"].max() + 1)], ignore_index=True)
+    split = json.loads(rows.to_json(orient="split", index=False))
+
+    status, body = _post(f"{scoring_server}/invocations", {"dataframe_split": split})
+
+    assert status == 400, body
+    assert "Columns 'Store' and 'Date' must be unique" in body["message"]
+    store, date = int(rows.loc[2, "Store"]), rows.loc[2, "Date"]
+    assert f"row 6 (Id={int(rows.loc[5, 'Id'])}): Store={store}, Date='{date}'" in body["message"]
+
+
+def test_the_scoring_server_marks_and_logs_rows_past_the_validated_horizon(
+    lifecycle, scoring_server
+):
+    """Issue 20 case 8: test.csv runs 48 days past the origin, the gate validated 42; the
+    answer said nothing of it and neither did the server's log (batch predict marks them)."""
+    rows = lifecycle.test_rows
+    split = json.loads(rows.to_json(orient="split", index=False))
+    origins = lifecycle.project.path / "data/05_model_input/forecast_origins.json"
+    origin = pd.Timestamp(json.loads(origins.read_text())["served_origin"])
+    beyond = pd.to_datetime(rows["Date"]) >= origin + pd.Timedelta(days=42)
+    assert beyond.any() and not beyond.all()
+
+    status, body = _post(f"{scoring_server}/invocations", {"dataframe_split": split})
+
+    assert status == 200, body
+    answer = pd.DataFrame(body["predictions"])
+    assert answer["beyond_validated_horizon"].tolist() == beyond.tolist()
+    first = pd.to_datetime(rows.loc[beyond, "Date"]).min().date()
+    last = pd.to_datetime(rows["Date"]).max().date()
+    deadline = time.monotonic() + 10
+    while (
+        f"for {first}..{last} lie past the 42 days" not in SERVER_LOGS[scoring_server].read_text()
+    ):
+        assert time.monotonic() < deadline, SERVER_LOGS[scoring_server].read_text()[-3000:]
+        time.sleep(0.2)

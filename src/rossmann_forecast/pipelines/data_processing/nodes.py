@@ -1,8 +1,9 @@
 """Nodes of the raw data layer: validate and type the three Kaggle files, record their lineage.
 
-Each raw file is validated on its own (``validate_*``), then ``check_known_stores`` checks the
-cross-file rule (every store in train.csv and test.csv is in store.csv) and only then releases
-the three validated tables. So a bad file stops the run before any validated table is written.
+Each raw file is validated on its own (``validate_*``), then ``check_sales_dates`` and
+``check_stores_known`` check the cross-file rules (train.csv ends before test.csv starts and has
+no row far past the other stores' end; every store in train.csv and test.csv is in store.csv)
+and only then release the three validated tables. So a bad file stops the run before any validated table is written.
 
 Raw-data lineage: reading files is I/O, so it does not happen in a node. The catalog's
 ``raw_data_fingerprint`` dataset (``RawFilesFingerprintDataset``) fingerprints the raw files when
@@ -89,6 +90,32 @@ def validate_test(test_raw: pd.DataFrame) -> pd.DataFrame:
         RawDataError: The file breaks its schema.
     """
     return _validate(test_raw, TEST_FILE)
+
+
+def check_sales_dates(
+    sales: pd.DataFrame, test: pd.DataFrame, max_days_past_data_end: int
+) -> pd.DataFrame:
+    """Check that train.csv holds history only: no row after the data's end or in test.csv's days.
+
+    A row dated after the other stores' last date (a typo'd year, one store's export run ahead)
+    or on or after test.csv's first date would move the holdout and every store's forecast
+    origin to it.
+
+    Args:
+        sales: Validated ``train.csv``.
+        test: Validated ``test.csv``.
+        max_days_past_data_end: ``params:data_processing.max_days_past_data_end``.
+
+    Returns:
+        ``sales`` unchanged, released only when the check passes.
+
+    Raises:
+        RawDataError: Naming the rows (line, Store, Date) and the rule they break.
+    """
+    from rossmann_forecast.schemas import check_sales_dates as check  # noqa: PLC0415
+
+    check(sales, test, max_days_past_data_end)
+    return sales
 
 
 def check_stores_known(

@@ -10,6 +10,7 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     build_model_input,
     build_raw_data_lineage,
+    check_sales_dates,
     check_stores_known,
     resolve_feature_settings,
     split_holdout,
@@ -27,8 +28,18 @@ def create_raw_pipeline() -> Pipeline:
             Node(validate_stores, "stores_raw", "stores_checked", name="validate_stores"),
             Node(validate_test, "test_raw", "test_checked", name="validate_test"),
             Node(
+                check_sales_dates,
+                inputs=[
+                    "sales_checked",
+                    "test_checked",
+                    "params:data_processing.max_days_past_data_end",
+                ],
+                outputs="sales_dates_checked",
+                name="check_sales_dates",
+            ),
+            Node(
                 check_stores_known,
-                inputs=["sales_checked", "stores_checked", "test_checked"],
+                inputs=["sales_dates_checked", "stores_checked", "test_checked"],
                 outputs=["sales_validated", "stores_validated", "test_validated"],
                 name="check_stores_known",
             ),

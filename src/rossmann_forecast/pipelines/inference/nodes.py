@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from rossmann_forecast.model.ensemble import InvalidInputError, to_model_input
+from rossmann_forecast.model.ensemble import HORIZON_COLUMN, InvalidInputError, to_model_input
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +93,14 @@ def forecast(
     else:
         rows = inference_input
     model_input = to_model_input(rows.assign(Id=ids.to_numpy()))
-    sales = model.predict(model_input)["Sales"].to_numpy(dtype="float64")
+    answer = model.predict(model_input)
+    sales = answer["Sales"].to_numpy(dtype="float64")
     dates = pd.to_datetime(model_input["Date"])
-    origin, beyond = _horizon_check(python_model, dates, model_reference)
+    if HORIZON_COLUMN in answer.columns:  # the model marks and warns itself
+        origin = str(python_model.state.origin.date()) if python_model is not None else ""
+        beyond = answer[HORIZON_COLUMN].astype(bool).set_axis(dates.index)
+    else:  # a version trained before its answer had the column
+        origin, beyond = _horizon_check(python_model, dates, model_reference)
     predictions = pd.DataFrame(
         {
             "Id": ids.to_numpy(),
