@@ -67,7 +67,12 @@ def _fed_by(api_dir, pipeline: str, dataset: str) -> tuple[dict, set[str]]:
     ("pipeline", "dataset", "dataset_type", "nodes"),
     [
         ("inference", "inference_model", "RegisteredModelDataset", {"predict_sales"}),
-        ("validation", "ensemble_model", "RegisteredEnsembleDataset", {"score_candidate"}),
+        (
+            "validation",
+            "ensemble_model",
+            "RegisteredEnsembleDataset",
+            {"score_candidate", "find_season_window"},
+        ),
         ("validation", "production_model", "RegisteredVersionDataset", {"score_production"}),
         (
             "review",

@@ -129,7 +129,7 @@ import mlflow, pandas as pd
 model = mlflow.pyfunc.load_model("models:/{MODEL}/1")
 rows = pd.read_csv(r"{project.raw_dir / "test.csv"}", dtype={{"StateHoliday": str}})
 out = model.predict(rows)
-assert list(out.columns) == ["Sales"] and len(out) == len(rows)
+assert list(out.columns) == ["Sales", "beyond_validated_horizon"] and len(out) == len(rows)
 closed = rows["Open"].eq(0).to_numpy()
 assert (out["Sales"].to_numpy()[closed] == 0).all()
 assert (out["Sales"].to_numpy()[~closed] > 0).all()
@@ -204,7 +204,7 @@ downloaded = Path(r"{dst}")
 model = mlflow.pyfunc.load_model("models:/{model}/1", dst_path=str(downloaded))
 rows = pd.read_csv(r"{test_csv}", dtype={{"StateHoliday": str}}).head(6)
 out = model.predict(rows)
-assert list(out.columns) == ["Sales"] and len(out) == len(rows), out
+assert list(out.columns) == ["Sales", "beyond_validated_horizon"] and len(out) == len(rows), out
 
 import rossmann_forecast, rossmann_forecast.model.ensemble
 code = downloaded.resolve() / "code"

@@ -73,7 +73,7 @@ def test_every_trial_is_a_nested_run_of_the_tuning_run(tuned):
         assert 0 < trial.data.metrics["rmspe"] < 1
         assert trial.data.metrics["duration_seconds"] > 0
         folds = [k for k in trial.data.metrics if k.startswith("rmspe_20")]
-        assert len(folds) == 2  # the training CV folds
+        assert len(folds) == 3  # the training CV folds (training.cv.fold_offsets_days)
         assert "num_rounds" in trial.data.params
     # The best parameters are logged on the tuning run too, with the metrics.
     artifacts = [a.path for a in client.list_artifacts(parent.info.run_id, "tuning")]
