@@ -51,6 +51,7 @@ from rossmann_forecast.pipelines.validation.nodes import (  # noqa: E402
     estimate_from_windows,
 )
 from rossmann_forecast.segments import label_segments, segment_table  # noqa: E402
+from rossmann_forecast.synthetic import TEST_COLUMNS  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import git_commit, machine, now_utc, run_measured  # noqa: E402
@@ -60,16 +61,6 @@ from benchmark import KAGGLE_FILES, make_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmark" / "results"
-TEST_COLUMNS = [
-    "Id",
-    "Store",
-    "DayOfWeek",
-    "Date",
-    "Open",
-    "Promo",
-    "StateHoliday",
-    "SchoolHoliday",
-]
 # The targets for this benchmark (benchmark figures, never timed tests).
 TARGETS = {"max_skill": 0.60, "gate_mean_abs_error": 0.10, "gate_max_flattery": 0.15}
 
@@ -97,7 +88,7 @@ def cut_at(train: pd.DataFrame, source: Path, raw: Path, origin: pd.Timestamp, h
     before.to_csv(raw / "train.csv", **fmt)
     test = window.sort_values(["Date", "Store"], ascending=[False, True]).reset_index(drop=True)
     test = test.assign(Id=np.arange(1, len(test) + 1))
-    test[TEST_COLUMNS].to_csv(raw / "test.csv", **fmt)
+    test[list(TEST_COLUMNS)].to_csv(raw / "test.csv", **fmt)
     shutil.copy2(source / "store.csv", raw / "store.csv")
     window.to_csv(window_csv, **fmt)
     return len(window)
