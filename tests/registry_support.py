@@ -36,11 +36,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_mlflow_server(workdir: Path) -> tuple[str, subprocess.Popen]:
-    """Start ``mlflow server`` on loopback with a SQLite backend and artifacts in ``workdir``."""
-    port = free_port()
+def start_mlflow_server(workdir: Path, port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """Start ``mlflow server`` on loopback with a SQLite backend and artifacts in ``workdir``
+    (on ``port``, else a free one: the same folder and port restart a stopped server)."""
+    port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    log = (workdir / "server.log").open("w")
+    log = (workdir / "server.log").open("a")
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     process = subprocess.Popen(
         [

@@ -103,13 +103,18 @@ def _registry_command(func: Callable[..., None]) -> Callable[..., None]:
     @click.pass_obj
     @functools.wraps(func)
     def wrapper(metadata: Any, env: str | None, **kwargs: Any) -> None:
-        registry, params = _open_registry(metadata, env)
         try:
+            registry, params = _open_registry(metadata, env)
             func(registry, params, **kwargs)
         except LockTimeout as exc:
             raise _RegistryCommandError(str(exc), EXIT_BUSY) from exc
         except RegistryError as exc:
             raise _RegistryCommandError(str(exc)) from exc
+        except Exception as exc:
+            lost = _lost_server(exc)
+            if lost:
+                raise _RegistryCommandError(lost) from exc
+            raise
 
     return wrapper
 
@@ -587,11 +592,30 @@ def _file_error(error: BaseException) -> str:
 def _fail_active_mlflow_runs() -> None:
     """Mark a run still open as FAILED: an error raised before the pipeline started (in a
     ``before_pipeline_run`` hook) skips ``on_pipeline_error``, and MLflow's exit handler would
-    record the run FINISHED."""
+    record the run FINISHED. With the server gone the run stays listed as unfinished
+    (``tracking_server``), and the next command marks it FAILED."""
     import mlflow  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
     while mlflow.active_run() is not None:
-        mlflow.end_run(status="FAILED")
+        try:
+            mlflow.end_run(status="FAILED")
+        except MlflowException:
+            return
+
+
+def _lost_server(error: BaseException, project_path: Path | None = None) -> str:
+    """The one-line message for an error that says the tracking server did not answer, or ""."""
+    import mlflow  # noqa: PLC0415
+
+    from rossmann_forecast.tracking_server import UnfinishedRuns, lost_server_message  # noqa: PLC0415
+
+    mine = UnfinishedRuns(project_path / "data").mine() if project_path else None
+    return lost_server_message(
+        error,
+        mine.tracking_uri if mine else mlflow.get_tracking_uri(),
+        mine.run_id if mine else None,
+    )
 
 
 def _refuse_unknown_params(metadata: Any, env: str | None, given: dict[str, Any]) -> None:
@@ -669,7 +693,8 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
             import traceback  # noqa: PLC0415
 
             click.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
-        raise click.ClickException(_failure_message(exc)) from exc
+        lost = _lost_server(exc, _project_path(ctx.obj))
+        raise click.ClickException(lost or _failure_message(exc)) from exc
     finally:
         for handler in console:
             handler.removeFilter(node_failure)

@@ -173,6 +173,9 @@ class RegisteredEnsembleDataset(LoggedEnsembleDataset):
         models = registry.ModelRegistry(name)
         if self.requested_version is not None:
             version, _ = models.resolve(self.requested_version)
+            problem = models.registration_problem(version)
+            if problem:
+                raise registry.RegistryError(f"The gate does not judge {name!r}: {problem}.")
         elif self.registered_version is not None:
             version = self.registered_version
         else:

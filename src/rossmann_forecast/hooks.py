@@ -10,6 +10,8 @@
 - ``RunLockHook`` lets one pipeline run at a time use the project's ``data/``.
 - ``PreviousOutputsHook`` keeps the files a run rewrites under ``data/`` aside until it ends, so
   that a failed or refused run leaves them as the last good run left them.
+- ``TrackingRetriesHook`` and ``UnfinishedRunsHook``: a lost tracking server costs seconds, and
+  the next command finishes what a run that lost it left open (``tracking_server``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -28,6 +31,7 @@ from kedro.pipeline import Pipeline
 from rossmann_forecast.registry import ModelRegistry, RegistryError
 from rossmann_forecast.run_lock import RunLock
 from rossmann_forecast.run_outputs import OutputsGuard, dataset_file
+from rossmann_forecast.tracking_server import UnfinishedRuns, apply_retry_settings, settle
 
 logger = logging.getLogger(__name__)
 
@@ -236,17 +240,25 @@ class RunLockHook:
         if self._lock is not None:
             self._lock.acquire()
 
-    @hook_impl(trylast=True)
-    def after_pipeline_run(self) -> None:
+    # Wrappers: the lock is given back after every other hook, even when one of them raises
+    # (kedro-mlflow's end of the MLflow run fails when the tracking server is gone).
+    @hook_impl(wrapper=True)
+    def after_pipeline_run(self) -> Iterator[None]:
         """Give the lock back."""
-        if self._lock is not None:
-            self._lock.release()
+        try:
+            return (yield)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
-    @hook_impl(trylast=True)
-    def on_pipeline_error(self) -> None:
+    @hook_impl(wrapper=True)
+    def on_pipeline_error(self) -> Iterator[None]:
         """Give the lock back."""
-        if self._lock is not None:
-            self._lock.release()
+        try:
+            return (yield)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
 
 class PreviousOutputsHook:
@@ -299,3 +311,86 @@ class PreviousOutputsHook:
                 "left them",
                 len(restored),
             )
+
+
+class TrackingRetriesHook:
+    """A tracking server that does not answer costs seconds, not minutes: MLflow's HTTP retries
+    come from ``tracking_server`` in ``globals.yml`` (an environment variable the user set
+    wins), set before kedro-mlflow's hook first calls the server."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        """Set MLflow's retry variables."""
+        apply_retry_settings(context.config_loader["globals"].get("tracking_server"))
+
+
+class UnfinishedRunsHook:
+    """What a run that lost its tracking server (or was killed) left open is finished by the
+    next command (``tracking_server``).
+
+    - Each ``kedro run`` is listed in ``data/.unfinished_runs.json`` from its start until MLflow
+      has recorded its end (or its failure, with its versions abandoned).
+    - Every command, once kedro-mlflow has pointed MLflow at the tracking URI, settles the
+      listed runs of that URI whose process is gone: FAILED, and their pending versions
+      abandoned (``tracking_server.settle``), before it reads or changes anything.
+    """
+
+    def __init__(self, registry_params: str = "params:registry") -> None:
+        self._registry_params = registry_params
+        self._records: UnfinishedRuns | None = None
+        self._registry_settings: dict[str, Any] = {}
+        self._run_id: str | None = None
+
+    @hook_impl(trylast=True)  # after kedro-mlflow's hook set the tracking URI
+    def after_context_created(self, context: Any) -> None:
+        """Settle what earlier runs of this folder left open on this tracking server."""
+        import mlflow  # noqa: PLC0415
+
+        lock = dict(context.config_loader["globals"].get("registry_lock") or {})
+        self._registry_settings = {
+            "lock_ttl_seconds": lock.get("ttl_seconds", 120),
+            "lock_wait_seconds": lock.get("wait_seconds", 60),
+        }
+        self._records = UnfinishedRuns(Path(context.project_path) / "data")
+        if self._records.read():
+            self._settle(mlflow.get_tracking_uri())
+
+    def _settle(self, tracking_uri: str, own_run: str | None = None) -> None:
+        assert self._records is not None
+        for line in settle(self._records, tracking_uri, self._registry_settings, own_run=own_run):
+            logger.warning("%s", line)
+
+    @hook_impl(trylast=True)  # after kedro-mlflow opened the MLflow run
+    def before_pipeline_run(self, catalog: Any) -> None:
+        """List the MLflow run this ``kedro run`` logs to."""
+        import mlflow  # noqa: PLC0415
+
+        run = mlflow.active_run()
+        if self._records is None or run is None:
+            return
+        model_name = ""
+        if self._registry_params in catalog:
+            model_name = str(catalog.load(self._registry_params).get("model_name", ""))
+        self._run_id = run.info.run_id
+        self._records.add(self._run_id, mlflow.get_tracking_uri(), model_name)
+
+    @hook_impl(trylast=True)  # after kedro-mlflow recorded the run's end
+    def after_pipeline_run(self) -> None:
+        """The run's end is recorded: take it off the list."""
+        if self._records is not None and self._run_id is not None:
+            self._records.remove(self._run_id)
+        self._run_id = None
+
+    @hook_impl(trylast=True)  # after kedro-mlflow ended the run FAILED, if it could
+    def on_pipeline_error(self) -> None:
+        """Settle this run now if the server answers (every version it registered abandoned,
+        even one whose save did not return); else it stays listed for the next command."""
+        import mlflow  # noqa: PLC0415
+
+        if self._records is None or self._run_id is None:
+            return
+        try:
+            self._settle(mlflow.get_tracking_uri(), own_run=self._run_id)
+        except Exception as exc:  # noqa: BLE001 - the run's own error is the one to report
+            logger.warning("Run %s stays listed in %s: %s", self._run_id, self._records.path, exc)
+        self._run_id = None

@@ -14,6 +14,8 @@ from rossmann_forecast.hooks import (
     PreviousOutputsHook,
     RawFilesCheckHook,
     RunLockHook,
+    TrackingRetriesHook,
+    UnfinishedRunsHook,
 )
 from rossmann_forecast.paths import project_root
 
@@ -39,6 +41,8 @@ for _warning in _caught:
 # registering run failed, let one run at a time use data/, and put back the data files a
 # failed run had begun to rewrite.
 HOOKS = (
+    TrackingRetriesHook(),
+    UnfinishedRunsHook(),
     MlflowLocationHook(),
     RunLockHook(),
     RawFilesCheckHook(),

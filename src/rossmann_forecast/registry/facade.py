@@ -339,13 +339,51 @@ class ModelRegistry:
         }
 
     def versions_to_validate(self) -> list[int]:
-        """Versions whose lineage is complete and that the gate has not judged yet, oldest first."""
+        """Versions whose lineage is complete, whose registration finished and that the gate
+        has not judged yet, oldest first."""
         snapshot = self.snapshot()
         return sorted(
             version
             for version in snapshot.versions
             if snapshot.tags(version).get(STATUS_TAG) == PENDING
             and snapshot.tags(version).get(LINEAGE_COMPLETE_TAG, "").lower() == "true"
+            and not self.registration_problem(version, snapshot.versions[version].run_id)
+        )
+
+    def registration_problem(self, version: int, run_id: str | None = None) -> str:
+        """Why ``version`` may not be gated yet because of the run that registered it, or "".
+
+        A version is gated in the run that registered it, or after that run finished: one
+        whose run is still RUNNING in another process may be half-registered (its server was
+        lost, or it is still being saved), and one whose run FAILED or was KILLED never
+        completed. The next command on the failed run's machine marks such a version
+        abandoned (``tracking_server.settle``).
+        """
+        if run_id is None:
+            run_id = self.version_summary(version)["training_run_id"]
+        if not run_id:
+            return ""
+        import mlflow  # noqa: PLC0415
+
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == run_id:
+            return ""
+        try:
+            status = self.client.get_run(run_id).info.status
+        except MlflowException as exc:
+            if exc.error_code == DOES_NOT_EXIST:
+                return ""
+            raise
+        if status == "FINISHED":
+            return ""
+        return (
+            f"version {version}'s training run {run_id} is {status}: its registration did not "
+            "complete (a run that lost its tracking server or was killed), so it is never gated "
+            "or promoted; the next kedro command on that run's machine marks it abandoned"
+            if status != "RUNNING"
+            else f"version {version}'s training run {run_id} is still RUNNING in another "
+            "process: it is gated by that run, or once it finished; if that run was lost, the "
+            "next kedro command on its machine marks it FAILED and the version abandoned"
         )
 
     def next_version_to_validate(self) -> int | None:
@@ -411,7 +449,24 @@ class ModelRegistry:
 
     def check_invariants(self) -> list[str]:
         """Problems that break the lifecycle rules; empty when the registry is consistent."""
-        return self.open_operations() + tag_problems(self._read_registry())
+        snapshot = self._read_registry()
+        return (
+            self.open_operations()
+            + tag_problems(snapshot)
+            + self._unfinished_registrations(snapshot)
+        )
+
+    def _unfinished_registrations(self, snapshot: RegistrySnapshot) -> list[str]:
+        """Versions waiting for the gate whose training run ended without finishing (FAILED or
+        KILLED) and that nothing marked abandoned: ``repair`` marks them."""
+        problems = []
+        for version in sorted(snapshot.versions):
+            if snapshot.tags(version).get(STATUS_TAG) != PENDING:
+                continue
+            problem = self.registration_problem(version, snapshot.versions[version].run_id)
+            if problem and " is still RUNNING " not in problem:
+                problems.append(f"{problem} (not marked abandoned yet)")
+        return problems
 
     def model_files_problem(self, version: int) -> str:
         """Why ``version``'s model cannot load, or '' when its ``MLmodel`` file is there.
@@ -486,6 +541,9 @@ class ModelRegistry:
         stored as ``validation.evidence.<key>`` tags.
         """
         who = self._who(user)
+        problem = self.registration_problem(version)
+        if problem:
+            raise RegistryError(f"The gate does not judge {self.model_name}: {problem}.")
         with self._locked("validate", who) as snapshot:
             decision = rules.plan_validation(
                 snapshot, version, passed=passed, metrics=metrics, threshold=threshold,
@@ -595,6 +653,13 @@ class ModelRegistry:
         found = self.check_invariants()
         with self._locked("repair", self._who(user)):
             pass  # _locked rolls forward and repairs before yielding
+        snapshot = self.snapshot()
+        for version in sorted(snapshot.versions):
+            if snapshot.tags(version).get(STATUS_TAG) != PENDING:
+                continue
+            problem = self.registration_problem(version, snapshot.versions[version].run_id)
+            if problem and " is still RUNNING " not in problem:
+                self.abandon(version, problem, user)
         return found
 
     def configure_notifications(
