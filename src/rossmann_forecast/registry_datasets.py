@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +22,7 @@ from kedro_datasets.json import JSONDataset
 from kedro_mlflow.io.models import MlflowModelRegistryDataset
 
 from rossmann_forecast import registry
+from rossmann_forecast.registry.version import RegisteredVersion
 
 logger = logging.getLogger(__name__)
 
@@ -32,79 +31,14 @@ def _load_pyfunc(model_uri: str) -> Any:
     return mlflow.pyfunc.load_model(model_uri)
 
 
-@dataclass(frozen=True)
-class RegisteredVersion:
-    """One version of the registered model, as a node sees it: what it is and how to load it.
-
-    Models load on demand (like the partitions of Kedro's ``PartitionedDataset``): a node asks
-    for the model it may score on given rows, and only that one is loaded.
-
-    Attributes:
-        model_name: The registered model.
-        version: The version number.
-        stage: Its stage when the dataset resolved it.
-        tags: Its version tags (lineage, validation, lifecycle).
-        holdout_rmspe: The gate's score of this version, if it has been judged.
-        loader: Loads a model URI as a pyfunc (MLflow's, unless a test passes its own).
-    """
-
-    model_name: str
-    version: int
-    stage: str
-    tags: dict[str, str] = field(default_factory=dict)
-    holdout_rmspe: float | None = None
-    loader: Callable[[str], Any] = field(default=_load_pyfunc, repr=False, compare=False)
-
-    @property
-    def model_uri(self) -> str:
-        """``models:/<name>/<version>``: the served model, pinned to this version."""
-        return f"models:/{self.model_name}/{self.version}"
-
-    @property
-    def training_run_id(self) -> str | None:
-        return self.tags.get("lineage.run_id")
-
-    @property
-    def validation_run_id(self) -> str | None:
-        return self.tags.get("validation.run_id")
-
-    def load_model(self) -> Any:
-        """The served pyfunc (fit on every row of its train.csv)."""
-        return self.loader(self.model_uri)
-
-    def scoring_choice(self, first_date: Any) -> dict[str, str]:
-        """Which of this version's models may be scored on rows from ``first_date`` on.
-
-        The served model when it forecasts from on or before ``first_date``, else the backtest
-        the gate judged (``lineage.backtest.*``) when it does: never a model scored on rows it
-        was fit on. See ``registry.scoring_choice``.
-        """
-        return registry.scoring_choice(self.model_name, self.version, self.tags, first_date)
-
-    def scoring_model(self, first_date: Any) -> dict[str, Any]:
-        """``scoring_choice`` with the chosen pyfunc loaded under ``"model"``."""
-        choice = self.scoring_choice(first_date)
-        return {**choice, "model": self.loader(choice["model_uri"])}
-
-    def summary(self) -> dict[str, Any]:
-        """Plain, JSON-ready facts about the version (for reports)."""
-        return {
-            "version": self.version,
-            "stage": self.stage,
-            "model_uri": self.model_uri,
-            "training_run_id": self.training_run_id,
-            "validation_run_id": self.validation_run_id,
-            "holdout_rmspe": self.holdout_rmspe,
-        }
-
-
 def read_version(models: registry.ModelRegistry, version: int) -> RegisteredVersion:
     """The ``RegisteredVersion`` of ``version`` as the registry holds it now."""
     summary = models.version_summary(version)
     tags = dict(models.client.get_model_version(models.model_name, str(version)).tags)
     return RegisteredVersion(
-        models.model_name, version, summary["stage"], tags, summary["holdout_rmspe"]
-    )
+        models.model_name, version, summary["stage"], tags, summary["holdout_rmspe"],
+        loader=_load_pyfunc,
+    )  # fmt: skip
 
 
 class RegisteredVersionDataset(MlflowModelRegistryDataset):

@@ -208,8 +208,8 @@ def test_tags_are_repaired_from_the_aliases():
         "1": {"lifecycle.stage": "Production"},
         "2": {"lifecycle.stage": "Archived"},
     }
-    assert tag_problems(state.with_plan(plan)) == []
-    assert plan_repair(state.with_plan(plan), "ops") is None
+    assert tag_problems(plan.applied_to(state)) == []
+    assert plan_repair(plan.applied_to(state), "ops") is None
 
 
 def test_an_alias_on_a_missing_version_is_dropped():
@@ -222,7 +222,7 @@ def test_a_journaled_plan_projects_onto_the_snapshot():
     state = lifecycle()
     plan = plan_promotion(state, version=None, reason="ok", user="bob", at=AT).plan
 
-    after = state.with_plan(plan)
+    after = plan.applied_to(state)
 
     assert {v: after.stage(v) for v in after.versions} == {
         1: "Archived", 2: "Archived", 3: "Production", 4: "None", 5: "None",

@@ -2,14 +2,21 @@
 
 * ``stages``: stage, alias and status names and tag keys (the one place they are spelled);
 * ``state``: a pure snapshot of the registry and what follows from it (stages, invariants);
+* ``plan``: an operation's moves and writes, as plain values;
 * ``rules``: pure plans or refusals for the gate, promotion, rollback, retention, abandon;
 * ``journal``: plans journaled as MLflow runs, carried out, rolled forward after a crash;
 * ``lock``: the registry lock (a registered model with a unique name);
 * ``access``: who is acting and whether a server with authentication lets them;
-* ``facade``: ``ModelRegistry``, what the CLI, datasets and nodes use.
+* ``version``: ``RegisteredVersion``, one version as a node sees it;
+* ``facade``: ``ModelRegistry``, what the CLI, the datasets and the hooks use.
+
+``stages``, ``errors``, ``state``, ``plan``, ``rules`` and ``version`` are pure (no MLflow);
+``journal``, ``lock``, ``access``, ``notifications`` and ``facade`` read and write MLflow.
 """
 
-from rossmann_forecast.registry.access import acting_as
+from importlib import import_module
+from typing import Any
+
 from rossmann_forecast.registry.errors import (
     LockTimeout,
     NothingInStage,
@@ -18,15 +25,7 @@ from rossmann_forecast.registry.errors import (
     RegistryError,
     VersionNotFound,
 )
-from rossmann_forecast.registry.facade import (
-    ModelRegistry,
-    Move,
-    PromotionResult,
-    TransitionResult,
-    current_user,
-    initial_version_tags,
-)
-from rossmann_forecast.registry.journal import CRASH_ENV, CRASH_POINTS, Plan
+from rossmann_forecast.registry.plan import Plan
 from rossmann_forecast.registry.rules import RetentionReport, scoring_choice
 from rossmann_forecast.registry.stages import (
     ABANDONED,
@@ -56,6 +55,28 @@ from rossmann_forecast.registry.state import (
     VersionRecord,
     VersionStatus,
 )
+from rossmann_forecast.registry.version import RegisteredVersion
+
+# The parts that talk to MLflow load when first used, so that importing the pure core
+# (``registry.stages``, ``registry.version``...), as the pipelines' nodes do, imports no MLflow.
+_STORE = {
+    "acting_as": "access",
+    "current_user": "access",
+    "ModelRegistry": "facade",
+    "Move": "facade",
+    "PromotionResult": "facade",
+    "TransitionResult": "facade",
+    "initial_version_tags": "facade",
+    "CRASH_ENV": "journal",
+    "CRASH_POINTS": "journal",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STORE:
+        return getattr(import_module(f"{__name__}.{_STORE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ABANDONED",
@@ -86,6 +107,7 @@ __all__ = [
     "Plan",
     "PromotionRefused",
     "PromotionResult",
+    "RegisteredVersion",
     "RegistryError",
     "RegistrySnapshot",
     "RetentionReport",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# MLflow's error codes the registry acts on (``MlflowException.error_code``).
+ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+
 
 class RegistryError(Exception):
     """A registry operation could not be done; the message says why and what to do."""

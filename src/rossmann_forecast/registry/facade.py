@@ -27,28 +27,21 @@ from mlflow.tracking import MlflowClient
 from rossmann_forecast.registry import rules
 from rossmann_forecast.registry.access import check_may, current_user
 from rossmann_forecast.registry.errors import (
+    DOES_NOT_EXIST,
     NothingInStage,
     PermissionDenied,
     PromotionRefused,
     RegistryError,
     VersionNotFound,
 )
-from rossmann_forecast.registry.journal import (
-    DOES_NOT_EXIST,
-    INTENT,
-    Journal,
-    JournalEntry,
-    Plan,
-    crash_point,
-    next_seq,
-    now_iso,
-)
+from rossmann_forecast.registry.journal import INTENT, Journal, crash_point
 from rossmann_forecast.registry.lock import RegistryLock
 from rossmann_forecast.registry.notifications import (
     WebhookSetting,
     configure_webhook,
     webhook_from_conf,
 )
+from rossmann_forecast.registry.plan import JournalEntry, Plan, next_seq, now_iso
 from rossmann_forecast.registry.rules import RetentionReport
 from rossmann_forecast.registry.stages import (
     LINEAGE_COMPLETE_TAG,
@@ -252,7 +245,7 @@ class ModelRegistry:
             stored = dict(snapshot.aliases)
             for entry in pending:
                 if entry.plan.committed(stored):
-                    snapshot = snapshot.with_plan(entry.plan)
+                    snapshot = entry.plan.applied_to(snapshot)
             return snapshot
 
         if version is not None:

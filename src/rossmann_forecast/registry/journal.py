@@ -1,4 +1,4 @@
-"""Plans and the journal that carries them out: one MLflow run per operation.
+"""The journal that carries out plans (``plan``): one MLflow run per operation.
 
 MLflow keeps no record of who moved an alias when (mlflow/mlflow#2169). Every change is therefore
 an *operation* journaled as one run in the experiment ``<model>-lifecycle`` of the same tracking
@@ -23,21 +23,18 @@ so tests can prove it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from rossmann_forecast.registry.errors import ALREADY_EXISTS, DOES_NOT_EXIST
+from rossmann_forecast.registry.plan import JournalEntry, Plan, next_seq, now_iso
 from rossmann_forecast.registry.stages import ALIASES, STAGE_SEQ_TAG, STAGE_SINCE_TAG
-from rossmann_forecast.registry.state import RegistrySnapshot, Transition, validation_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +51,7 @@ CRASH_POINTS = (
 INTENT = "intent"
 COMPLETE = "complete"
 ABORTED = "aborted"  # killed before its commit point: none of its writes happened
-ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
-DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 _TAG_CHUNK = 5000  # MLflow run tags hold at most 8000 characters
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def crash_point(step: str) -> None:
@@ -68,124 +59,6 @@ def crash_point(step: str) -> None:
     if os.environ.get(CRASH_ENV) == step:
         logger.warning("Fault injection: killing process %d at step %s", os.getpid(), step)
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-@dataclass
-class Plan:
-    """An operation: the moves it makes and the exact writes that carry them out."""
-
-    operation: str
-    user: str
-    reason: str
-    moves: list[dict[str, Any]] = field(default_factory=list)
-    aliases: dict[str, int | None] = field(default_factory=dict)
-    set_tags: dict[str, dict[str, str]] = field(default_factory=dict)
-    delete_tags: dict[str, list[str]] = field(default_factory=dict)
-    delete_versions: list[int] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "moves": self.moves,
-                "aliases": self.aliases,
-                "set_tags": self.set_tags,
-                "delete_tags": self.delete_tags,
-                "delete_versions": self.delete_versions,
-            },
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_tags(cls, tags: dict[str, str]) -> Plan:
-        chunks = int(tags.get("journal.plan_chunks", "0"))
-        raw = json.loads("".join(tags.get(f"journal.plan.{i}", "") for i in range(chunks)) or "{}")
-        return cls(
-            operation=tags.get("journal.operation", ""),
-            user=tags.get("journal.user", ""),
-            reason=tags.get("journal.reason", ""),
-            moves=raw.get("moves", []),
-            aliases=raw.get("aliases", {}),
-            set_tags=raw.get("set_tags", {}),
-            delete_tags=raw.get("delete_tags", {}),
-            delete_versions=raw.get("delete_versions", []),
-        )
-
-    def add_move(
-        self,
-        state: RegistrySnapshot,
-        version: int,
-        from_stage: str,
-        to_stage: str,
-        *,
-        note: str = "",
-        metrics: dict[str, float] | None = None,
-    ) -> None:
-        if metrics is None:
-            metrics = validation_metrics(state.tags(version)) if version in state.versions else {}
-        self.moves.append(
-            {
-                "version": version,
-                "from": from_stage,
-                "to": to_stage,
-                "note": note,
-                "metrics": metrics,
-            }
-        )
-
-    def commit_alias(self) -> str | None:
-        """The alias whose move commits the plan (``production`` first), or None: no alias."""
-        return next((alias for alias in ALIASES if alias in self.aliases), None)
-
-    def committed(self, aliases: dict[str, int]) -> bool:
-        """Whether the plan's commit point has passed, given the aliases as MLflow has them."""
-        alias = self.commit_alias()
-        if alias is None:
-            return True
-        target = self.aliases[alias]
-        return aliases.get(alias) == (None if target is None else int(target))
-
-    def tag(self, version: int, tags: dict[str, str]) -> None:
-        self.set_tags.setdefault(str(version), {}).update(tags)
-
-    def untag(self, version: int, *keys: str) -> None:
-        self.delete_tags.setdefault(str(version), []).extend(keys)
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One journaled operation."""
-
-    seq: int
-    state: str
-    at: str
-    plan: Plan
-    run_id: str
-    summary: str
-    pid: str
-
-    def transitions(self) -> list[Transition]:
-        return [
-            Transition(
-                seq=self.seq,
-                operation=self.plan.operation,
-                version=int(move["version"]),
-                from_stage=move["from"],
-                to_stage=move["to"],
-                user=self.plan.user,
-                at=self.at,
-                reason=self.plan.reason,
-                metrics=dict(move.get("metrics", {})),
-                note=move.get("note", ""),
-                state=self.state,
-                run_id=self.run_id,
-            )
-            for move in self.plan.moves
-        ]
-
-
-def next_seq(entries: list[JournalEntry]) -> int:
-    """The sequence number of the next operation after ``entries`` (in sequence order)."""
-    return entries[-1].seq + 1 if entries else 1
 
 
 class Journal:

@@ -23,8 +23,13 @@ import uuid
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from rossmann_forecast.registry.errors import LockTimeout, RegistryError
-from rossmann_forecast.registry.journal import ALREADY_EXISTS, DOES_NOT_EXIST, now_iso
+from rossmann_forecast.registry.errors import (
+    ALREADY_EXISTS,
+    DOES_NOT_EXIST,
+    LockTimeout,
+    RegistryError,
+)
+from rossmann_forecast.registry.plan import now_iso
 from rossmann_forecast.registry.state import float_or_none
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from rossmann_forecast.registry.errors import (
     RegistryError,
     VersionNotFound,
 )
-from rossmann_forecast.registry.journal import Plan
+from rossmann_forecast.registry.plan import Plan
 from rossmann_forecast.registry.stages import (
     ABANDONED,
     ALIASES,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rossmann_forecast.registry.stages import (
     ABANDONED,
@@ -37,9 +37,6 @@ from rossmann_forecast.registry.stages import (
     THRESHOLD_TAG,
     VALIDATION_PREFIX,
 )
-
-if TYPE_CHECKING:
-    from rossmann_forecast.registry.journal import Plan
 
 
 @dataclass(frozen=True)
@@ -118,24 +115,6 @@ class RegistrySnapshot:
 
     def versions_in(self, stage: str) -> list[int]:
         return sorted(v for v in self.versions if self.stage(v) == stage)
-
-    def with_plan(self, plan: Plan) -> RegistrySnapshot:
-        """The snapshot as it is once ``plan`` is carried out (what a journaled intent commits to)."""
-        aliases = dict(self.aliases)
-        for alias, target in plan.aliases.items():
-            if target is None:
-                aliases.pop(alias, None)
-            else:
-                aliases[alias] = int(target)
-        versions = {}
-        for number, record in self.versions.items():
-            if number in plan.delete_versions:
-                continue
-            tags = {**record.tags, **plan.set_tags.get(str(number), {})}
-            for key in plan.delete_tags.get(str(number), []):
-                tags.pop(key, None)
-            versions[number] = replace(record, tags=tags)
-        return replace(self, versions=versions, aliases=aliases)
 
 
 # ------------------------------------------------------------------------------- invariants

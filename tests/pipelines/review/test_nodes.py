@@ -15,7 +15,7 @@ from rossmann_forecast.pipelines.review.nodes import (
     resolve_review_versions,
     score_review_versions,
 )
-from rossmann_forecast.registry_datasets import RegisteredVersion
+from rossmann_forecast.registry.version import RegisteredVersion
 
 PARAMS = {
     "recent_days": 2,

@@ -18,7 +18,7 @@ from rossmann_forecast.pipelines.validation.nodes import (
     season_window,
 )
 from rossmann_forecast.registry import RegistryError
-from rossmann_forecast.registry_datasets import RegisteredVersion
+from rossmann_forecast.registry.version import RegisteredVersion
 
 MODEL = "rossmann-ensemble"
 STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "b"]})

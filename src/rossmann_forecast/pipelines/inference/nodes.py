@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 import pandas as pd
-from mlflow.exceptions import MlflowException
 
 from rossmann_forecast.model.ensemble import HORIZON_COLUMN, InvalidInputError, to_model_input
 
@@ -154,9 +153,12 @@ def _horizon_check(
 
 
 def _python_model(model: Any) -> Any:
+    """The Python model inside a pyfunc, or None (a pyfunc of another flavour raises MLflow's
+    error, which the node does not import: nodes get models as plain inputs)."""
+    unwrap = getattr(model, "unwrap_python_model", None)
     try:
-        return model.unwrap_python_model()
-    except (AttributeError, MlflowException):
+        return unwrap() if unwrap is not None else None
+    except Exception:  # noqa: BLE001 - MlflowException: not a PythonModel
         return None
 
 

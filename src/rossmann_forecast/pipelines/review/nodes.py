@@ -17,9 +17,9 @@ import pandas as pd
 
 from rossmann_forecast.metrics import error_summary
 from rossmann_forecast.model.ensemble import forecast_through
-from rossmann_forecast.registry import PRODUCTION_ALIAS as PRODUCTION
-from rossmann_forecast.registry import STAGING_ALIAS as STAGING
-from rossmann_forecast.registry_datasets import RegisteredVersion
+from rossmann_forecast.registry.stages import PRODUCTION_ALIAS as PRODUCTION
+from rossmann_forecast.registry.stages import STAGING_ALIAS as STAGING
+from rossmann_forecast.registry.version import RegisteredVersion
 from rossmann_forecast.segments import label_segments, segment_table
 
 if TYPE_CHECKING:  # imported where a figure is drawn: every `kedro` command builds this

@@ -33,8 +33,9 @@ import pandas as pd
 from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import forecast_through
-from rossmann_forecast.registry import REJECTED, STAGING_ALIAS, RegistryError
-from rossmann_forecast.registry_datasets import RegisteredVersion
+from rossmann_forecast.registry.errors import RegistryError
+from rossmann_forecast.registry.stages import REJECTED, STAGING_ALIAS
+from rossmann_forecast.registry.version import RegisteredVersion
 
 logger = logging.getLogger(__name__)
 
