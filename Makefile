@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 # MLflow's git lookups are for lineage only; a missing git must not make a run fail.
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: install browser run test lint format benchmark benchmark-rolling benchmark-scale benchmark-readme viz ui clean-registry server server-stop
+.PHONY: install browser run test lint format benchmark benchmark-rolling benchmark-scale benchmark-docs benchmark-readme viz ui clean-registry server server-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,8 +61,8 @@ format: install
 
 ## Speed and accuracy figures: full-size synthetic data, or Kaggle files with
 ## `make benchmark DATA=../shared/realdata-dev` (any folder with train.csv, store.csv, test.csv).
-## Writes benchmark/results/<date>-<commit>[-<label>].json and .md and refills the README's
-## Benchmarks block. More options: `make benchmark ARGS="--n-stores 300 --keep"`; see
+## Writes benchmark/results/<date>-<commit>[-<label>].json and .md and refills its block in
+## docs/benchmarks.md. More options: `make benchmark ARGS="--n-stores 300 --keep"`; see
 ## scripts/benchmark.py. About 20 minutes on 2 cores (measured: 14:59 -> 15:18); then the
 ## rolling-origin benchmark (benchmark-rolling below; its options in ROLLING_ARGS).
 DATA ?=
@@ -84,9 +84,12 @@ benchmark-rolling: install
 benchmark-scale: install
 	$(BIN)/python scripts/benchmark_scale.py $(ARGS)
 
-## Refill the README's Benchmarks blocks from the newest results in benchmark/results.
-benchmark-readme: install
+## Refill the generated tables of docs/benchmarks.md from the newest results in benchmark/results.
+benchmark-docs: install
 	$(BIN)/python scripts/benchmark_report.py
+
+# The target's name from when those tables lived in the README.
+benchmark-readme: benchmark-docs
 
 viz: install
 	$(BIN)/kedro viz run

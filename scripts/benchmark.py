@@ -19,10 +19,10 @@ people type against bare ``import kedro, mlflow`` (``command_speed.py``).
 
 Every step is measured as its own child process: wall time, CPU time (user + system) and peak
 RSS. The result is written to ``benchmark/results/<date>-<commit>[-<label>].json`` and ``.md``
-(``benchmark_report.py``) and the README's Benchmarks block of its kind is refilled from it.
+(``benchmark_report.py``) and the block of its kind in ``docs/benchmarks.md`` is refilled from it.
 
 Usage: ``python scripts/benchmark.py [--data DIR] [--n-stores 1115] [--cut-days 42] [--keep]
-[--no-readme]`` (``make benchmark DATA=../shared/realdata-dev``). ``--data`` names a folder
+[--no-docs]`` (``make benchmark DATA=../shared/realdata-dev``). ``--data`` names a folder
 holding train.csv, store.csv and test.csv; it is copied into the throwaway project, never into
 this one, and only figures leave it.
 """
@@ -45,7 +45,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import Measurement, git_commit, machine, now_utc, run_measured  # noqa: E402
-from benchmark_report import render_markdown, update_readme, write_result  # noqa: E402
+from benchmark_report import render_markdown, update_page, write_result  # noqa: E402
 from command_speed import KEDRO_START  # noqa: E402
 from command_speed import measure as measure_commands  # noqa: E402
 
@@ -326,7 +326,8 @@ def main() -> None:
         help="other training.fit_rows.max_rows values to run the cut days with",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
-    parser.add_argument("--no-readme", action="store_true", help="do not refill the README")
+    parser.add_argument("--no-docs", "--no-readme", action="store_true", dest="no_docs",
+                        help="do not refill docs/benchmarks.md")  # fmt: skip
     args = parser.parse_args()  # fmt: skip
     if args.data is not None:
         missing = [n for n in KAGGLE_FILES if not (args.data / n).is_file()]
@@ -364,9 +365,9 @@ def main() -> None:
     path = write_result(result)
     print("\n" + render_markdown(result))
     print(f"Written: {path} and {path.with_suffix('.md')}")
-    if not args.no_readme:
-        update_readme(ROOT / "README.md")
-        print("README.md: Benchmarks refilled (make benchmark-readme)")
+    if not args.no_docs:
+        update_page()
+        print("docs/benchmarks.md: tables refilled (make benchmark-docs)")
     if args.keep:
         print(f"Kept {base}")
     else:

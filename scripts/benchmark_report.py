@@ -1,11 +1,12 @@
-"""Benchmark results as Markdown, and the README's Benchmarks tables regenerated from them.
+"""Benchmark results as Markdown, and the tables of docs/benchmarks.md regenerated from them.
 
 ``scripts/benchmark.py`` and ``scripts/benchmark_scale.py`` write each result twice, as
 ``benchmark/results/<date>-<commit>[-<label>].json`` (everything measured) and ``.md`` (this
-module's rendering). The README holds one generated block per kind of result between
+module's rendering). ``docs/benchmarks.md`` holds one generated block per kind of result between
 ``<!-- benchmark:<kind> start -->`` and ``<!-- benchmark:<kind> end -->``; ``make
-benchmark-readme`` (``python scripts/benchmark_report.py``) refills each block from the newest
-result of its kind, so the README's figures are never typed by hand.
+benchmark-docs`` (``python scripts/benchmark_report.py``) refills each block from the newest
+result of its kind, so the published figures are never typed by hand. Links in a block are
+relative to the page that holds it.
 
 Kinds: ``synthetic`` (``make benchmark``: full-size synthetic data), ``real`` (``make benchmark
 DATA=<folder of Kaggle files>``), ``scale`` (``make benchmark-scale``), ``rolling-synthetic``
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmark" / "results"
+PAGE = ROOT / "docs" / "benchmarks.md"
 KINDS = ("synthetic", "real", "scale", "rolling-synthetic", "rolling-real")
 MEMBERS = ("lightgbm", "xgboost", "catboost")
 
@@ -187,7 +190,7 @@ def scale_table(sizes: list[dict[str, Any]]) -> list[str]:
 
 
 def render_body(result: dict[str, Any], level: str = "###") -> list[str]:
-    """The tables of one result (no title): what both the .md file and the README show."""
+    """The tables of one result (no title): what both the .md file and the page show."""
     if result["kind"].startswith("rolling"):
         # Imported here: rolling_benchmark imports this module.
         from rolling_benchmark import render_body as rolling_body  # noqa: PLC0415
@@ -287,52 +290,59 @@ def latest(kind: str, directory: Path = RESULTS) -> tuple[Path, dict[str, Any]] 
     return path, result
 
 
-def block(kind: str, path: Path, result: dict[str, Any], root: Path = ROOT) -> str:
-    relative = path.relative_to(root).as_posix()
-    md = path.with_suffix(".md").relative_to(root).as_posix()
-    lines = render_body(result, "####")
+def _link(target: Path, base: Path) -> str:
+    """``target`` as a link from a page in the folder ``base``."""
+    return Path(os.path.relpath(target, base)).as_posix()
+
+
+def block(kind: str, path: Path, result: dict[str, Any], base: Path) -> str:
+    """The generated block of one result, its links relative to ``base`` (the page's folder)."""
+    relative, md = _link(path, base), _link(path.with_suffix(".md"), base)
+    lines = render_body(result, "###")
     if result.get("plot"):
-        plot = (path.parent / result["plot"]).relative_to(root).as_posix()
+        plot = _link(path.parent / result["plot"], base)
         lines = [line.replace(f"]({result['plot']})", f"]({plot})") for line in lines]
     lines += ["", f"Generated from [`{relative}`]({relative}) ([as a page]({md})) by "
-              "`make benchmark-readme`; do not edit between the markers."]  # fmt: skip
+              "`make benchmark-docs`; do not edit between the markers."]  # fmt: skip
     return "\n".join(lines).rstrip()
 
 
-def update_readme(readme: Path, directory: Path = RESULTS, root: Path = ROOT) -> list[str]:
-    """Refill each README block from the newest result of its kind; returns the kinds filled.
+def update_page(page: Path = PAGE, directory: Path = RESULTS) -> list[str]:
+    """Refill each block of ``page`` from the newest result of its kind; returns the kinds filled.
 
     Raises:
-        ValueError: The README lacks a block's markers, or holds them in the wrong order.
+        ValueError: The page lacks a block's markers, or holds them in the wrong order.
     """
-    text = readme.read_text()
+    text = page.read_text()
     filled = []
     for kind in KINDS:
         start, end = f"<!-- benchmark:{kind} start -->", f"<!-- benchmark:{kind} end -->"
         if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-            raise ValueError(f"{readme} must hold {start} ... {end} once, in that order")
+            raise ValueError(f"{page} must hold {start} ... {end} once, in that order")
         found = latest(kind, directory)
         if found is None:
             continue
-        content = block(kind, *found, root=root)
+        content = block(kind, *found, base=page.resolve().parent)
         pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
         text = pattern.sub(lambda _, new=f"{start}\n{content}\n{end}": new, text)
         filled.append(kind)
-    readme.write_text(text)
+    page.write_text(text)
     return filled
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    # --readme: the option's name from when the blocks lived in the README
+    parser.add_argument("--page", "--readme", type=Path, default=PAGE, dest="page",
+                        help="the Markdown file holding the blocks (default: docs/benchmarks.md)")  # fmt: skip
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     try:
-        filled = update_readme(args.readme, args.results)
+        filled = update_page(args.page, args.results)
     except ValueError as error:
         sys.exit(str(error))
     print(
-        f"{args.readme}: benchmark blocks refilled from {args.results}: {', '.join(filled) or 'none'}"
+        f"{args.page}: benchmark blocks refilled from {args.results}: {', '.join(filled) or 'none'}"
     )
 
 

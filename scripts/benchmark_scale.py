@@ -5,10 +5,10 @@ synthesize`` and ``kedro run`` (what ``make run`` runs), each measured as its ow
 CPU, peak RSS), with the step that dominates the run. A run that would take the machine down is
 stopped at a memory ceiling (default: the machine's memory less 3 GiB) or a time limit, and the
 table says where it stopped and why. Writes ``benchmark/results/<date>-<commit>-scale.json``,
-``.md`` and ``.png`` (the plot) and refills the README's scale block.
+``.md`` and ``.png`` (the plot) and refills the scale block of ``docs/benchmarks.md``.
 
 Usage: ``python scripts/benchmark_scale.py [--sizes 100 300 1115 3345 11150] [--max-rss-gib G]
-[--timeout-s S] [--keep] [--no-readme]`` (``make benchmark-scale``).
+[--timeout-s S] [--keep] [--no-docs]`` (``make benchmark-scale``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import git_commit, machine, now_utc, run_measured  # noqa: E402
-from benchmark_report import RESULTS, render_markdown, result_stem, update_readme, write_result  # noqa: E402
+from benchmark_report import RESULTS, render_markdown, result_stem, update_page, write_result  # noqa: E402
 
 from benchmark import make_project, nodes  # noqa: E402
 
@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--max-rss-gib", type=float, default=max(memory - 3, 1))
     parser.add_argument("--timeout-s", type=float, default=3600)
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
-    parser.add_argument("--no-readme", action="store_true", help="do not refill the README")
+    parser.add_argument("--no-docs", "--no-readme", action="store_true", dest="no_docs",
+                        help="do not refill docs/benchmarks.md")  # fmt: skip
     args = parser.parse_args()
     kedro = str(Path(sys.executable).with_name("kedro"))
     base = Path(tempfile.mkdtemp(prefix="rossmann-scale-"))
@@ -158,8 +159,9 @@ def main() -> None:
     path = write_result(result)
     print("\n" + render_markdown(result))
     print(f"Written: {path}, {path.with_suffix('.md')}, {RESULTS / result['plot']}")
-    if not args.no_readme:
-        update_readme(ROOT / "README.md")
+    if not args.no_docs:
+        update_page()
+        print("docs/benchmarks.md: tables refilled (make benchmark-docs)")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
 

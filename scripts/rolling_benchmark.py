@@ -55,7 +55,7 @@ from rossmann_forecast.synthetic import TEST_COLUMNS  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import git_commit, machine, now_utc, run_measured  # noqa: E402
-from benchmark_report import result_stem, update_readme, write_result  # noqa: E402
+from benchmark_report import result_stem, update_page, write_result  # noqa: E402
 
 from benchmark import KAGGLE_FILES, make_project  # noqa: E402
 
@@ -348,7 +348,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--label", default=None, help="suffix of the result files")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
-    parser.add_argument("--no-readme", action="store_true", help="do not refill the README")
+    parser.add_argument("--no-docs", "--no-readme", action="store_true", dest="no_docs",
+                        help="do not refill docs/benchmarks.md")  # fmt: skip
     parser.add_argument("--rescore", type=Path, help="recompute a saved result's estimates")
     parser.add_argument("--first-date", help="train.csv's first day, for --rescore")
     return parser.parse_args()
@@ -493,9 +494,9 @@ def main() -> None:
     path = write_result(result, args.results)
     print("\n" + render_markdown(result))
     print(f"Written: {path}, .md and .png")
-    if not args.no_readme and args.results == RESULTS:
-        update_readme(ROOT / "README.md")
-        print("README.md: Benchmarks refilled (make benchmark-readme)")
+    if not args.no_docs and args.results == RESULTS:
+        update_page()
+        print("docs/benchmarks.md: tables refilled (make benchmark-docs)")
     if args.keep:
         print(f"Kept {base}")
     else:

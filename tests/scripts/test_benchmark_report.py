@@ -1,4 +1,4 @@
-"""The benchmark's results files and the README blocks generated from them."""
+"""The benchmark's results files and the blocks of docs/benchmarks.md generated from them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from benchmark_report import (
     latest,
     render_markdown,
     result_stem,
-    update_readme,
+    update_page,
     write_result,
 )
 
@@ -93,35 +93,39 @@ def test_results_are_written_as_json_and_markdown_named_by_date_and_commit(
     assert result_stem(real) == "2026-12-01-abc1234-realdata-dev"
 
 
-def test_readme_block_is_refilled_from_the_newest_result_of_its_kind(tmp_path: Path) -> None:
+def test_page_block_is_refilled_from_the_newest_result_of_its_kind(tmp_path: Path) -> None:
     results = tmp_path / "benchmark" / "results"
     write_result(synthetic_result("2026-11-30T09:00:00Z", wall=230.0), results)
     newest = synthetic_result("2026-12-01T11:00:00Z", wall=170.0)
     newest["commit"] = "def5678"
     write_result(newest, results)
     assert latest("synthetic", results)[1]["commit"] == "def5678"
-    readme = tmp_path / "README.md"
+    page = tmp_path / "docs" / "benchmarks.md"
+    page.parent.mkdir()
     blocks = "".join(
         f"<!-- benchmark:{kind} start -->\nold {kind}\n<!-- benchmark:{kind} end -->\n"
         for kind in KINDS
     )
-    readme.write_text(f"# Project\n\nintro\n\n{blocks}\nafter\n")
+    page.write_text(f"# Benchmarks\n\nintro\n\n{blocks}\nafter\n")
 
-    assert update_readme(readme, results, root=tmp_path) == ["synthetic"]
-    text = readme.read_text()
+    assert update_page(page, results) == ["synthetic"]
+    text = page.read_text()
     assert "old synthetic" not in text and "170.0 s" in text and "230.0 s" not in text
     assert "old real" in text and "old scale" in text  # no result of those kinds: left alone
-    assert "benchmark/results/2026-12-01-def5678.json" in text
-    assert text.startswith("# Project\n\nintro\n") and text.rstrip().endswith("after")
-    update_readme(readme, results, root=tmp_path)
-    assert readme.read_text() == text  # refilling twice changes nothing
+    # links are relative to the page, and lead to the result's files
+    link = "../benchmark/results/2026-12-01-def5678.json"
+    assert f"]({link})" in text and (page.parent / link).is_file()
+    assert "](../benchmark/results/2026-12-01-def5678.md)" in text
+    assert text.startswith("# Benchmarks\n\nintro\n") and text.rstrip().endswith("after")
+    update_page(page, results)
+    assert page.read_text() == text  # refilling twice changes nothing
 
 
-def test_readme_without_markers_is_refused_by_name(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("# Project\n<!-- benchmark:synthetic start -->\n")
+def test_page_without_markers_is_refused_by_name(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n<!-- benchmark:synthetic start -->\n")
     with pytest.raises(ValueError, match="benchmark:synthetic end"):
-        update_readme(readme, tmp_path, root=tmp_path)
+        update_page(page, tmp_path)
 
 
 def test_scale_result_renders_sizes_where_they_stopped_and_the_plot() -> None:
@@ -143,8 +147,8 @@ def test_scale_result_renders_sizes_where_they_stopped_and_the_plot() -> None:
     assert "![cost by chain size](x-scale.png)" in text
 
 
-def test_the_project_readme_holds_every_block(tmp_path: Path) -> None:
-    """`make benchmark` refills the README at its end: its markers must be there."""
-    readme = tmp_path / "README.md"
-    readme.write_text((Path(__file__).resolve().parents[2] / "README.md").read_text())
-    assert update_readme(readme, tmp_path / "no-results", root=tmp_path) == []
+def test_the_project_benchmarks_page_holds_every_block(tmp_path: Path) -> None:
+    """`make benchmark` refills docs/benchmarks.md at its end: its markers must be there."""
+    page = tmp_path / "benchmarks.md"
+    page.write_text((Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md").read_text())
+    assert update_page(page, tmp_path / "no-results") == []

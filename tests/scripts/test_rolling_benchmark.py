@@ -42,7 +42,7 @@ def rolling(tmp_path_factory) -> tuple[dict, Path]:
     env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "KEDRO_ENV"}}
     completed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "rolling_benchmark.py"), "--env", "test",
-         "--n-stores", "30", "--origins", "2", "--results", str(results), "--no-readme"],
+         "--n-stores", "30", "--origins", "2", "--results", str(results), "--no-docs"],
         env=env, capture_output=True, text=True, check=False, timeout=900,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
