@@ -15,7 +15,6 @@ from typing import Any
 import mlflow
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
-from kedro_datasets.json import JSONDataset
 from kedro_mlflow.io.models import MlflowModelTrackingDataset
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
@@ -189,13 +188,6 @@ class RegisteredEnsembleDataset(LoggedEnsembleDataset):
         found = read_version(models, version)
         logger.info("Candidate: %s version %d (%s)", name, version, found.stage)
         return found
-
-
-class OptionalJSONDataset(JSONDataset):
-    """A JSON file that may not exist yet: loads as None instead of failing."""
-
-    def load(self) -> Any:
-        return super().load() if self._exists() else None
 
 
 # MLflow column types of the pandas dtypes in the project's tables.
