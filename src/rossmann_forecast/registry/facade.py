@@ -452,14 +452,23 @@ class ModelRegistry:
     def _unfinished_registrations(self, snapshot: RegistrySnapshot) -> list[str]:
         """Versions waiting for the gate whose training run ended without finishing (FAILED or
         KILLED) and that nothing marked abandoned: ``repair`` marks them."""
-        problems = []
+        return [
+            f"{problem} (not marked abandoned yet)"
+            for problem in self._failed_registrations(snapshot).values()
+        ]
+
+    def _failed_registrations(self, snapshot: RegistrySnapshot) -> dict[int, str]:
+        """Pending versions whose training run ended without finishing, with why. A run still
+        RUNNING elsewhere may yet finish: its version is not counted."""
+        found = {}
         for version in sorted(snapshot.versions):
             if snapshot.tags(version).get(STATUS_TAG) != PENDING:
                 continue
-            problem = self.registration_problem(version, snapshot.versions[version].run_id)
-            if problem and " is still RUNNING " not in problem:
-                problems.append(f"{problem} (not marked abandoned yet)")
-        return problems
+            run_id = snapshot.versions[version].run_id
+            problem = self.registration_problem(version, run_id)
+            if problem and self.client.get_run(run_id).info.status != "RUNNING":
+                found[version] = problem
+        return found
 
     def model_files_problem(self, version: int) -> str:
         """Why ``version``'s model cannot load, or '' when its ``MLmodel`` file is there.
@@ -646,13 +655,8 @@ class ModelRegistry:
         found = self.check_invariants()
         with self._locked("repair", self._who(user)):
             pass  # _locked rolls forward and repairs before yielding
-        snapshot = self.snapshot()
-        for version in sorted(snapshot.versions):
-            if snapshot.tags(version).get(STATUS_TAG) != PENDING:
-                continue
-            problem = self.registration_problem(version, snapshot.versions[version].run_id)
-            if problem and " is still RUNNING " not in problem:
-                self.abandon(version, problem, user)
+        for version, problem in self._failed_registrations(self.snapshot()).items():
+            self.abandon(version, problem, user)
         return found
 
     def configure_notifications(
