@@ -31,8 +31,8 @@ FEATURES = Path("src/rossmann_forecast/model/features.py")
 
 def prepare(work: Path, n_stores: int) -> tuple[Path, Path]:
     """Typed sales and store tables as Parquet (what ``sales_validated`` holds)."""
-    from rossmann_forecast.raw_data import synthesize_raw_data  # noqa: PLC0415
-    from rossmann_forecast.schemas import validate_raw_table  # noqa: PLC0415
+    from rossmann_forecast.raw.files import synthesize_raw_data  # noqa: PLC0415
+    from rossmann_forecast.raw.schemas import validate_raw_table  # noqa: PLC0415
 
     sales_path, stores_path = work / "sales_validated.parquet", work / "stores_validated.parquet"
     if sales_path.exists() and stores_path.exists():

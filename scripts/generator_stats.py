@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import rmspe
-from rossmann_forecast.synthetic import (
+from rossmann_forecast.raw.synthetic import (
     KAGGLE_N_STORES,
     SyntheticData,
     _open_days_to_events,

@@ -50,8 +50,8 @@ from rossmann_forecast.pipelines.validation.nodes import (  # noqa: E402
     SEASON,
     estimate_from_windows,
 )
+from rossmann_forecast.raw.synthetic import TEST_COLUMNS  # noqa: E402
 from rossmann_forecast.segments import label_segments, segment_table  # noqa: E402
-from rossmann_forecast.synthetic import TEST_COLUMNS  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import git_commit, machine, now_utc, run_measured  # noqa: E402

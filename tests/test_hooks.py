@@ -10,7 +10,7 @@ from kedro.pipeline import Node, Pipeline
 
 from rossmann_forecast.datasets import RawFilesFingerprintDataset
 from rossmann_forecast.hooks import FINGERPRINT_DATASET, RawFilesCheckHook
-from rossmann_forecast.schemas import RawDataError
+from rossmann_forecast.raw.schemas import RawDataError
 
 
 def identity(df):

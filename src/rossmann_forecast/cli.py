@@ -508,8 +508,8 @@ def data() -> None:
 @click.pass_obj
 def synthesize(metadata: Any, n_stores: int | None, seed: int | None, env: str | None) -> None:
     """Write synthetic train.csv, store.csv and test.csv; never over real files."""
-    from rossmann_forecast.raw_data import display, synthesize_raw_data  # noqa: PLC0415
-    from rossmann_forecast.schemas import RawDataError  # noqa: PLC0415
+    from rossmann_forecast.raw.files import display, synthesize_raw_data  # noqa: PLC0415
+    from rossmann_forecast.raw.schemas import RawDataError  # noqa: PLC0415
 
     project_path, config_loader = _project_config(metadata, env)
     conf = (config_loader["parameters"].get("data_processing") or {}).get("synthetic") or {}
@@ -557,7 +557,7 @@ def _failure_message(error: BaseException) -> str:
     """The error a user acts on: the project's own error if one is in the chain (Kedro wraps
     dataset errors), else the exception's type and message and where the traceback is."""
     from rossmann_forecast.model.ensemble import InvalidInputError  # noqa: PLC0415
-    from rossmann_forecast.schemas import RawDataError  # noqa: PLC0415
+    from rossmann_forecast.raw.schemas import RawDataError  # noqa: PLC0415
 
     cause: BaseException | None = error
     while cause is not None:

@@ -21,11 +21,12 @@ from mlflow.data.meta_dataset import MetaDataset
 from mlflow.types import ColSpec, Schema
 
 import rossmann_forecast.model
-from rossmann_forecast import raw_data, registry
+from rossmann_forecast import registry
 from rossmann_forecast.lineage import git_state, lineage_tags, version_description
 from rossmann_forecast.model.boosters import BOOSTERS
 from rossmann_forecast.model.ensemble import SIGNATURE, InvalidInputError
 from rossmann_forecast.paths import project_root
+from rossmann_forecast.raw import files as raw_data
 from rossmann_forecast.registry_datasets import RegisteredVersion, read_version
 
 logger = logging.getLogger(__name__)
@@ -296,7 +297,7 @@ class RawFilesFingerprintDataset(AbstractDataset):
     """The identity of the three raw Kaggle files: loading it fingerprints them.
 
     Loads ``{"source": "synthetic"|"real", "synthetic": {"seed", "n_stores"}|None, "files":
-    {name: {"path", "sha256", "dvc_md5"}}}`` (see ``rossmann_forecast.raw_data``), which the
+    {name: {"path", "sha256", "dvc_md5"}}}`` (see ``rossmann_forecast.raw.files``), which the
     ``build_raw_data_lineage`` node turns into the run's raw-data lineage. Read-only: nothing in
     a run writes raw files (``kedro data synthesize`` does, on request).
     """

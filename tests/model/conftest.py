@@ -26,7 +26,7 @@ from rossmann_forecast.model.features import (
     features_for_request,
     fit_state,
 )
-from rossmann_forecast.synthetic import generate
+from rossmann_forecast.raw.synthetic import generate
 
 HORIZON_DAYS = 42
 NO_HISTORY_STORE = 6

@@ -13,7 +13,7 @@ from rossmann_forecast.model.features import (
     features_for_request,
     fit_state,
 )
-from rossmann_forecast.synthetic import generate
+from rossmann_forecast.raw.synthetic import generate
 
 CONFIG = FeatureConfig()
 # In generate(n_stores=12, seed=3), store 7 has no rows in the second half of 2014.

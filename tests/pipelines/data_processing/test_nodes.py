@@ -13,7 +13,7 @@ from rossmann_forecast.pipelines.data_processing.nodes import (
     validate_stores,
     validate_test,
 )
-from rossmann_forecast.schemas import RawDataError
+from rossmann_forecast.raw.schemas import RawDataError
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from rossmann_forecast.model.ensemble import SIGNATURE
 from rossmann_forecast.model.features import FeatureConfig, feature_names
 from rossmann_forecast.pipelines.data_processing import create_pipeline
 from rossmann_forecast.pipelines.data_processing.pipeline import create_raw_pipeline
-from rossmann_forecast.schemas import RawDataError
-from rossmann_forecast.synthetic import write_raw_files
+from rossmann_forecast.raw.schemas import RawDataError
+from rossmann_forecast.raw.synthetic import write_raw_files
 from tests.conftest import make_kedro_project
 
 VALIDATED = ("sales_validated", "stores_validated", "test_validated")

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from rossmann_forecast.synthetic import generate
+from rossmann_forecast.raw.synthetic import generate
 
 MODEL = "rossmann-ensemble"
 

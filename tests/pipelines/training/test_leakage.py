@@ -26,7 +26,7 @@ from rossmann_forecast.pipelines.training.nodes import (
     fit_ensemble_weights,
     fit_model_states,
 )
-from rossmann_forecast.synthetic import generate
+from rossmann_forecast.raw.synthetic import generate
 
 FEATURES = {
     "windows_days": [28, 91, 364],

@@ -211,7 +211,7 @@ code = downloaded.resolve() / "code"
 for module in (rossmann_forecast, rossmann_forecast.model.ensemble):
     assert Path(module.__file__).resolve().is_relative_to(code), module.__file__
 try:
-    import rossmann_forecast.synthetic
+    import rossmann_forecast.raw.synthetic
 except ModuleNotFoundError:
     pass
 else:

@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 
 from rossmann_forecast.model.features import FeatureConfig, build_training_table, feature_names
-from rossmann_forecast.raw_data import STORE_FILE, TEST_FILE, TRAIN_FILE
+from rossmann_forecast.raw.files import STORE_FILE, TEST_FILE, TRAIN_FILE
 
-# The pandera schemas (``rossmann_forecast.schemas``) are imported where a table is checked:
+# The pandera schemas (``rossmann_forecast.raw.schemas``) are imported where a table is checked:
 # every `kedro` command builds every pipeline, and pandera's import (~0.15 s) would otherwise
 # be paid by inference and the registry commands, which never validate a raw file.
 
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 def _validate(raw: pd.DataFrame, file_name: str) -> pd.DataFrame:
-    from rossmann_forecast.schemas import validate_raw_table  # noqa: PLC0415
+    from rossmann_forecast.raw.schemas import validate_raw_table  # noqa: PLC0415
 
     started = time.perf_counter()
     validated = validate_raw_table(raw, file_name)
@@ -112,7 +112,7 @@ def check_sales_dates(
     Raises:
         RawDataError: Naming the rows (line, Store, Date) and the rule they break.
     """
-    from rossmann_forecast.schemas import check_sales_dates as check  # noqa: PLC0415
+    from rossmann_forecast.raw.schemas import check_sales_dates as check  # noqa: PLC0415
 
     check(sales, test, max_days_past_data_end)
     return sales
@@ -134,7 +134,7 @@ def check_stores_known(
     Raises:
         RawDataError: A Store in train.csv or test.csv is not in store.csv.
     """
-    from rossmann_forecast.schemas import check_known_stores  # noqa: PLC0415
+    from rossmann_forecast.raw.schemas import check_known_stores  # noqa: PLC0415
 
     known = stores["Store"]
     check_known_stores(sales, known, TRAIN_FILE)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rossmann_forecast.raw_data import (
+from rossmann_forecast.raw.files import (
     KAGGLE_FILES,
     MARKER_FILE,
     check_raw_files,
@@ -16,7 +16,7 @@ from rossmann_forecast.raw_data import (
     sha256_file,
     synthesize_raw_data,
 )
-from rossmann_forecast.schemas import RawDataError
+from rossmann_forecast.raw.schemas import RawDataError
 
 N_STORES = 4  # the real generator, as small as it goes quickly
 

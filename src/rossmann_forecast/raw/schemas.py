@@ -31,7 +31,7 @@ import pandera.pandas as pa
 
 # The file names and the error are the raw files' (raw_data: no pandera, so that commands that
 # only check or fingerprint the files do not import it); schemas re-exports them.
-from rossmann_forecast.raw_data import (  # noqa: F401
+from rossmann_forecast.raw.files import (  # noqa: F401
     STORE_FILE,
     TEST_FILE,
     TRAIN_FILE,

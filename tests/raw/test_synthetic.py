@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from rossmann_forecast.metrics import rmspe
-from rossmann_forecast.synthetic import (
+from rossmann_forecast.raw.synthetic import (
     STORE_COLUMNS,
     TEST_COLUMNS,
     TRAIN_COLUMNS,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from kedro.io import DataCatalog
 
-from rossmann_forecast.schemas import (
+from rossmann_forecast.raw.schemas import (
     MAX_ROWS_SHOWN,
     RawDataError,
     check_known_stores,
@@ -17,7 +17,7 @@ from rossmann_forecast.schemas import (
     validate_raw_table,
 )
 
-CATALOG_FILE = Path(__file__).resolve().parents[1] / "conf/base/catalog_data_processing.yml"
+CATALOG_FILE = Path(__file__).resolve().parents[2] / "conf/base/catalog_data_processing.yml"
 DATASET_FOR_FILE = {"train.csv": "sales_raw", "store.csv": "stores_raw", "test.csv": "test_raw"}
 
 
@@ -112,7 +112,7 @@ def test_an_unused_column_is_dropped_with_a_warning_naming_it(raw_frames, caplog
     """Issue 10: an export's extra column (a note) is ignored, never refused nor used."""
     clean = validate_raw_table(raw_frames[file_name], file_name)
 
-    with caplog.at_level("WARNING", logger="rossmann_forecast.schemas"):
+    with caplog.at_level("WARNING", logger="rossmann_forecast.raw.schemas"):
         noted = validate_raw_table(raw_frames[file_name].assign(Note="checked"), file_name)
 
     assert f"{file_name} has a column the model does not use: 'Note' (ignored)" in caplog.text

@@ -232,7 +232,7 @@ def _partial_message(raw_dir: Path, present: list[str], missing: list[str]) -> s
 
 def _generate(raw_dir: Path, n_stores: int, seed: int) -> None:
     # Imported here: the generator is only needed when data must be written.
-    from rossmann_forecast.synthetic import write_raw_files  # noqa: PLC0415
+    from rossmann_forecast.raw.synthetic import write_raw_files  # noqa: PLC0415
 
     raw_dir.mkdir(parents=True, exist_ok=True)
     marker_path = raw_dir / MARKER_FILE
@@ -241,7 +241,7 @@ def _generate(raw_dir: Path, n_stores: int, seed: int) -> None:
     written = write_raw_files(raw_dir, n_stores=n_stores, seed=seed)
     paths = raw_paths(raw_dir)
     marker = {
-        "generator": "rossmann_forecast.synthetic.write_raw_files",
+        "generator": "rossmann_forecast.raw.synthetic.write_raw_files",
         "seed": seed,
         "n_stores": n_stores,
         "sha256": {name: sha256_file(Path(written.get(name, paths[name]))) for name in paths},
