@@ -109,6 +109,11 @@ def test_the_version_carries_its_full_lineage(trained):
     assert run.data.tags["lineage.git.commit"] == tags["lineage.git.commit"]
     inputs = {(d.dataset.name, t.value) for d in run.inputs.dataset_inputs for t in d.tags}
     assert ("model_input_table", "training") in inputs
+    # The drift reference every batch will be judged against is on the same run.
+    assert tags["lineage.drift_reference.artifact"] == "drift/drift_reference.json"
+    assert tags["lineage.drift_reference.trained_through"] == "2015-07-31"
+    logged = {a.path for a in client.list_artifacts(version.run_id, "drift")}
+    assert logged == {"drift/drift_reference.json"}
 
 
 def test_the_backtest_is_logged_on_the_run_and_forecasts_from_the_holdout(trained):

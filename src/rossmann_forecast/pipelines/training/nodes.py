@@ -30,6 +30,11 @@ from rossmann_forecast.model.features import FeatureConfig, FeatureState, featur
 logger = logging.getLogger(__name__)
 
 
+# Where the training run logs the served version's drift reference (catalog_training.yml's
+# drift_reference: artifact_path + file name); inference reads it from the version's run.
+DRIFT_REFERENCE_ARTIFACT = "drift/drift_reference.json"
+
+
 def _matrix(table: pd.DataFrame, names: list[str]) -> np.ndarray:
     return table[names].to_numpy(dtype="float32")
 
@@ -436,17 +441,26 @@ def assemble_served_ensemble(
     lineage: dict[str, Any],
     backtest_reference: dict[str, Any],
     feature_settings: dict[str, Any],
+    drift_reference: dict[str, Any],
     **members: tuple[str, Any],
 ) -> RossmannEnsemble:
     """The served model: the same procedure fit on every row, forecasting from after the last.
 
     ``members`` are the fitted boosters by member name. Its lineage names the backtest that
-    the gate will judge in its place.
+    the gate will judge in its place and the drift reference logged beside it (taken as an
+    input so that the reference is on the run before the version is registered).
     """
     model = _ensemble(served_state, members, blend, lineage, feature_settings)
     backtest = {**lineage["backtest_window"], **backtest_reference}
     served = {key: value for key, value in lineage.items() if key != "backtest_window"}
-    model.lineage = {**served, "role": "served", "backtest": backtest}
+    reference = {
+        "artifact": DRIFT_REFERENCE_ARTIFACT,
+        "trained_through": drift_reference["trained_through"],
+        "stores": len(drift_reference["stores"]),
+    }
+    model.lineage = {
+        **served, "role": "served", "backtest": backtest, "drift_reference": reference,
+    }  # fmt: skip
     return model
 
 
@@ -499,3 +513,23 @@ def collect_lineage(
         "ensemble_weights": blend["weights"],
         "ensemble_scale": blend["scale"],
     }
+
+
+def capture_drift_reference(
+    sales_validated: pd.DataFrame, stores_validated: pd.DataFrame, drift: dict[str, Any]
+) -> dict[str, Any]:
+    """What the served version's inputs looked like, for the drift check of every batch it
+    will forecast (``rossmann_forecast.drift``): logged as an artifact of the run that
+    registers it, and read back with the version by inference.
+
+    Args:
+        sales_validated: Every validated train row (what the served version is fitted on).
+        stores_validated: The validated store.csv rows.
+        drift: ``params:drift`` (how many weeks of per-store sales the reference keeps).
+
+    Returns:
+        The JSON-ready reference of :func:`rossmann_forecast.drift.build_reference`.
+    """
+    from rossmann_forecast.drift import build_reference  # noqa: PLC0415
+
+    return build_reference(sales_validated, stores_validated, drift)

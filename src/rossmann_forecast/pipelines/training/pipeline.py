@@ -12,6 +12,7 @@ from rossmann_forecast.model.boosters import MEMBERS
 from .nodes import (
     assemble_backtest_ensemble,
     assemble_served_ensemble,
+    capture_drift_reference,
     collect_lineage,
     cross_validate_member,
     cv_metrics_for_mlflow,
@@ -146,6 +147,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="describe_backtest",
             ),
             Node(
+                capture_drift_reference,
+                inputs=["sales_validated", "stores_validated", "params:drift"],
+                outputs="drift_reference",
+                name="capture_drift_reference",
+            ),
+            Node(
                 assemble_served_ensemble,
                 inputs={
                     "served_state": "served_feature_state",
@@ -153,6 +160,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "lineage": "model_lineage",
                     "backtest_reference": "backtest_reference",
                     "feature_settings": "feature_settings",
+                    "drift_reference": "drift_reference",
                     **{m: f"{m}_model" for m in MEMBERS},
                 },
                 outputs="ensemble_model",
