@@ -353,6 +353,17 @@ def _date_check(batch_daily: pd.DataFrame, reference: dict[str, Any], limits: di
     )
 
 
+def batch_summary(batch: pd.DataFrame) -> dict[str, Any]:
+    """Rows, stores, first and last date of a batch."""
+    dates = pd.to_datetime(batch["Date"])
+    return {
+        "rows": int(len(batch)),
+        "stores": int(batch["Store"].nunique()),
+        "first_date": dates.min().date().isoformat() if len(batch) else None,
+        "last_date": dates.max().date().isoformat() if len(batch) else None,
+    }
+
+
 def check_batch(
     batch: pd.DataFrame,
     predictions: pd.DataFrame,
@@ -376,15 +387,8 @@ def check_batch(
         names of the checks that fired), ``checks`` (each with value, limit and detail),
         ``batch`` (rows, stores, first and last date) and ``reason`` when skipped.
     """
-    dates = pd.to_datetime(batch["Date"])
     stores = {int(s) for s in batch["Store"].unique()}
-    summary = {
-        "rows": int(len(batch)),
-        "stores": len(stores),
-        "first_date": dates.min().date().isoformat() if len(batch) else None,
-        "last_date": dates.max().date().isoformat() if len(batch) else None,
-    }
-    verdict: dict[str, Any] = {"batch": summary, "drifted": [], "checks": []}
+    verdict: dict[str, Any] = {"batch": batch_summary(batch), "drifted": [], "checks": []}
     if reference is None:
         reason = "the version has no drift reference (registered before drift checks existed)"
         return {**verdict, "status": SKIPPED, "reason": reason}

@@ -9,9 +9,11 @@ import pytest
 
 from rossmann_forecast.model.ensemble import InvalidInputError
 from rossmann_forecast.pipelines.inference.nodes import (
+    check_drift,
     forecast,
     make_submission,
     prediction_log_entry,
+    shadow_forecast,
 )
 
 REFERENCE = {
@@ -91,3 +93,72 @@ def test_log_partition_is_named_after_time_version_and_run():
     )
 
     assert list(prediction_log_entry(predictions)) == ["20260105T100000Z_v2_01234567"]
+
+
+def _shadow(model, version=3):
+    return {**REFERENCE, "model": model, "version": version, "stage": "Staging"}
+
+
+def test_the_shadow_forecasts_the_same_rows_labelled_with_its_version(lifecycle, model):
+    rows = lifecycle.test_rows.head(20)
+    served = {**REFERENCE, "stage": "Production"}
+
+    shadow = shadow_forecast(_shadow(model), served, rows)
+
+    assert shadow["Id"].tolist() == rows["Id"].tolist()
+    assert set(shadow["model_version"]) == {3}
+    assert set(shadow["run_id"]) == {REFERENCE["run_id"]}
+    assert shadow_forecast(None, served, rows).empty
+    assert shadow_forecast(_shadow(model, version=2), served, rows).empty  # itself
+
+
+def test_a_shadow_that_refuses_the_rows_is_skipped_not_fatal(lifecycle, model, caplog):
+    rows = lifecycle.test_rows.head(5).assign(Store=9999)
+
+    with caplog.at_level("WARNING"):
+        shadow = shadow_forecast(_shadow(model), REFERENCE, rows)
+
+    assert shadow.empty
+    assert "Shadow forecast by rossmann-ensemble version 3 skipped: Unknown store(s)" in caplog.text
+
+
+def test_the_log_partition_holds_served_rows_then_shadow_rows():
+    served = pd.DataFrame(
+        {"Id": [1, 2], "model_version": [2, 2], "predicted_at": [REFERENCE["predicted_at"]] * 2,
+         "run_id": ["0123456789"] * 2}
+    )  # fmt: skip
+    shadow = served.assign(model_version=3)
+
+    (rows,) = prediction_log_entry(served, shadow).values()
+
+    assert rows["role"].tolist() == ["served", "served", "shadow", "shadow"]
+    assert rows["model_version"].tolist() == [2, 2, 3, 3]
+    (alone,) = prediction_log_entry(served, shadow.head(0)).values()
+    assert alone["role"].tolist() == ["served", "served"]
+
+
+DRIFT = {"enabled": True, "min_rows": 1, "min_stores": 1, "limits": {}}
+
+
+def test_a_version_without_drift_reference_is_skipped_with_a_clear_reason(lifecycle):
+    rows = lifecycle.test_rows.head(10)
+
+    verdict, html, tags = check_drift(REFERENCE, rows, rows.assign(Sales=1.0), None, DRIFT)
+
+    assert verdict["status"] == "skipped"
+    assert "no drift reference (registered before drift checks existed)" in verdict["reason"]
+    assert tags == {
+        "version": 2, "status": "skipped", "drifted": [], "batch": verdict["batch"],
+        "reason": verdict["reason"], "checked_at": REFERENCE["predicted_at"],
+    }  # fmt: skip
+    assert "Not judged: the version has no drift reference" in html
+
+
+def test_drift_switched_off_and_unknown_columns_are_said(lifecycle):
+    rows = lifecycle.test_rows.head(10).assign(Weather="sunny")
+
+    verdict, _, _ = check_drift(REFERENCE, rows, rows, None, {**DRIFT, "enabled": False})
+
+    assert verdict["status"] == "skipped"
+    assert verdict["reason"] == "switched off (drift.enabled: false)"
+    assert verdict["not_judged"] == "columns the reference does not know: Weather"

@@ -37,6 +37,9 @@ PREDICTION_COLUMNS = [
     "model_origin",
     "beyond_validated_horizon",
 ]
+# The prediction log's ``role``: the forecast that was served, or the Staging version's forecast
+# of the same rows in its shadow (monitoring compares the two once sales arrive).
+SERVED, SHADOW = "served", "shadow"
 
 
 def predict_sales(
@@ -188,18 +191,6 @@ def make_submission(predictions: pd.DataFrame) -> pd.DataFrame:
     return predictions[["Id", "Sales"]].sort_values("Id").reset_index(drop=True)
 
 
-def prediction_log_entry(predictions: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One partition of the prediction log (read by monitoring), named after run and version.
-
-    Returns:
-        ``{"<UTC time>_v<version>_<run id>": predictions}``.
-    """
-    first = predictions.iloc[0]
-    stamp = pd.Timestamp(first["predicted_at"]).strftime("%Y%m%dT%H%M%SZ")
-    run = str(first["run_id"])[:8] or "norun"
-    return {f"{stamp}_v{int(first['model_version'])}_{run}": predictions}
-
-
 def describe_prediction_run(
     model_reference: dict[str, Any], inference_input: pd.DataFrame, predictions: pd.DataFrame
 ) -> dict[str, Any]:
@@ -236,3 +227,143 @@ def prediction_metrics(predictions: pd.DataFrame) -> dict[str, dict[str, float |
         "stores": predictions["Store"].nunique(),
     }
     return {key: {"value": float(value), "step": 0} for key, value in counts.items()}
+
+
+def check_drift(
+    model_reference: dict[str, Any],
+    inference_input: pd.DataFrame,
+    predictions: pd.DataFrame,
+    stores_now: pd.DataFrame | None,
+    drift: dict[str, Any],
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """Judge the batch and its forecasts against the version's reference, before any sale is
+    known (``rossmann_forecast.drift``); never fails the run.
+
+    Args:
+        model_reference: The version that predicted, with its ``drift_reference`` (None for a
+            version registered before references existed).
+        inference_input: The batch as read.
+        predictions: Its forecasts (``predict_sales``).
+        stores_now: ``store.csv`` as it is now, or None when there is none.
+        drift: ``params:drift``.
+
+    Returns:
+        The verdict (JSON), its HTML report, and the entry the registry records as the
+        version's ``monitoring.input_drift`` tags.
+    """
+    from rossmann_forecast.drift import (  # noqa: PLC0415
+        SKIPPED,
+        batch_summary,
+        check_batch,
+        render_html,
+    )
+
+    reference = model_reference.get("drift_reference")
+    if not drift.get("enabled", True):
+        verdict = {"status": SKIPPED, "reason": "switched off (drift.enabled: false)"}
+        verdict.update(batch=batch_summary(inference_input), drifted=[], checks=[])
+    else:
+        verdict = check_batch(inference_input, predictions, reference, drift, stores_now)
+    verdict = {
+        "model_name": model_reference["model_name"],
+        "version": int(model_reference["version"]),
+        "stage": model_reference["stage"],
+        "run_id": model_reference.get("run_id") or "",
+        "checked_at": model_reference["predicted_at"],
+        **verdict,
+    }
+    known = {"Id", "Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"}
+    unknown = sorted(set(inference_input.columns) - known)
+    if unknown:
+        verdict["not_judged"] = f"columns the reference does not know: {', '.join(unknown)}"
+    _log_drift(verdict)
+    html = render_html(verdict, inference_input, reference)
+    tags = {
+        "version": verdict["version"],
+        "status": verdict["status"],
+        "drifted": verdict["drifted"],
+        "batch": verdict.get("batch", {}),
+        "reason": verdict.get("reason", ""),
+        "checked_at": verdict["checked_at"],
+    }
+    return verdict, html, tags
+
+
+def _log_drift(verdict: dict[str, Any]) -> None:
+    where = f"version {verdict['version']}'s reference"
+    if verdict["status"] == "drift":
+        fired = [c for c in verdict["checks"] if c["drifted"]]
+        logger.warning(
+            "Drift in this batch against %s: %s (report: data/08_reporting/drift/)",
+            where,
+            "; ".join(f"{c['check']}: {c['detail']}" for c in fired),
+        )
+    elif verdict["status"] == "no_drift":
+        logger.info("✓ No drift against %s (%d checks)", where, len(verdict["checks"]))
+    else:
+        logger.info("Drift not judged against %s: %s", where, verdict.get("reason"))
+    if verdict.get("not_judged"):
+        logger.info("Drift: %s", verdict["not_judged"])
+
+
+def shadow_forecast(
+    shadow_model: dict[str, Any] | None,
+    model_reference: dict[str, Any],
+    inference_input: pd.DataFrame,
+) -> pd.DataFrame:
+    """The Staging version's forecasts of the same rows, for the prediction log only.
+
+    The catalog's ``shadow_model`` loads Staging only when inference serves Production (the
+    default) and ``inference.shadow`` is on; a version that refuses the rows or fails is
+    logged and skipped: the shadow never stops the served forecast.
+
+    Args:
+        shadow_model: The Staging version loaded (as ``inference_model``), or None.
+        model_reference: The version that served the batch.
+        inference_input: The batch as read.
+
+    Returns:
+        Its forecasts (``PREDICTION_COLUMNS``), or an empty frame when there is no shadow.
+    """
+    empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
+    if shadow_model is None:
+        return empty
+    if int(shadow_model["version"]) == int(model_reference["version"]):
+        return empty
+    reference = {
+        **{key: value for key, value in shadow_model.items() if key != "model"},
+        "run_id": model_reference.get("run_id"),
+        "predicted_at": model_reference["predicted_at"],
+    }
+    try:
+        shadow = forecast(shadow_model["model"], inference_input, reference)
+    except Exception as error:  # noqa: BLE001 - the served forecast must not depend on it
+        logger.warning(
+            "Shadow forecast by %s version %s skipped: %s",
+            shadow_model["model_name"],
+            shadow_model["version"],
+            error,
+        )
+        return empty
+    return shadow
+
+
+def prediction_log_entry(
+    predictions: pd.DataFrame, shadow_predictions: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """One partition of the prediction log (read by monitoring), named after run and version.
+
+    The served rows are marked ``role=served``; the Staging version's shadow forecasts of the
+    same rows, if any, follow them marked ``role=shadow`` (never in the submission or the
+    detailed predictions file).
+
+    Returns:
+        ``{"<UTC time>_v<version>_<run id>": rows}``.
+    """
+    first = predictions.iloc[0]
+    stamp = pd.Timestamp(first["predicted_at"]).strftime("%Y%m%dT%H%M%SZ")
+    run = str(first["run_id"])[:8] or "norun"
+    rows = predictions.assign(role=SERVED)
+    if shadow_predictions is not None and len(shadow_predictions):
+        rows = pd.concat([rows, shadow_predictions.assign(role=SHADOW)], ignore_index=True)
+    return {f"{stamp}_v{int(first['model_version'])}_{run}": rows}
