@@ -8,8 +8,8 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from rossmann_forecast.datasets import RawFilesFingerprintDataset
 from rossmann_forecast.hooks import FINGERPRINT_DATASET, RawFilesCheckHook
+from rossmann_forecast.io.raw import RawFilesFingerprintDataset
 from rossmann_forecast.raw.schemas import RawDataError
 
 
