@@ -34,8 +34,3 @@ def test_pipelines_that_do_not_read_raw_files_are_not_checked(tmp_path):
     pipeline = Pipeline([Node(identity, "sales_validated", "x", name="other")])
 
     RawFilesCheckHook().before_pipeline_run(pipeline, catalog_for(tmp_path / "01_raw"))
-
-
-def test_the_fingerprint_dataset_is_read_only(tmp_path):
-    with pytest.raises(Exception, match="read-only"):
-        RawFilesFingerprintDataset(path=tmp_path.as_posix()).save({})
