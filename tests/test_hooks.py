@@ -8,8 +8,8 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
-from rossmann_forecast.datasets import RawFilesFingerprintDataset
 from rossmann_forecast.hooks import FINGERPRINT_DATASET, RawFilesCheckHook
+from rossmann_forecast.io.raw import RawFilesFingerprintDataset
 from rossmann_forecast.raw.schemas import RawDataError
 
 
@@ -34,8 +34,3 @@ def test_pipelines_that_do_not_read_raw_files_are_not_checked(tmp_path):
     pipeline = Pipeline([Node(identity, "sales_validated", "x", name="other")])
 
     RawFilesCheckHook().before_pipeline_run(pipeline, catalog_for(tmp_path / "01_raw"))
-
-
-def test_the_fingerprint_dataset_is_read_only(tmp_path):
-    with pytest.raises(Exception, match="read-only"):
-        RawFilesFingerprintDataset(path=tmp_path.as_posix()).save({})

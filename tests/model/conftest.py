@@ -17,7 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.datasets import MODEL_ENTRYPOINT, model_code_tree, model_pip_requirements
+from rossmann_forecast.io.models.packaging import (
+    MODEL_ENTRYPOINT,
+    model_code_tree,
+    model_pip_requirements,
+)
 from rossmann_forecast.model.boosters import booster
 from rossmann_forecast.model.ensemble import SIGNATURE, RossmannEnsemble
 from rossmann_forecast.model.features import (

@@ -12,12 +12,15 @@ from rossmann_forecast.registry import (
 )
 from rossmann_forecast.registry.rules import (
     check_reason,
+    initial_version_tags,
     plan_abandon,
     plan_promotion,
     plan_repair,
     plan_retention,
     plan_validation,
+    version_to_judge,
 )
+from rossmann_forecast.registry.stages import verdict_status
 from rossmann_forecast.registry.state import (
     RegistrySnapshot,
     Transition,
@@ -234,3 +237,51 @@ def test_the_gate_metric_has_one_name_and_old_versions_still_read():
     assert holdout_rmspe({"validation.holdout_rmspe": "0.09"}) == pytest.approx(0.09)
     assert holdout_rmspe({"validation.rmspe": "0.11"}) == pytest.approx(0.11)
     assert holdout_rmspe({}) is None
+
+
+# ------------------------------------------------------------------ which version the gate judges
+def _nothing_waits() -> list[int]:
+    raise AssertionError("the waiting versions are read only when nothing else decides")
+
+
+def test_the_gate_judges_the_requested_version_first():
+    chosen = version_to_judge("m", requested=3, registered_by_this_run=7, waiting=_nothing_waits)
+    assert chosen == 3
+
+
+def test_a_requested_version_whose_registration_failed_is_refused_with_the_reason():
+    with pytest.raises(RegistryError, match=r"does not judge 'm': version 3's training run"):
+        version_to_judge(
+            "m", requested=3, requested_problem="version 3's training run is FAILED",
+            registered_by_this_run=None, waiting=_nothing_waits,
+        )  # fmt: skip
+
+
+def test_the_gate_judges_the_version_this_run_registered_before_older_pending_ones():
+    chosen = version_to_judge("m", requested=None, registered_by_this_run=4, waiting=_nothing_waits)
+    assert chosen == 4
+
+
+def test_alone_the_gate_judges_the_newest_pending_version():
+    chosen = version_to_judge(
+        "m", requested=None, registered_by_this_run=None, waiting=lambda: [2, 5, 3]
+    )
+    assert chosen == 5
+
+
+def test_with_nothing_pending_the_gate_says_how_to_get_a_version():
+    with pytest.raises(RegistryError, match=r"No version of 'm' waits.*--pipelines training"):
+        version_to_judge("m", requested=None, registered_by_this_run=None, waiting=list)
+
+
+def test_a_new_version_starts_in_no_stage_waiting_for_the_gate():
+    assert initial_version_tags() == {"lifecycle.stage": "None", "validation.status": "pending"}
+
+
+def test_the_verdict_tag_and_the_verdict_file_share_one_vocabulary():
+    assert (verdict_status(True), verdict_status(False)) == ("passed", "rejected")
+    decision = plan_validation(
+        lifecycle(), 5, passed=True, metrics={}, threshold=0.1, reason="ok", run_id=None,
+        user="u", at=AT,
+    )  # fmt: skip
+    assert decision.plan.set_tags["5"]["validation.status"] == verdict_status(True)

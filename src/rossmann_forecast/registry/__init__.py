@@ -26,7 +26,12 @@ from rossmann_forecast.registry.errors import (
     VersionNotFound,
 )
 from rossmann_forecast.registry.plan import Plan
-from rossmann_forecast.registry.rules import RetentionReport, scoring_choice
+from rossmann_forecast.registry.rules import (
+    RetentionReport,
+    initial_version_tags,
+    scoring_choice,
+    version_to_judge,
+)
 from rossmann_forecast.registry.stages import (
     ABANDONED,
     ALIAS_FOR_STAGE,
@@ -48,6 +53,7 @@ from rossmann_forecast.registry.stages import (
     STATUS_TAG,
     alias_for,
     stage_for,
+    verdict_status,
 )
 from rossmann_forecast.registry.state import (
     RegistrySnapshot,
@@ -66,7 +72,6 @@ _STORE = {
     "Move": "facade",
     "PromotionResult": "facade",
     "TransitionResult": "facade",
-    "initial_version_tags": "facade",
     "CRASH_ENV": "journal",
     "CRASH_POINTS": "journal",
 }
@@ -122,4 +127,6 @@ __all__ = [
     "initial_version_tags",
     "scoring_choice",
     "stage_for",
+    "verdict_status",
+    "version_to_judge",
 ]

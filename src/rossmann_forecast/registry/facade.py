@@ -45,10 +45,8 @@ from rossmann_forecast.registry.plan import JournalEntry, Plan, next_seq, now_is
 from rossmann_forecast.registry.rules import RetentionReport
 from rossmann_forecast.registry.stages import (
     LINEAGE_COMPLETE_TAG,
-    NONE,
     PENDING,
     PRODUCTION_ALIAS,
-    STAGE_TAG,
     STATUS_TAG,
     VALIDATION_RUN_TAG,
     alias_for,
@@ -110,11 +108,6 @@ class PromotionResult:
     reason: str
     at: str
     model_uri: str
-
-
-def initial_version_tags() -> dict[str, str]:
-    """Tags the training code sets when it registers a new version."""
-    return {STAGE_TAG: NONE, STATUS_TAG: PENDING}
 
 
 def _is_version(stage_or_version: str | int) -> bool:
@@ -740,5 +733,4 @@ __all__ = [
     "RetentionReport",
     "TransitionResult",
     "current_user",
-    "initial_version_tags",
 ]

@@ -9,6 +9,7 @@ a passed version that a newer one pushed out of Staging goes back to None with
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ from rossmann_forecast.registry.stages import (
     VALIDATED_BY_TAG,
     VALIDATION_PREFIX,
     VALIDATION_RUN_TAG,
+    verdict_status,
 )
 from rossmann_forecast.registry.state import (
     RegistrySnapshot,
@@ -86,6 +88,50 @@ def _require_version(snapshot: RegistrySnapshot, version: int) -> None:
 
 
 # ------------------------------------------------------------------------------- gate
+def initial_version_tags() -> dict[str, str]:
+    """Tags a version is registered with: in no stage, waiting for the gate."""
+    return {STAGE_TAG: NONE, STATUS_TAG: PENDING}
+
+
+def version_to_judge(
+    model_name: str,
+    *,
+    requested: int | None,
+    requested_problem: str = "",
+    registered_by_this_run: int | None,
+    waiting: Callable[[], Iterable[int]],
+) -> int:
+    """Which version the gate judges: the one asked for, else the one this ``kedro run``
+    registered, else the newest version waiting for validation.
+
+    Args:
+        model_name: The registered model (for messages).
+        requested: A version a person asked for (``--params validation.version=N``).
+        requested_problem: Why ``requested`` may not be judged (its registration did not
+            complete), or "".
+        registered_by_this_run: The version the training of this run registered, if any.
+        waiting: The versions waiting for validation (pending, lineage complete, registration
+            finished); called only when neither of the above decides.
+
+    Raises:
+        RegistryError: When the requested version may not be judged, or nothing waits.
+    """
+    if requested is not None:
+        if requested_problem:
+            raise RegistryError(f"The gate does not judge {model_name!r}: {requested_problem}.")
+        return requested
+    if registered_by_this_run is not None:
+        return registered_by_this_run
+    newest = max(waiting(), default=None)
+    if newest is None:
+        raise RegistryError(
+            f"No version of {model_name!r} waits for validation. Train one with "
+            "`kedro run --pipelines training`, or judge a given one with "
+            "`kedro run --pipelines validation --params validation.version=N`."
+        )
+    return newest
+
+
 def plan_validation(
     snapshot: RegistrySnapshot,
     version: int,
@@ -110,7 +156,7 @@ def plan_validation(
     clean = {str(k): float(v) for k, v in metrics.items()}
     plan = Plan(operation="validate", user=user, reason=reason)
     verdict = {
-        STATUS_TAG: PASSED if passed else REJECTED,
+        STATUS_TAG: verdict_status(passed),
         REASON_TAG: reason,
         THRESHOLD_TAG: repr(float(threshold)),
         VALIDATED_AT_TAG: at,

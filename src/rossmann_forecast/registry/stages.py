@@ -25,7 +25,9 @@ STAGE_FOR_ALIAS = {alias: stage for stage, alias in ALIAS_FOR_STAGE.items()}
 # Production first: moving that alias is an operation's commit point.
 ALIASES = (PRODUCTION_ALIAS, STAGING_ALIAS)
 
-# The gate's verdict, in the ``validation.status`` tag.
+# The gate's verdict: one vocabulary for the ``validation.status`` tag and the ``status`` of the
+# verdict the gate writes (gate_status.json). A verdict file written before they were one says
+# "staging" for passed; only the version tag is read back, so nothing needs to read that word.
 PENDING = "pending"
 PASSED = "passed"
 REJECTED = "rejected"
@@ -57,6 +59,11 @@ GATE_METRIC = "holdout_rmspe"
 GATE_METRIC_TAG = VALIDATION_PREFIX + GATE_METRIC
 # Versions validated before the name was unified carry it as ``validation.rmspe``: read only.
 LEGACY_GATE_METRIC_TAG = "validation.rmspe"
+
+
+def verdict_status(passed: bool) -> str:
+    """The gate's verdict as stored and reported: ``passed`` or ``rejected``."""
+    return PASSED if passed else REJECTED
 
 
 def alias_for(stage: str) -> str:

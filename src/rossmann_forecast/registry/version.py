@@ -1,6 +1,6 @@
 """``RegisteredVersion``: one version of the registered model as a node sees it (no MLflow).
 
-The registry datasets (``registry_datasets``) read it from MLflow and give it MLflow's pyfunc
+The registry datasets (``io.models``) read it from MLflow and give it MLflow's pyfunc
 loader; the gate and the review receive it as a plain input.
 """
 

@@ -50,7 +50,7 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     assert _gate_status(project) | {"evaluated_at": None} == _gate_status(project) | {
         "version": 1,
         "passed": True,
-        "status": "staging",
+        "status": "passed",
         "evaluated_at": None,
     }
     promoted = _ok(project.kedro("model", "promote", "-e", "test", "--reason", "first model",

@@ -126,7 +126,7 @@ def test_the_candidate_is_scored_by_its_backtest_and_passes_below_the_threshold(
     assert loaded == ["models:/m-backtest3"]  # never the served model: it has seen these rows
     assert report["metrics"]["holdout_rmspe"] == pytest.approx(0.05, rel=1e-9)
     assert report["production"] is None
-    assert verdict["passed"] and verdict["status"] == "staging"
+    assert verdict["passed"] and verdict["status"] == "passed"
     assert verdict["version"] == 3
     assert verdict["evidence"]["kind"] == "backtest"
     assert verdict["evidence"]["holdout_start"] == "2015-07-01"

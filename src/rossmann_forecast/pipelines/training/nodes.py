@@ -476,7 +476,7 @@ def collect_lineage(
     """Everything a reviewer needs to trace the model to its data and settings.
 
     The run id and git commit are added when the version is registered
-    (``datasets.RegisteredEnsembleDataset``); the backtest's model URI once it is logged.
+    (``io.models.RegisteredEnsembleDataset``); the backtest's model URI once it is logged.
     """
     data_source = {"source": raw_data_lineage.get("source")}
     data_source.update(raw_data_lineage.get("synthetic") or {})

@@ -34,7 +34,7 @@ from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import forecast_through
 from rossmann_forecast.registry.errors import RegistryError
-from rossmann_forecast.registry.stages import REJECTED, STAGING_ALIAS
+from rossmann_forecast.registry.stages import verdict_status
 from rossmann_forecast.registry.version import RegisteredVersion
 
 logger = logging.getLogger(__name__)
@@ -525,7 +525,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": version,
         "passed": passed,
-        "status": STAGING_ALIAS if passed else REJECTED,
+        "status": verdict_status(passed),
         "estimate_rmspe": estimate["rmspe"],
         "estimate_method": estimate["method"],
         "holdout_rmspe": report["metrics"]["holdout_rmspe"],

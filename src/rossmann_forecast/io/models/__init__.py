@@ -1,0 +1,13 @@
+"""The ensemble in MLflow: logged and registered by training, read back as registered versions."""
+
+from rossmann_forecast.io.models.logged_ensemble import LoggedEnsembleDataset
+from rossmann_forecast.io.models.registered_ensemble import RegisteredEnsembleDataset
+from rossmann_forecast.io.models.registered_model import RegisteredModelDataset
+from rossmann_forecast.io.models.registered_version import RegisteredVersionDataset
+
+__all__ = [
+    "LoggedEnsembleDataset",
+    "RegisteredEnsembleDataset",
+    "RegisteredModelDataset",
+    "RegisteredVersionDataset",
+]

@@ -1,0 +1,6 @@
+"""What the gate and monitoring decide, saved into the model registry."""
+
+from rossmann_forecast.io.registry.gate_verdict import GateVerdictDataset
+from rossmann_forecast.io.registry.live_metrics_tags import LiveMetricsTagsDataset
+
+__all__ = ["GateVerdictDataset", "LiveMetricsTagsDataset"]
