@@ -515,6 +515,39 @@ class ModelRegistry:
         for key, value in tags.items():
             self.client.set_model_version_tag(self.model_name, str(version), key, value)
 
+    def record_input_drift(
+        self,
+        version: int,
+        *,
+        status: str,
+        drifted: list[str],
+        batch: dict[str, Any],
+        reason: str,
+        run_id: str | None,
+    ) -> None:
+        """Tag a version with the drift verdict of the latest batch it forecast (inference).
+
+        ``monitoring.input_drift`` is ``drift``, ``no_drift``, ``too_few_rows`` or ``skipped``;
+        ``monitoring.input_drift.checks`` names what drifted. Like the live metrics these are
+        not lifecycle state: no lock, the newest batch wins; the team server's webhooks
+        (``model_version_tag.set``) tell subscribers.
+        """
+        span = f"{batch.get('first_date')}..{batch.get('last_date')}"
+        tags = {
+            "monitoring.input_drift": status,
+            "monitoring.input_drift.checks": ", ".join(drifted) if drifted else "none",
+            "monitoring.input_drift.batch": (
+                f"{span} ({int(batch.get('rows', 0)):,} rows, {int(batch.get('stores', 0)):,} stores)"
+            ),
+            "monitoring.input_drift.at": now_iso(),
+        }
+        if reason:
+            tags["monitoring.input_drift.reason"] = reason[:5000]
+        if run_id:
+            tags["monitoring.input_drift.run_id"] = run_id
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, str(version), key, value)
+
     # ---------------------------------------------------------------- changing (lock + journal)
     def record_validation(
         self,

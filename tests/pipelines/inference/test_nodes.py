@@ -3,6 +3,8 @@ the submission and the prediction log partition."""
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pandas as pd
 import pytest
@@ -143,7 +145,7 @@ DRIFT = {"enabled": True, "min_rows": 1, "min_stores": 1, "limits": {}}
 def test_a_version_without_drift_reference_is_skipped_with_a_clear_reason(lifecycle):
     rows = lifecycle.test_rows.head(10)
 
-    verdict, html, tags = check_drift(REFERENCE, rows, rows.assign(Sales=1.0), None, DRIFT)
+    verdict, html, history, tags = check_drift(REFERENCE, rows, rows.assign(Sales=1.0), None, DRIFT)
 
     assert verdict["status"] == "skipped"
     assert "no drift reference (registered before drift checks existed)" in verdict["reason"]
@@ -152,12 +154,16 @@ def test_a_version_without_drift_reference_is_skipped_with_a_clear_reason(lifecy
         "reason": verdict["reason"], "checked_at": REFERENCE["predicted_at"],
     }  # fmt: skip
     assert "Not judged: the version has no drift reference" in html
+    assert history == {
+        "20260105T100000Z_v2_01234567.verdict.json": json.dumps(verdict, indent=2),
+        "20260105T100000Z_v2_01234567.report.html": html,
+    }
 
 
 def test_drift_switched_off_and_unknown_columns_are_said(lifecycle):
     rows = lifecycle.test_rows.head(10).assign(Weather="sunny")
 
-    verdict, _, _ = check_drift(REFERENCE, rows, rows, None, {**DRIFT, "enabled": False})
+    verdict, *_ = check_drift(REFERENCE, rows, rows, None, {**DRIFT, "enabled": False})
 
     assert verdict["status"] == "skipped"
     assert verdict["reason"] == "switched off (drift.enabled: false)"

@@ -13,6 +13,7 @@ the version was validated for are forecast, warned about and marked
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from typing import Any
@@ -235,7 +236,7 @@ def check_drift(
     predictions: pd.DataFrame,
     stores_now: pd.DataFrame | None,
     drift: dict[str, Any],
-) -> tuple[dict[str, Any], str, dict[str, Any]]:
+) -> tuple[dict[str, Any], str, dict[str, str], dict[str, Any]]:
     """Judge the batch and its forecasts against the version's reference, before any sale is
     known (``rossmann_forecast.drift``); never fails the run.
 
@@ -248,8 +249,10 @@ def check_drift(
         drift: ``params:drift``.
 
     Returns:
-        The verdict (JSON), its HTML report, and the entry the registry records as the
-        version's ``monitoring.input_drift`` tags.
+        The verdict (JSON), its HTML report, both again as this batch's files of the drift
+        history (``<partition>.verdict.json`` and ``.report.html``, the partition named as the
+        prediction log's), and the entry the registry records as the version's
+        ``monitoring.input_drift`` tags.
     """
     from rossmann_forecast.drift import (  # noqa: PLC0415
         SKIPPED,
@@ -278,6 +281,11 @@ def check_drift(
         verdict["not_judged"] = f"columns the reference does not know: {', '.join(unknown)}"
     _log_drift(verdict)
     html = render_html(verdict, inference_input, reference)
+    name = _partition_name(verdict["checked_at"], verdict["version"], verdict["run_id"])
+    history = {
+        f"{name}.verdict.json": json.dumps(verdict, indent=2),
+        f"{name}.report.html": html,
+    }
     tags = {
         "version": verdict["version"],
         "status": verdict["status"],
@@ -286,7 +294,7 @@ def check_drift(
         "reason": verdict.get("reason", ""),
         "checked_at": verdict["checked_at"],
     }
-    return verdict, html, tags
+    return verdict, html, history, tags
 
 
 def _log_drift(verdict: dict[str, Any]) -> None:
@@ -361,9 +369,13 @@ def prediction_log_entry(
         ``{"<UTC time>_v<version>_<run id>": rows}``.
     """
     first = predictions.iloc[0]
-    stamp = pd.Timestamp(first["predicted_at"]).strftime("%Y%m%dT%H%M%SZ")
-    run = str(first["run_id"])[:8] or "norun"
     rows = predictions.assign(role=SERVED)
     if shadow_predictions is not None and len(shadow_predictions):
         rows = pd.concat([rows, shadow_predictions.assign(role=SHADOW)], ignore_index=True)
-    return {f"{stamp}_v{int(first['model_version'])}_{run}": rows}
+    return {_partition_name(first["predicted_at"], first["model_version"], first["run_id"]): rows}
+
+
+def _partition_name(predicted_at: str, version: int, run_id: str) -> str:
+    """``<UTC time>_v<version>_<run id's first 8>``: one batch's files in the logs."""
+    stamp = pd.Timestamp(predicted_at).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}_v{int(version)}_{str(run_id)[:8] or 'norun'}"
