@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+from rossmann_forecast.model.boosters import MEMBERS  # noqa: E402
 from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
     ESTIMATES,
     SEASON,
@@ -178,7 +179,7 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "cv_folds": {k: v for k, v in scores["cv"].items() if k.startswith("rmspe_ensemble_")},
         "realised_rmspe": realised,
         "realised_bias": float(cut["bias"]),
-        "members": {k: cut[k] for k in ("lightgbm", "xgboost", "catboost") if k in cut},
+        "members": {k: cut[k] for k in MEMBERS if k in cut},
         "baseline_rmspe": float(cut["median_baseline"]),
         "skill": realised / float(cut["median_baseline"]),
         "gate_error": (figure - realised) / realised,
