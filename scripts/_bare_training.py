@@ -18,29 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-import xgboost as xgb
-from catboost import CatBoostRegressor
 from kedro.config import OmegaConfigLoader
 
+from rossmann_forecast.model.boosters import booster
 from rossmann_forecast.model.features import FeatureConfig, feature_names
 from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, fold_origins
 
 
 def fit(library: str, params: dict[str, Any], rounds: int, x: np.ndarray, y: np.ndarray) -> None:
-    """The library's own fit, as its documentation spells it."""
-    if library == "lightgbm":
-        lgb.train({**params, "verbosity": -1}, lgb.Dataset(x, y), num_boost_round=rounds)
-    elif library == "xgboost":
-        xgb.train(params, xgb.DMatrix(x, y, nthread=params.get("nthread", 2)), rounds)
-    elif library == "catboost":
-        CatBoostRegressor(
-            iterations=rounds, allow_writing_files=False, verbose=False, **params
-        ).fit(x, y)
-    else:
-        raise ValueError(f"no bare fit for {library}")
+    """The library's own fit: the booster table's adapter, which is the library's call as its
+    documentation spells it (build its dataset, boost) and nothing of the project around it."""
+    booster(library).fit(params, rounds, x, y)
 
 
 def main() -> None:

@@ -25,9 +25,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-# The libraries whose versions a result depends on.
-PACKAGES = ("kedro", "kedro-mlflow", "mlflow", "pandas", "numpy", "pyarrow", "lightgbm",
-            "xgboost-cpu", "catboost", "pandera")  # fmt: skip
+
+def packages() -> tuple[str, ...]:
+    """The libraries whose versions a result depends on, each booster's from its table."""
+    from rossmann_forecast.model.boosters import BOOSTERS  # noqa: PLC0415 (imports the libraries)
+
+    boosters = tuple(b.requirement for b in BOOSTERS.values())
+    return ("kedro", "kedro-mlflow", "mlflow", "pandas", "numpy", "pyarrow", *boosters, "pandera")
 
 
 @dataclass
@@ -227,7 +231,7 @@ def machine() -> dict[str, Any]:
         platform.processor(),
     )  # fmt: skip
     versions = {}
-    for package in PACKAGES:
+    for package in packages():
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

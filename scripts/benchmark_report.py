@@ -24,11 +24,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rossmann_forecast.model.boosters import BOOSTERS
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmark" / "results"
 PAGE = ROOT / "docs" / "benchmarks.md"
 KINDS = ("synthetic", "real", "scale", "rolling-synthetic", "rolling-real")
-MEMBERS = ("lightgbm", "xgboost", "catboost")
 
 
 def _seconds(value: float | None) -> str:
@@ -103,17 +104,18 @@ def targets_table(targets: list[dict[str, Any]]) -> list[str]:
 
 def accuracy_table(accuracy: dict[str, Any]) -> list[str]:
     """CV estimate vs the gate's holdout vs the cut days: ensemble, each booster, baseline."""
+    # One column per booster of the table (a result without one shows "-").
+    labels = " | ".join(b.label for b in BOOSTERS.values())
     lines = [
-        "| RMSPE (open days, Sales > 0) | ensemble | LightGBM | XGBoost | CatBoost | median "
-        "baseline | bias | rows |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| RMSPE (open days, Sales > 0) | ensemble | {labels} | median baseline | bias | rows |",
+        "|---|---:|" + "---:|" * len(BOOSTERS) + "---:|---:|---:|",
     ]
     cv = accuracy.get("cv") or {}
     if cv:
         folds = ", ".join((accuracy.get("cv_folds") or {}).values())
         lines.append(
             f"| CV estimate (folds from {folds}) | {cv['rmspe_ensemble']:.4f} | "
-            + " | ".join(f"{cv.get(f'rmspe_{m}', float('nan')):.4f}" for m in MEMBERS)
+            + " | ".join(f"{cv.get(f'rmspe_{m}', float('nan')):.4f}" for m in BOOSTERS)
             + f" | | {cv.get('bias_ensemble', float('nan')):+.2%} | |"
         )
     blocks = [("gate", "holdout: the gate's backtest from {origin}, through its pyfunc")]
@@ -125,7 +127,7 @@ def accuracy_table(accuracy: dict[str, Any]) -> list[str]:
         text = label.format(origin=block["origin"], days=accuracy.get("cut_days", 42))
         lines.append(
             f"| {text} | **{block['ensemble']:.4f}** | "
-            + " | ".join(f"{block[m]:.4f}" for m in MEMBERS)
+            + " | ".join(f"{block[m]:.4f}" if m in block else "-" for m in BOOSTERS)
             + f" | {block['median_baseline']:.4f} | {block['bias']:+.2%} | {block['rows']:,} |"
         )
     return lines

@@ -45,12 +45,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from rossmann_forecast.pipelines.validation.nodes import (  # noqa: E402
+from rossmann_forecast.model.boosters import MEMBERS  # noqa: E402
+from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
     ESTIMATES,
     SEASON,
     estimate_from_windows,
 )
 from rossmann_forecast.raw.synthetic import TEST_COLUMNS  # noqa: E402
+from rossmann_forecast.registry.stages import GATE_METRIC  # noqa: E402
 from rossmann_forecast.segments import label_segments, segment_table  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -126,7 +128,7 @@ def gate_of(project: Path) -> dict[str, Any]:
 def gate_figure(gate: dict[str, Any]) -> float:
     """The number the gate compared with its threshold (the estimate where there is one)."""
     verdict = gate["verdict"]
-    return float(verdict.get("estimate_rmspe", verdict.get("holdout_rmspe")))
+    return float(verdict.get("estimate_rmspe", verdict.get(GATE_METRIC)))
 
 
 def estimates(
@@ -167,7 +169,7 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "version": scores["version"],
         "production_before": production,
         "gate_figure": figure,
-        "gate_holdout_rmspe": float(verdict.get("holdout_rmspe", np.nan)),
+        "gate_holdout_rmspe": float(verdict.get(GATE_METRIC, np.nan)),
         "gate_passed": bool(verdict["passed"]),
         "gate_reason": verdict.get("reason"),
         "gate_windows": verdict.get("windows"),
@@ -177,7 +179,7 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "cv_folds": {k: v for k, v in scores["cv"].items() if k.startswith("rmspe_ensemble_")},
         "realised_rmspe": realised,
         "realised_bias": float(cut["bias"]),
-        "members": {k: cut[k] for k in ("lightgbm", "xgboost", "catboost") if k in cut},
+        "members": {k: cut[k] for k in MEMBERS if k in cut},
         "baseline_rmspe": float(cut["median_baseline"]),
         "skill": realised / float(cut["median_baseline"]),
         "gate_error": (figure - realised) / realised,

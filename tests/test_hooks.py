@@ -30,7 +30,23 @@ def test_a_pipeline_reading_raw_files_stops_before_any_node_when_they_are_missin
         RawFilesCheckHook().before_pipeline_run(pipeline, catalog_for(tmp_path / "01_raw"))
 
 
-def test_pipelines_that_do_not_read_raw_files_are_not_checked(tmp_path):
-    pipeline = Pipeline([Node(identity, "sales_validated", "x", name="other")])
+class CountingFingerprint:
+    """Stands in for the fingerprint dataset: counts the checks the hook asks of it."""
 
-    RawFilesCheckHook().before_pipeline_run(pipeline, catalog_for(tmp_path / "01_raw"))
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def check(self) -> None:
+        self.checks += 1
+
+
+def test_pipelines_that_do_not_read_raw_files_are_not_checked():
+    fingerprint = CountingFingerprint()
+    catalog = {FINGERPRINT_DATASET: fingerprint}
+    hook = RawFilesCheckHook()
+
+    hook.before_pipeline_run(Pipeline([Node(identity, "sales_validated", "x", name="o")]), catalog)
+    assert fingerprint.checks == 0
+    hook.before_pipeline_run(Pipeline([Node(identity, "sales_raw", "y", name="c")]), catalog)
+    assert fingerprint.checks == 1  # the same hook checks a pipeline that reads train.csv
+

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from rossmann_forecast.model.boosters import MEMBERS
+from rossmann_forecast.model.boosters import BOOSTERS
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def version_description(name: str, lineage: dict[str, Any]) -> str:
     )
     members = ", ".join(
         f"{n} {cv.get(f'rmspe_{n}', float('nan')):.4f} (w={weights.get(n, 0):.2f})"
-        for n in weights or MEMBERS
+        for n in weights or BOOSTERS
     )
     dirty = " (uncommitted changes)" if git.get("dirty") else ""
     left_out = lineage.get("features_left_out") or []
@@ -102,7 +102,7 @@ def version_description(name: str, lineage: dict[str, Any]) -> str:
         else ""
     )
     return (
-        f"{name}: LightGBM + XGBoost + CatBoost ensemble on log1p(Sales), "
+        f"{name}: {' + '.join(b.label for b in BOOSTERS.values())} ensemble on log1p(Sales), "
         f"{lineage.get('ensemble_method', 'fitted')} weights, scale "
         f"{float(lineage.get('ensemble_scale', float('nan'))):.3f}.\n"
         f"CV RMSPE {cv.get('rmspe_ensemble', float('nan')):.4f} over {len(folds) or '?'} "

@@ -214,63 +214,12 @@ def judge_live_metrics(
         run's record (tags ``monitoring.*`` of this run), and for each judged version its
         ``monitoring.*`` version tags (``live_version_tags`` writes them to the registry).
     """
-    run_id = mlflow_run.get("run_id")
     threshold = live_metrics["threshold"]
-    version_tags: list[dict[str, Any]] = []
-    rows = []
-    for entry in sorted(live_metrics["versions"].values(), key=lambda e: e["version"]):
-        window = entry["window"]
-        span = f"{entry['window_start']}..{entry['end']}"
-        if not entry["enough_data"]:
-            logger.warning(
-                "Version %d: only %d day(s) with sales in %s (need %d): not judged",
-                entry["version"],
-                window["rows"],
-                span,
-                live_metrics["min_rows"],
-            )
-        elif entry["drift"]:
-            logger.warning(
-                "✗ DRIFT: %s version %d live RMSPE %.4f over %s (%d rows) > threshold %.2f",
-                monitoring["model_name"],
-                entry["version"],
-                window["rmspe"],
-                span,
-                window["rows"],
-                threshold,
-            )
-        else:
-            logger.info(
-                "✓ No drift: %s version %d live RMSPE %.4f over %s (%d rows) <= threshold %.2f",
-                monitoring["model_name"],
-                entry["version"],
-                window["rmspe"],
-                span,
-                window["rows"],
-                threshold,
-            )
-        if entry["enough_data"]:
-            version_tags.append(
-                {
-                    "version": entry["version"],
-                    "rmspe": window["rmspe"],
-                    "drift": entry["drift"],
-                    "threshold": threshold,
-                    "window": span,
-                }
-            )
-        rows.append(
-            {
-                "version": entry["version"],
-                "live_rmspe": _finite(window["rmspe"]),
-                "live_bias": _finite(window["bias"]),
-                "overall_rmspe": _finite(entry["overall"]["rmspe"]),
-                "window": span,
-                "rows": window["rows"],
-                "judged": entry["enough_data"],
-                "drift": entry["drift"],
-            }
-        )
+    entries = sorted(live_metrics["versions"].values(), key=lambda e: e["version"])
+    for entry in entries:
+        _log_verdict(entry, live_metrics, monitoring["model_name"])
+    version_tags = [_version_tag(entry, threshold) for entry in entries if entry["enough_data"]]
+    rows = [_status_row(entry) for entry in entries]
     if live_metrics["status"] == "no_data":
         logger.warning("Monitoring: no version has enough predicted days with actual sales yet")
     drifting = [row["version"] for row in rows if row["drift"]]
@@ -282,7 +231,7 @@ def judge_live_metrics(
         "threshold": threshold,
         "window_days": live_metrics["window_days"],
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "run_id": run_id,
+        "run_id": mlflow_run.get("run_id"),
         "versions": rows,
     }
     record = {
@@ -293,6 +242,65 @@ def judge_live_metrics(
         "threshold": threshold,
     }
     return status, record, version_tags
+
+
+def _span(entry: dict[str, Any]) -> str:
+    return f"{entry['window_start']}..{entry['end']}"
+
+
+def _log_verdict(entry: dict[str, Any], live_metrics: dict[str, Any], model_name: str) -> None:
+    """Log one version's verdict: not judged (too few days), drift, or no drift."""
+    window = entry["window"]
+    if not entry["enough_data"]:
+        logger.warning(
+            "Version %d: only %d day(s) with sales in %s (need %d): not judged",
+            entry["version"],
+            window["rows"],
+            _span(entry),
+            live_metrics["min_rows"],
+        )
+        return
+    template = (
+        "✗ DRIFT: %s version %d live RMSPE %.4f over %s (%d rows) > threshold %.2f"
+        if entry["drift"]
+        else "✓ No drift: %s version %d live RMSPE %.4f over %s (%d rows) <= threshold %.2f"
+    )
+    logger.log(
+        logging.WARNING if entry["drift"] else logging.INFO,
+        template,
+        model_name,
+        entry["version"],
+        window["rmspe"],
+        _span(entry),
+        window["rows"],
+        live_metrics["threshold"],
+    )
+
+
+def _version_tag(entry: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """What ``live_version_tags`` writes on a judged version (``monitoring.*``)."""
+    return {
+        "version": entry["version"],
+        "rmspe": entry["window"]["rmspe"],
+        "drift": entry["drift"],
+        "threshold": threshold,
+        "window": _span(entry),
+    }
+
+
+def _status_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """One version's row in the status file; non-finite figures become null (valid JSON)."""
+    window = entry["window"]
+    return {
+        "version": entry["version"],
+        "live_rmspe": _finite(window["rmspe"]),
+        "live_bias": _finite(window["bias"]),
+        "overall_rmspe": _finite(entry["overall"]["rmspe"]),
+        "window": _span(entry),
+        "rows": window["rows"],
+        "judged": entry["enough_data"],
+        "drift": entry["drift"],
+    }
 
 
 def _finite(value: float) -> float | None:

@@ -209,29 +209,37 @@ def evaluate_checklist(review_metrics: dict[str, Any], review: dict[str, Any]) -
     """
     limits = review["checklist"]
     staging, production = review_metrics[STAGING], review_metrics.get(PRODUCTION)
-    items = []
+    recent_days = review_metrics["window"]["recent_days"]
+    return [
+        _better_than_production(staging, production, float(limits["max_rmspe_increase"])),
+        _reasonable_across_groups(staging, float(limits["max_group_rmspe"])),
+        _unbiased(staging, float(limits["max_abs_bias"]), float(limits["max_abs_group_bias"])),
+        _good_on_recent_data(staging, recent_days, float(limits["max_recent_rmspe"])),
+    ]
 
-    overall = staging["overall"]["rmspe"]
+
+def _better_than_production(
+    staging: dict[str, Any], production: dict[str, Any] | None, max_increase: float
+) -> dict[str, str]:
+    """Staging's holdout RMSPE at most ``max_increase`` above Production's (skipped if none)."""
+    name = "Staging better than Production"
     if production is None:
-        items.append(
-            _item(
-                "Staging better than Production",
-                SKIPPED,
-                "no version in Production yet (first promotion): nothing to compare with",
-            )
+        return _item(
+            name, SKIPPED, "no version in Production yet (first promotion): nothing to compare with"
         )
-    else:
-        reference = production["overall"]["rmspe"]
-        allowed = reference + float(limits["max_rmspe_increase"])
-        items.append(
-            _item(
-                "Staging better than Production",
-                PASS if overall <= allowed else FAIL,
-                f"holdout RMSPE {overall:.4f} (v{staging['version']}) vs {reference:.4f} "
-                f"(v{production['version']}); allowed up to {allowed:.4f}",
-            )
-        )
+    overall = staging["overall"]["rmspe"]
+    reference = production["overall"]["rmspe"]
+    allowed = reference + max_increase
+    return _item(
+        name,
+        PASS if overall <= allowed else FAIL,
+        f"holdout RMSPE {overall:.4f} (v{staging['version']}) vs {reference:.4f} "
+        f"(v{production['version']}); allowed up to {allowed:.4f}",
+    )
 
+
+def _reasonable_across_groups(staging: dict[str, Any], limit: float) -> dict[str, str]:
+    """The worst StoreType or Assortment group's RMSPE within the limit."""
     groups = {
         f"{kind} {name}": stats["rmspe"]
         for kind, key in (("StoreType", "store_type"), ("Assortment", "assortment"))
@@ -239,45 +247,39 @@ def evaluate_checklist(review_metrics: dict[str, Any], review: dict[str, Any]) -
         if stats["rows"]
     }
     worst = max(groups, key=groups.get)
-    items.append(
-        _item(
-            "Reasonable across store types",
-            PASS if groups[worst] <= float(limits["max_group_rmspe"]) else FAIL,
-            f"worst group {worst}: RMSPE {groups[worst]:.4f} "
-            f"(limit {float(limits['max_group_rmspe']):.2f})",
-        )
+    return _item(
+        "Reasonable across store types",
+        PASS if groups[worst] <= limit else FAIL,
+        f"worst group {worst}: RMSPE {groups[worst]:.4f} (limit {limit:.2f})",
     )
 
+
+def _unbiased(staging: dict[str, Any], max_bias: float, max_group_bias: float) -> dict[str, str]:
+    """Overall bias, and the most biased StoreType's, each within its limit."""
     bias = staging["overall"]["bias"]
     group_bias = {
         f"StoreType {name}": stats["bias"]
         for name, stats in staging["store_type"].items()
         if stats["rows"]
     }
-    worst_bias = max(group_bias, key=lambda k: abs(group_bias[k]))
-    unbiased = abs(bias) <= float(limits["max_abs_bias"]) and abs(group_bias[worst_bias]) <= float(
-        limits["max_abs_group_bias"]
-    )
-    items.append(
-        _item(
-            "No systematic over- or under-prediction",
-            PASS if unbiased else FAIL,
-            f"bias {bias:+.2%} overall (limit ±{float(limits['max_abs_bias']):.0%}), "
-            f"{group_bias[worst_bias]:+.2%} for {worst_bias} "
-            f"(limit ±{float(limits['max_abs_group_bias']):.0%})",
-        )
+    worst = max(group_bias, key=lambda k: abs(group_bias[k]))
+    unbiased = abs(bias) <= max_bias and abs(group_bias[worst]) <= max_group_bias
+    return _item(
+        "No systematic over- or under-prediction",
+        PASS if unbiased else FAIL,
+        f"bias {bias:+.2%} overall (limit ±{max_bias:.0%}), "
+        f"{group_bias[worst]:+.2%} for {worst} (limit ±{max_group_bias:.0%})",
     )
 
+
+def _good_on_recent_data(staging: dict[str, Any], recent_days: int, limit: float) -> dict[str, str]:
+    """RMSPE over the holdout's last ``recent_days`` days within the limit."""
     recent = staging["recent"]["rmspe"]
-    items.append(
-        _item(
-            "Good on recent data",
-            PASS if recent <= float(limits["max_recent_rmspe"]) else FAIL,
-            f"RMSPE {recent:.4f} over the last {review_metrics['window']['recent_days']} days "
-            f"(limit {float(limits['max_recent_rmspe']):.2f})",
-        )
+    return _item(
+        "Good on recent data",
+        PASS if recent <= limit else FAIL,
+        f"RMSPE {recent:.4f} over the last {recent_days} days (limit {limit:.2f})",
     )
-    return items
 
 
 def _item(name: str, status: str, detail: str) -> dict[str, str]:
@@ -498,34 +500,54 @@ def _fmt(value: float, pct: bool = False) -> str:
 def _markdown(
     versions: dict[str, Any], metrics: dict[str, Any], checklist: list[dict], plots: list[str]
 ) -> str:
-    staging, production = versions[STAGING], versions[PRODUCTION]
     roles = [r for r in ROLES if r in metrics]
-    window = metrics["window"]
     lines = [
-        f"# Review: {versions['model_name']} version {staging['version']} (Staging)",
-        "",
+        *_header_lines(versions, metrics["window"]),
+        *_checklist_lines(checklist),
+        *_overall_lines(metrics, roles),
+        *_group_lines(metrics, roles, "store_type", "StoreType"),
+        *_group_lines(metrics, roles, "assortment", "Assortment"),
+        *_distribution_lines(metrics, roles),
+        *_plot_lines(plots),
     ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _header_lines(versions: dict[str, Any], window: dict[str, Any]) -> list[str]:
+    """The title, what Staging is compared with, and the holdout's dates."""
+    staging, production = versions[STAGING], versions[PRODUCTION]
+    lines = [f"# Review: {versions['model_name']} version {staging['version']} (Staging)", ""]
     if production is None:
         lines.append(
             "**No version is in Production yet (first promotion): Staging is reported alone.**"
         )
     else:
         lines.append(f"Compared with version {production['version']} (Production).")
-    lines += [
+    return [
+        *lines,
         "",
         f"Holdout: {window['start']} .. {window['end']}; recent data: the last "
         f"{window['recent_days']} days ({window['recent_start']} .. {window['end']}). "
         "Errors over open days with sales, as the Kaggle metric.",
+    ]
+
+
+def _checklist_lines(checklist: list[dict]) -> list[str]:
+    marks = {PASS: "✅ pass", FAIL: "❌ fail", SKIPPED: "➖ skipped"}
+    return [
         "",
         "## Checklist",
         "",
         "| Item | Result | Detail |",
         "|---|---|---|",
+        *(f"| {i['item']} | {marks[i['status']]} | {i['detail']} |" for i in checklist),
     ]
-    marks = {PASS: "✅ pass", FAIL: "❌ fail", SKIPPED: "➖ skipped"}
-    lines += [f"| {i['item']} | {marks[i['status']]} | {i['detail']} |" for i in checklist]
+
+
+def _overall_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]:
+    """RMSPE and bias of each version over the whole holdout and over its recent days."""
     header = " | ".join(f"{r} v{metrics[r]['version']}" for r in roles)
-    lines += [
+    lines = [
         "",
         "## Overall and recent",
         "",
@@ -533,49 +555,54 @@ def _markdown(
         "|---|" + "---|" * len(roles),
     ]
     for scope, label in (("overall", "holdout"), ("recent", "recent days")):
-        lines.append(
-            f"| RMSPE ({label}) | "
-            + " | ".join(_fmt(metrics[r][scope]["rmspe"]) for r in roles)
-            + " |"
-        )
-        lines.append(
-            f"| bias ({label}) | "
-            + " | ".join(_fmt(metrics[r][scope]["bias"], pct=True) for r in roles)
-            + " |"
-        )
-    for key, title in (("store_type", "StoreType"), ("assortment", "Assortment")):
-        lines += [
-            "",
-            f"## By {title}",
-            "",
-            f"| {title} | rows | " + " | ".join(f"RMSPE {r} | bias {r}" for r in roles) + " |",
-            "|---|---|" + "---|---|" * len(roles),
-        ]
-        for name in sorted(metrics[STAGING][key]):
-            cells = []
-            for role in roles:
-                stats = metrics[role][key].get(name, {"rmspe": None, "bias": None})
-                cells += [_fmt(stats["rmspe"]), _fmt(stats["bias"], pct=True)]
-            rows = metrics[STAGING][key][name]["rows"]
-            lines.append(f"| {name} | {rows:,} | " + " | ".join(cells) + " |")
-    lines += [
+        rmspe = " | ".join(_fmt(metrics[r][scope]["rmspe"]) for r in roles)
+        bias = " | ".join(_fmt(metrics[r][scope]["bias"], pct=True) for r in roles)
+        lines += [f"| RMSPE ({label}) | {rmspe} |", f"| bias ({label}) | {bias} |"]
+    return lines
+
+
+def _group_lines(metrics: dict[str, Any], roles: list[str], key: str, title: str) -> list[str]:
+    """RMSPE and bias of each version per group (StoreType or Assortment) of Staging's rows."""
+    lines = [
+        "",
+        f"## By {title}",
+        "",
+        f"| {title} | rows | " + " | ".join(f"RMSPE {r} | bias {r}" for r in roles) + " |",
+        "|---|---|" + "---|---|" * len(roles),
+    ]
+    for name in sorted(metrics[STAGING][key]):
+        cells = []
+        for role in roles:
+            stats = metrics[role][key].get(name, {"rmspe": None, "bias": None})
+            cells += [_fmt(stats["rmspe"]), _fmt(stats["bias"], pct=True)]
+        rows = metrics[STAGING][key][name]["rows"]
+        lines.append(f"| {name} | {rows:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _distribution_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]:
+    """Quantiles of each version's daily predictions and of the actual sales (open days)."""
+    lines = [
         "",
         "## Distribution of daily predictions (open days)",
         "",
         "| | mean | 5% | 25% | median | 75% | 95% |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, dist in [
-        (f"{r} v{metrics[r]['version']}", metrics[r]["predictions"]) for r in roles
-    ] + [("actual", metrics["actuals"])]:
+    rows = [(f"{r} v{metrics[r]['version']}", metrics[r]["predictions"]) for r in roles]
+    for label, dist in [*rows, ("actual", metrics["actuals"])]:
         values = [dist["mean"], dist["q05"], dist["q25"], dist["q50"], dist["q75"], dist["q95"]]
         lines.append(f"| {label} | " + " | ".join(f"{v:,.0f}" for v in values) + " |")
+    return lines
+
+
+def _plot_lines(plots: list[str]) -> list[str]:
     titles = {
         "forecast_vs_actual": "Forecast vs actual over time",
         "residuals_by_store_type": "Residuals by store type",
         "error_distribution": "Error distribution",
     }
-    lines += ["", "## Plots", ""]
+    lines = ["", "## Plots", ""]
     for name in plots:
         lines += [f"### {titles.get(name, name)}", "", f"![{name}](plots/{name}.png)", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return lines

@@ -126,48 +126,17 @@ def cross_validate_member(
     """
     spec = MemberSpec.from_params(member)
     label = MEMBER_LABELS[spec.library]
-    config = FeatureConfig.from_params(feature_settings)
-    names = feature_names(config)
+    names = feature_names(FeatureConfig.from_params(feature_settings))
     holdout = _origin(forecast_origins, "holdout_origin")
-    parts = []
     origins = fold_origins(forecast_origins, cv)
+    parts = []
     for fold, origin in enumerate(origins, start=1):
         if origin >= holdout:
             raise ValueError(f"CV fold origin {origin.date()} is not before the holdout")
-        before = (model_input_table["Date"] < origin).to_numpy()
-        valid_rows = model_input_table.loc[model_input_table["block_origin"] == origin]
-        if valid_rows.empty or not before.any():
-            logger.warning(
-                "CV %s fold %d/%d (origin %s) skipped: train.csv has no %s there (a fold "
-                "origin must be a block start with history before it: see cv.fold_offsets_days "
-                "and data_processing.features.block_offsets_days)",
-                label,
-                fold,
-                len(origins),
-                origin.date(),
-                "rows to validate on" if valid_rows.empty else "rows before it",
-            )
-            continue
-        started = time.perf_counter()
-        model = fit_member(
-            spec, *fit_arrays(model_input_table, fit_positions(before, fit_rows), names)
-        )
-        prediction = predict_member(spec.library, model, _matrix(valid_rows, names))
-        logger.info(
-            "CV %s fold %d/%d (origin %s): RMSPE %.4f, %d rows, %.1f s",
-            label,
-            fold,
-            len(origins),
-            origin.date(),
-            rmspe(valid_rows["Sales"].to_numpy(), np.expm1(prediction)),
-            len(valid_rows),
-            time.perf_counter() - started,
-        )
-        parts.append(
-            valid_rows[["Store", "Date", "Sales"]].assign(
-                fold=fold, fold_origin=origin, log_prediction=prediction
-            )
-        )
+        name = f"{label} fold {fold}/{len(origins)} (origin {origin.date()})"
+        part = _validate_fold(model_input_table, fold, origin, spec, names, fit_rows, name)
+        if part is not None:
+            parts.append(part)
     if not parts:
         raise ValueError(
             f"No CV fold of {label} could be validated: origins "
@@ -177,6 +146,47 @@ def cross_validate_member(
             "training.cv.fold_offsets_days."
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def _validate_fold(
+    table: pd.DataFrame,
+    fold: int,
+    origin: pd.Timestamp,
+    spec: MemberSpec,
+    names: list[str],
+    fit_rows: dict[str, Any] | None,
+    name: str,
+) -> pd.DataFrame | None:
+    """One CV fold: fit on the rows before ``origin``, predict the block that starts there.
+
+    Returns:
+        The block's rows as ``cross_validate_member`` returns them; None (logged) when the
+        fold has no rows to validate on or none to fit on.
+    """
+    before = (table["Date"] < origin).to_numpy()
+    valid_rows = table.loc[table["block_origin"] == origin]
+    if valid_rows.empty or not before.any():
+        logger.warning(
+            "CV %s skipped: train.csv has no %s there (a fold origin must be a block start "
+            "with history before it: see cv.fold_offsets_days and "
+            "data_processing.features.block_offsets_days)",
+            name,
+            "rows to validate on" if valid_rows.empty else "rows before it",
+        )
+        return None
+    started = time.perf_counter()
+    model = fit_member(spec, *fit_arrays(table, fit_positions(before, fit_rows), names))
+    prediction = predict_member(spec.library, model, _matrix(valid_rows, names))
+    logger.info(
+        "CV %s: RMSPE %.4f, %d rows, %.1f s",
+        name,
+        rmspe(valid_rows["Sales"].to_numpy(), np.expm1(prediction)),
+        len(valid_rows),
+        time.perf_counter() - started,
+    )
+    return valid_rows[["Store", "Date", "Sales"]].assign(
+        fold=fold, fold_origin=origin, log_prediction=prediction
+    )
 
 
 def _fit_before(

@@ -15,6 +15,7 @@ import copy
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -134,26 +135,14 @@ def tune_member(
     """
     spec = MemberSpec.from_params(member)
     label = MEMBER_LABELS[spec.library]
-    names = feature_names(FeatureConfig.from_params(feature_settings))
-    matrix = model_input_table[names].to_numpy(dtype="float32")
-    target = np.log1p(model_input_table["Sales"].to_numpy(dtype="float64"))
-    actual = model_input_table["Sales"].to_numpy(dtype="float64")
-    folds = _folds(model_input_table, forecast_origins, cv, fit_rows)
+    data = _FoldData.build(model_input_table, forecast_origins, cv, feature_settings, fit_rows)
     n_trials, timeout = int(tuning["n_trials"]), tuning.get("timeout_seconds")
     records: list[dict[str, Any]] = []
 
     def objective(trial: optuna.Trial) -> float:
         values = {name: _suggest(trial, name, space) for name, space in search_space.items()}
-        trial_spec = MemberSpec.from_params(_member_with(member, values))
         started = time.perf_counter()
-        predicted, truth, per_fold = [], [], {}
-        for fit, valid, origin in folds:
-            model = fit_member(trial_spec, matrix[fit], target[fit])
-            prediction = np.expm1(predict_member(spec.library, model, matrix[valid]))
-            per_fold[f"rmspe_{origin}"] = rmspe(actual[valid], prediction)
-            predicted.append(prediction)
-            truth.append(actual[valid])
-        score = rmspe(np.concatenate(truth), np.concatenate(predicted))
+        score, per_fold = data.score(MemberSpec.from_params(_member_with(member, values)))
         seconds = time.perf_counter() - started
         best = min([score, *(r["rmspe"] for r in records)])
         records.append(
@@ -177,17 +166,59 @@ def tune_member(
     study.enqueue_trial(_current_values(member, search_space), skip_if_exists=True)
     study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=())
     trials = pd.DataFrame(records).assign(state="COMPLETE")
-    best_values = json.loads(trials.loc[trials["rmspe"].idxmin(), "params"])
-    best = _member_with(member, best_values)
+    return trials, _best_member(member, trials, label)
+
+
+def _best_member(member: dict[str, Any], trials: pd.DataFrame, label: str) -> dict[str, Any]:
+    """``member`` with the best trial's parameters; logs how it compares with conf's (trial 0)."""
+    best_trial = trials.loc[trials["rmspe"].idxmin()]
     logger.info(
         "Tuning %s... ✓ %d trials, best CV RMSPE %.4f (trial %d; conf's parameters: %.4f)",
         label,
         len(trials),
-        float(trials["rmspe"].min()),
-        int(trials.loc[trials["rmspe"].idxmin(), "number"]),
+        float(best_trial["rmspe"]),
+        int(best_trial["number"]),
         float(trials.loc[trials["number"] == 0, "rmspe"].iloc[0]),
     )
-    return trials, best
+    return _member_with(member, json.loads(best_trial["params"]))
+
+
+@dataclass(frozen=True)
+class _FoldData:
+    """The CV folds' boosters inputs, built once per study and shared by every trial."""
+
+    matrix: np.ndarray
+    target: np.ndarray
+    actual: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray, str]]
+
+    @classmethod
+    def build(
+        cls,
+        table: pd.DataFrame,
+        forecast_origins: dict[str, str],
+        cv: dict[str, Any],
+        feature_settings: dict[str, Any],
+        fit_rows: dict[str, Any] | None,
+    ) -> _FoldData:
+        names = feature_names(FeatureConfig.from_params(feature_settings))
+        return cls(
+            matrix=table[names].to_numpy(dtype="float32"),
+            target=np.log1p(table["Sales"].to_numpy(dtype="float64")),
+            actual=table["Sales"].to_numpy(dtype="float64"),
+            folds=_folds(table, forecast_origins, cv, fit_rows),
+        )
+
+    def score(self, spec: MemberSpec) -> tuple[float, dict[str, float]]:
+        """Pooled out-of-fold RMSPE of one parameter set, and each fold's (``rmspe_<origin>``)."""
+        predicted, truth, per_fold = [], [], {}
+        for fit, valid, origin in self.folds:
+            model = fit_member(spec, self.matrix[fit], self.target[fit])
+            prediction = np.expm1(predict_member(spec.library, model, self.matrix[valid]))
+            per_fold[f"rmspe_{origin}"] = rmspe(self.actual[valid], prediction)
+            predicted.append(prediction)
+            truth.append(self.actual[valid])
+        return rmspe(np.concatenate(truth), np.concatenate(predicted)), per_fold
 
 
 def tuned_parameters(**best: dict[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,11 @@ registry module. Versions come in through the catalog (``ensemble_model``, ``pro
 The gate's figure is an estimate of what the served version will score on the 42 days it
 forecasts, not the holdout alone: the holdout's squared errors pooled with those of the CV fold
 that forecast the same calendar weeks a year earlier (``season_window``), so that the season
-the forecast falls in (Christmas, Easter, summer) is in the number. The rule (``decide_gate``)
-then asks three things of it, each on the same windows: under the absolute threshold (a conf
-option; in a hard season it is waived for a candidate at least as good as Production), clearly
-better than the per-(Store, DayOfWeek, Promo) median baseline, and not worse than Production.
+the forecast falls in (Christmas, Easter, summer) is in the number (``estimate.py`` makes it).
+The rule (``decide_gate``) then asks three things of it, each on the same windows: under the
+absolute threshold (a conf option; in a hard season it is waived for a candidate at least as
+good as Production), clearly better than the per-(Store, DayOfWeek, Promo) median baseline, and
+not worse than Production.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import forecast_through
 from rossmann_forecast.registry.errors import RegistryError
+<<<<<<< HEAD
 from rossmann_forecast.registry.stages import verdict_status
+=======
+from rossmann_forecast.registry.stages import GATE_METRIC, REJECTED, STAGING_ALIAS
+>>>>>>> issue-21-tidy
 from rossmann_forecast.registry.version import RegisteredVersion
+
+from .estimate import estimate_windows
 
 logger = logging.getLogger(__name__)
 
@@ -115,15 +121,15 @@ def _scores(predictions: pd.DataFrame, stores: pd.DataFrame, recent_days: int) -
     frame = predictions.merge(stores[["Store", "StoreType"]], on="Store", how="left")
     actual, predicted = frame["Sales"].to_numpy(), frame["prediction"].to_numpy()
     scores = {
-        "holdout_rmspe": rmspe(actual, predicted),
+        GATE_METRIC: rmspe(actual, predicted),
         "holdout_bias": mean_percentage_error(actual, predicted),
     }
     recent = frame["Date"] >= frame["Date"].max() - pd.Timedelta(days=recent_days - 1)
-    scores[f"holdout_rmspe_last_{recent_days}d"] = rmspe(actual[recent], predicted[recent])
+    scores[f"{GATE_METRIC}_last_{recent_days}d"] = rmspe(actual[recent], predicted[recent])
     for store_type, rows in frame.groupby("StoreType"):
         position = frame.index.get_indexer(rows.index)
         if (actual[position] > 0).any():
-            scores[f"holdout_rmspe_storetype_{store_type}"] = rmspe(
+            scores[f"{GATE_METRIC}_storetype_{store_type}"] = rmspe(
                 actual[position], predicted[position]
             )
     return scores
@@ -189,143 +195,6 @@ def season_window(candidate: RegisteredVersion, validation: dict[str, Any]) -> d
             "train.csv too short, or training.cv.fold_offsets_days without 322 and 364"
         ),
     }  # fmt: skip
-
-
-def _window_baseline(history: pd.DataFrame, start: pd.Timestamp, days: int) -> dict[str, Any]:
-    """The median baseline fitted before ``start``, scored on the ``days`` after it."""
-    dates = history["Date"]
-    rows = history.loc[(dates >= start) & (dates < start + pd.Timedelta(days=days))]
-    rows = rows.loc[(rows["Open"] == 1) & (rows["Sales"] > 0)]
-    forecast = median_baseline(history.loc[dates < start], rows)
-    known = np.isfinite(forecast)
-    if not known.any():  # no store of the window sold before it: no baseline to compare with
-        return {"rmspe": float("nan"), "rows": 0}
-    return {
-        "rmspe": rmspe(rows["Sales"].to_numpy()[known], forecast[known]),
-        "rows": int(known.sum()),
-    }
-
-
-def _pooled(windows: list[dict[str, Any]], key: str) -> float:
-    """RMSPE over the union of the windows' rows, from each window's RMSPE and row count."""
-    rows = np.array([w["rows"] for w in windows], dtype="float64")
-    squares = np.array([w[key] for w in windows], dtype="float64") ** 2
-    return float(np.sqrt((rows * squares).sum() / rows.sum()))
-
-
-SEASON, HOLDOUT_SEASON = "forecast weeks a year earlier", "holdout weeks a year earlier"
-ESTIMATES = ("holdout", "pooled", "season_ratio", "baseline_ratio", "damped_baseline_ratio")
-
-
-def _combine(
-    method: str, holdout: dict, season: dict | None, before: dict | None, key: str
-) -> float:
-    """One way of carrying the holdout's figure into the forecast's season (see conf).
-
-    ``key`` is ``rmspe`` (the candidate's) or ``baseline_rmspe`` (the median baseline's, made
-    the same way, for the skill). The ratios measure how much harder the forecast's weeks were
-    than the holdout's weeks a year earlier: for the same procedure (``season_ratio``), or for
-    the median baseline (``baseline_ratio``, and its square root ``damped_baseline_ratio``),
-    which needs little history, so that a fold a year earlier that had too little data to learn
-    a season from (the data's first Christmas) does not count as the season's difficulty.
-    """
-    if method == "holdout" or season is None or before is None:
-        return float(holdout[key])
-    if method == "pooled":
-        return _pooled([holdout, season], key)
-    source = "rmspe" if method == "season_ratio" else "baseline_rmspe"
-    if not before[source] > 0 or not np.isfinite(season[source]):  # no yardstick: pool
-        return _pooled([holdout, season], key)
-    ratio = season[source] / before[source]
-    if method == "damped_baseline_ratio":
-        ratio = np.sqrt(ratio)
-    return float(holdout[key] * ratio)
-
-
-def estimate_from_windows(method: str, windows: list[dict[str, Any]], key: str = "rmspe") -> float:
-    """The estimate by ``method`` from a gate's ``windows`` (as its verdict records them).
-
-    The rolling benchmark uses it to compare every method on the same recorded windows.
-    """
-    named = {w["name"]: w for w in windows}
-    return _combine(method, named["holdout"], named.get(SEASON), named.get(HOLDOUT_SEASON), key)
-
-
-def estimate_windows(
-    holdout_scores: dict[str, float],
-    holdout_table: pd.DataFrame,
-    sales_train_window: pd.DataFrame,
-    year_earlier: dict[str, Any],
-    block_days: int,
-    method: str,
-    fallback: str = "holdout",
-) -> dict[str, Any]:
-    """The gate's estimate of the next weeks, from the holdout and the folds a year earlier.
-
-    Returns:
-        ``method``, ``rmspe`` (the estimate), ``baseline_rmspe`` (the median baseline's, made
-        the same way from the same windows), ``skill`` (their ratio) and ``windows``: what each
-        window is, its dates, rows, RMSPE and baseline RMSPE.
-    """
-    for name, value in (("estimate", method), ("estimate_fallback", fallback)):
-        if value not in ESTIMATES:
-            raise ValueError(f"validation.{name} must be one of {list(ESTIMATES)}, not {value!r}")
-    start = holdout_table["Date"].min()
-    history = pd.concat([sales_train_window, holdout_table], ignore_index=True)
-    holdout_baseline = _window_baseline(history, start, int(holdout_table["Date"].nunique()))
-    windows = [
-        {
-            "name": "holdout",
-            "start": str(start.date()),
-            "end": str(holdout_table["Date"].max().date()),
-            "rows": int((holdout_table["Sales"] > 0).sum()),
-            "rmspe": float(holdout_scores["holdout_rmspe"]),
-            "baseline_rmspe": holdout_baseline["rmspe"],
-            "model": "the candidate's backtest",
-        }
-    ]
-    names = {
-        "season": "forecast weeks a year earlier",
-        "holdout_season": "holdout weeks a year earlier",
-    }
-    folds = {}
-    if year_earlier["found"]:
-        for key, name in names.items():
-            fold = year_earlier[key]
-            origin = pd.Timestamp(fold["origin"])
-            baseline = _window_baseline(sales_train_window, origin, block_days)
-            folds[key] = {
-                "name": name,
-                "start": fold["origin"],
-                "end": str((origin + pd.Timedelta(days=block_days - 1)).date()),
-                "rows": fold["rows"],
-                "rmspe": fold["rmspe"],
-                "baseline_rmspe": baseline["rmspe"],
-                "model": f"the candidate's CV {fold['fold']}",
-            }
-            windows.append(folds[key])
-    season, before = folds.get("season"), folds.get("holdout_season")
-    unlearnt = None
-    if folds and not year_earlier.get("learnt", True) and method != fallback:
-        unlearnt = (
-            f"the fold of the forecast's weeks a year earlier ({season['start']}) was trained from "
-            f"{year_earlier.get('training_start')}, less than a year before it: it had never seen "
-            f"those weeks, so the estimate is made by {fallback}"
-        )
-        method = fallback
-    estimate = _combine(method, windows[0], season, before, "rmspe")
-    baseline_estimate = _combine(method, windows[0], season, before, "baseline_rmspe")
-    return {
-        "method": method if folds else "holdout",
-        "unlearnt_season": unlearnt,
-        "rmspe": estimate,
-        "baseline_rmspe": baseline_estimate,
-        "skill": estimate / baseline_estimate,
-        "windows": windows,
-        # The other ways, for the record (the rolling benchmark compares them over origins).
-        "alternatives": {m: _combine(m, windows[0], season, before, "rmspe") for m in ESTIMATES},
-        "season_missing": None if folds else year_earlier["why"],
-    }
 
 
 def evaluate_holdout(
@@ -425,8 +294,8 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
         "production": True,
     }
     if production is not None:
-        limit = production["metrics"]["holdout_rmspe"] * (1 + rule["production_tolerance"])
-        checks["production"] = bool(report["metrics"]["holdout_rmspe"] <= limit)
+        limit = production["metrics"][GATE_METRIC] * (1 + rule["production_tolerance"])
+        checks["production"] = bool(report["metrics"][GATE_METRIC] <= limit)
     checks["waived"] = bool(
         not checks["threshold"]
         and rule["seasonal_waiver"]
@@ -461,7 +330,7 @@ def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
     )
     production = report["production"]
     if production is not None:
-        ours, theirs = report["metrics"]["holdout_rmspe"], production["metrics"]["holdout_rmspe"]
+        ours, theirs = report["metrics"][GATE_METRIC], production["metrics"][GATE_METRIC]
         verdict = "not worse than" if checks["production"] else "worse than"
         parts.append(
             f"holdout {ours:.4f} {verdict} Production v{production['version']}'s {theirs:.4f} "
@@ -493,7 +362,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
             production["version"],
             production["scored_model"]["kind"],
             production["scored_model"]["origin"],
-            production["metrics"]["holdout_rmspe"],
+            production["metrics"][GATE_METRIC],
         )
     if estimate["season_missing"]:
         logger.warning("The estimate is the holdout alone: %s", estimate["season_missing"])
@@ -501,7 +370,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         logger.info("Estimate: %s", estimate["unlearnt_season"])
     logger.info(
         "Validation RMSPE: %.4f, estimate of the next weeks %.4f (version %d: %s)",
-        report["metrics"]["holdout_rmspe"],
+        report["metrics"][GATE_METRIC],
         estimate["rmspe"],
         version,
         _windows_text(estimate),
@@ -520,7 +389,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         estimate_skill=float(estimate["skill"]),
     )
     if production is not None:
-        metrics["production_holdout_rmspe"] = float(production["metrics"]["holdout_rmspe"])
+        metrics[f"production_{GATE_METRIC}"] = float(production["metrics"][GATE_METRIC])
         metrics["production_version"] = float(production["version"])
     return {
         "version": version,
@@ -528,7 +397,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         "status": verdict_status(passed),
         "estimate_rmspe": estimate["rmspe"],
         "estimate_method": estimate["method"],
-        "holdout_rmspe": report["metrics"]["holdout_rmspe"],
+        GATE_METRIC: report["metrics"][GATE_METRIC],
         "skill": estimate["skill"],
         "threshold": threshold,
         "checks": checks,
@@ -560,7 +429,6 @@ def gate_metrics_for_mlflow(report: dict[str, Any]) -> dict[str, dict[str, float
 
 __all__ = [
     "decide_gate",
-    "estimate_windows",
     "gate_rule",
     "season_window",
     "evaluate_holdout",
