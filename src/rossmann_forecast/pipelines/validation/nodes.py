@@ -34,11 +34,7 @@ import pandas as pd
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import forecast_through
 from rossmann_forecast.registry.errors import RegistryError
-<<<<<<< HEAD
-from rossmann_forecast.registry.stages import verdict_status
-=======
-from rossmann_forecast.registry.stages import GATE_METRIC, REJECTED, STAGING_ALIAS
->>>>>>> issue-21-tidy
+from rossmann_forecast.registry.stages import GATE_METRIC, verdict_status
 from rossmann_forecast.registry.version import RegisteredVersion
 
 from .estimate import estimate_windows
