@@ -49,4 +49,3 @@ def test_pipelines_that_do_not_read_raw_files_are_not_checked():
     assert fingerprint.checks == 0
     hook.before_pipeline_run(Pipeline([Node(identity, "sales_raw", "y", name="c")]), catalog)
     assert fingerprint.checks == 1  # the same hook checks a pipeline that reads train.csv
-
