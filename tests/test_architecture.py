@@ -62,7 +62,7 @@ IO_MODULES = {
     "rossmann_forecast.mlflow_records",
     "rossmann_forecast.hooks",
     "rossmann_forecast.cli",
-    "rossmann_forecast.command_context",
+    *(f"rossmann_forecast.cli.{path.stem}" for path in (PACKAGE / "cli").glob("[!_]*.py")),
     "rossmann_forecast.tracking_server",
 }
 REGISTRY_STORE = {

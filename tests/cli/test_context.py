@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from rossmann_forecast.command_context import config_loader_for, files_mentioning
+from rossmann_forecast.cli.context import config_loader_for, files_mentioning
 from rossmann_forecast.settings import CONFIG_LOADER_ARGS
 
 PROJECT_CONF = Path(__file__).resolve().parents[1] / "conf"
