@@ -6,20 +6,19 @@ replaces Kedro's), and ``python -m rossmann_forecast`` runs its ``run`` (``find_
   the registry without a session; ``kedro model predict|review``: ``model_pipelines.py``,
   a pipeline in a session.
 - ``kedro data synthesize``: ``data.py``.
-- ``kedro run``: ``run.py``, Kedro's command with a failure reported once.
+- ``kedro run``: ``kedro_run.py``, Kedro's command with a failure reported once.
 - ``context.py``: what they share (project path, configuration, the registry's context,
   exit codes).
 """
 
 import click
 
-from rossmann_forecast.cli.data import data
-from rossmann_forecast.cli.model import model
-from rossmann_forecast.cli.model_pipelines import predict, review
+from rossmann_forecast.cli import data, model, model_pipelines
 
-# Binds the command over the submodule of the same name: Kedro reads ``cli.run`` as a command.
-# Import the module's other names with ``from rossmann_forecast.cli.run import ...``.
-from rossmann_forecast.cli.run import run
+# Kedro reads ``cli.run`` as the run command, so the module that defines it is not named run.py
+# (the command would hide the module of the same name). Likewise the groups are reached through
+# their modules (``model.model``), so that ``rossmann_forecast.cli.model`` stays the module.
+from rossmann_forecast.cli.kedro_run import run
 
 __all__ = ["cli", "run"]
 
@@ -29,8 +28,8 @@ def cli() -> None:
     """Project commands."""
 
 
-model.add_command(predict)
-model.add_command(review)
-cli.add_command(model)
-cli.add_command(data)
+model.model.add_command(model_pipelines.predict)
+model.model.add_command(model_pipelines.review)
+cli.add_command(model.model)
+cli.add_command(data.data)
 cli.add_command(run)
