@@ -61,7 +61,7 @@ IO_MODULES = {
     IO_PACKAGE,
     "rossmann_forecast.hooks",
     "rossmann_forecast.cli",
-    "rossmann_forecast.command_context",
+    *(f"rossmann_forecast.cli.{path.stem}" for path in (PACKAGE / "cli").glob("[!_]*.py")),
     "rossmann_forecast.tracking_server",
 }
 REGISTRY_STORE = {

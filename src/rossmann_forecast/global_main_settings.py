@@ -1,1 +1,1 @@
-"""Empty on purpose: see ``main_settings`` (it saves every ``kedro`` command a slow search)."""
+"""Empty on purpose, and here because dynaconf looks for it here: ``startup.py`` says why (1.)."""

@@ -3,8 +3,6 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/
 """
 
-import warnings
-
 from omegaconf.resolvers import oc
 
 from rossmann_forecast.hooks import (
@@ -18,22 +16,11 @@ from rossmann_forecast.hooks import (
     UnfinishedRunsHook,
 )
 from rossmann_forecast.paths import project_root
+from rossmann_forecast.startup import import_pipeline_model_quietly
 
-# kedro-mlflow 2.0.3 defines KedroPipelineModel.predict without type hints, and MLflow warns
-# about it ("Add type hints to the `predict` method") when that class is first imported: by
-# kedro-mlflow's hook, at the start of every `kedro` command, before the command's answer. It
-# is not about our model (whose predict is typed). MLflow raises it inside its own
-# `catch_warnings` + `simplefilter("once")`, which overrides any filterwarnings entry, so the
-# class is imported here (settings load before plugin hooks) while that one warning is caught;
-# any other warning raised by the import is shown as usual.
-with warnings.catch_warnings(record=True) as _caught:
-    warnings.simplefilter("always")
-    import kedro_mlflow.mlflow.kedro_pipeline_model  # noqa: F401
-for _warning in _caught:
-    if "Add type hints to the `predict` method" not in str(_warning.message):
-        warnings.warn_explicit(
-            _warning.message, _warning.category, _warning.filename, _warning.lineno
-        )
+# Before plugin hooks load: keeps MLflow's warning about kedro-mlflow's class out of every
+# command's output (startup.py gathers this and the other start-up tricks).
+import_pipeline_model_quietly()
 
 # kedro-mlflow registers its own hook through its entry point. Ours stop a copied project
 # folder from writing into the original's artifacts, stop a run whose raw files are missing

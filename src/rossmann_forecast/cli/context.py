@@ -1,4 +1,7 @@
-"""The Kedro context a registry command needs, made without a ``KedroSession``.
+"""What the project's commands share: where the project is, its configuration, the Kedro
+context a registry command needs, and the errors that become exit codes.
+
+The Kedro context a registry command needs is made without a ``KedroSession``.
 
 ``kedro model status`` reads one parameter group and talks to MLflow. A session would also load
 every plugin's hooks, describe the git checkout and keep a session store, and its context would
@@ -16,10 +19,77 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import click
 import fsspec
+
+from rossmann_forecast.startup import hook_manager
 
 CONFIG_SUFFIXES = (".yml", ".yaml", ".json")
 _GLOB_CHARACTERS = frozenset("*?[]{}")
+EXIT_BUSY = 75  # EX_TEMPFAIL: the registry was locked by someone else for too long
+
+
+class CommandError(click.ClickException):
+    """A refusal or error for the user (message on stderr), with its exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def project_path_of(metadata: Any) -> Path:
+    """The project's root: from the ``metadata`` ``kedro`` passes, else found from the cwd."""
+    if metadata is not None and getattr(metadata, "project_path", None):
+        return Path(metadata.project_path)
+    from kedro.utils import find_kedro_project  # noqa: PLC0415
+
+    found = find_kedro_project(Path.cwd())
+    if found is None:
+        raise click.ClickException("Run this command inside the Kedro project.")
+    return Path(found)
+
+
+def bootstrapped(metadata: Any) -> tuple[Path, str]:
+    """The project path and package name; the project is bootstrapped (settings, logging) by
+    ``kedro`` itself when it passes ``metadata``, here otherwise."""
+    if metadata is not None and getattr(metadata, "project_path", None):
+        return Path(metadata.project_path), metadata.package_name
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    found = bootstrap_project(project_path_of(metadata))
+    return Path(found.project_path), found.package_name
+
+
+def project_config(metadata: Any, env: str | None) -> tuple[Path, Any]:
+    """The project path and its config loader for ``env``, without starting a session.
+
+    No session: nothing here needs MLflow, so the command neither opens nor writes to it.
+    """
+    from kedro.framework.project import settings  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    project_path = project_path_of(metadata)
+    bootstrap_project(project_path)
+    config_loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return project_path, config_loader
+
+
+def lost_server(error: BaseException, project_path: Path | None = None) -> str:
+    """The one-line message for an error that says the tracking server did not answer, or ""."""
+    import mlflow  # noqa: PLC0415
+
+    from rossmann_forecast.tracking_server import UnfinishedRuns, lost_server_message  # noqa: PLC0415
+
+    mine = UnfinishedRuns(project_path / "data").mine() if project_path else None
+    return lost_server_message(
+        error,
+        mine.tracking_uri if mine else mlflow.get_tracking_uri(),
+        mine.run_id if mine else None,
+    )
 
 
 def files_mentioning(
@@ -93,7 +163,6 @@ def registry_context(project_path: Path, package_name: str, env: str | None, gro
     unless ``settings.DISABLE_HOOKS_FOR_PLUGINS`` disables it; other plugins' hooks do not
     configure MLflow and are not loaded.
     """
-    from kedro.framework.hooks import _create_hook_manager  # noqa: PLC0415
     from kedro.framework.project import settings  # noqa: PLC0415
 
     env = env or os.getenv("KEDRO_ENV")
@@ -104,19 +173,19 @@ def registry_context(project_path: Path, package_name: str, env: str | None, gro
         settings.CONFIG_LOADER_CLASS,
         dict(settings.CONFIG_LOADER_ARGS),
     )
-    hook_manager = _create_hook_manager()
+    hooks = hook_manager()  # startup.py: why a hook manager of our own
     for hook in settings.HOOKS:
-        hook_manager.register(hook)
+        hooks.register(hook)
     if "kedro-mlflow" not in settings.DISABLE_HOOKS_FOR_PLUGINS:
         from kedro_mlflow.framework.hooks import MlflowHook  # noqa: PLC0415
 
-        hook_manager.register(MlflowHook())
+        hooks.register(MlflowHook())
     context = settings.CONTEXT_CLASS(
         package_name=package_name,
         project_path=project_path,
         config_loader=config_loader,
         env=env,
-        hook_manager=hook_manager,
+        hook_manager=hooks,
     )
-    hook_manager.hook.after_context_created(context=context)
+    hooks.hook.after_context_created(context=context)
     return context

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from rossmann_forecast.command_context import config_loader_for, files_mentioning
+from rossmann_forecast.cli.context import config_loader_for, files_mentioning
 from rossmann_forecast.settings import CONFIG_LOADER_ARGS
 
-PROJECT_CONF = Path(__file__).resolve().parents[1] / "conf"
+PROJECT_CONF = Path(__file__).resolve().parents[2] / "conf"
 PARAMETER_PATTERNS = ["parameters*", "parameters*/**", "**/parameters*"]
 LOADER_ARGS = {
     "base_env": "base",
