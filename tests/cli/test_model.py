@@ -57,12 +57,26 @@ def test_promote_status_history_describe_and_refusals(tracking):
     assert first.returncode == 0, first.stderr
     assert f"✓ Model version {v1} is now in Production" in first.stdout
     assert "archived" not in first.stdout
+    assert "Live: no comparison on actual sales yet" in first.stdout
 
     v2 = validated(registry, factory, rmspe=0.0921)
+    # Monitoring compared v2, in v1's shadow, on live weeks; and inference judged v1's batch.
+    registry.record_shadow_comparison(
+        v2, champion=v1, rmspe=0.091, champion_rmspe=0.104, store_days=4212,
+        since="2015-08-03", until="2015-09-14", run_id=None,
+    )  # fmt: skip
+    registry.record_input_drift(
+        v1, status="drift", drifted=["Promo uniformity"], run_id=None, reason="",
+        batch={"rows": 41088, "stores": 856, "first_date": "2015-08-01", "last_date": "2015-09-17"},
+    )  # fmt: skip
     second = kedro_model(env, "promote", "--reason", "better on recent weeks", "--user", "bob")
     assert second.returncode == 0, second.stderr
     assert f"✓ Model version {v2} is now in Production" in second.stdout
     assert f"✓ Previous Production model (version {v1}) archived" in second.stdout
+    assert (
+        f"Live: live since 2015-08-03, 4,212 store-days: version {v2} 0.091 vs version {v1} "
+        "0.104 (the version that served them)"
+    ) in second.stdout
 
     rejected = validated(registry, factory, passed=False, rmspe=0.31)
     refused = kedro_model(env, "promote", "--version", str(rejected), "--reason", "please")
@@ -81,6 +95,7 @@ def test_promote_status_history_describe_and_refusals(tracking):
     assert "bob" in rows[v2]
     assert rows[v1].split()[1:4] == ["Archived", "passed", "0.0978"]
     assert "synthetic (seed 42)" in rows[v1]
+    assert "drift: Promo uniformity" in rows[v1]  # the latest batch's drift verdict
     assert rows[rejected].split()[1:3] == ["None", "rejected"]
 
     history = kedro_model(env, "history")

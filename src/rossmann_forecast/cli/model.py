@@ -110,7 +110,7 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
         data = " ".join(part for part in (row.data_source, row.data_version) if part) or "-"
         table.append(
             [row.version, row.stage, row.validation_status, rmspe, row.registered_at, data,
-             row.promoted_by or "-", row.note or ""]
+             row.input_drift, row.promoted_by or "-", row.note or ""]
         )  # fmt: skip
     _echo_table(
         [
@@ -120,6 +120,7 @@ def status(registry: ModelRegistry, params: dict[str, Any]) -> None:
             "HOLDOUT RMSPE",
             "REGISTERED (UTC)",
             "DATA",
+            "INPUT DRIFT",
             "PROMOTED BY",
             "NOTE",
         ],
@@ -170,6 +171,14 @@ def promote(
         click.echo(f"✓ Previous Production model (version {result.previous_production}) archived")
     click.echo(f"  {result.operation} #{result.seq} by {result.user}: {result.reason}")
     click.echo(f"  Load it with {result.model_uri}")
+    live = registry.live_comparison(result.version)
+    click.echo(
+        f"  Live: {live}"
+        if live
+        else "  Live: no comparison on actual sales yet (a Staging version is scored in "
+        "Production's shadow by every inference run; `kedro run --pipelines monitoring` "
+        "compares them once sales arrive)"
+    )
 
 
 def _format_metrics(metrics: dict[str, float]) -> str:

@@ -47,6 +47,7 @@ from rossmann_forecast.registry.stages import (
     LINEAGE_COMPLETE_TAG,
     PENDING,
     PRODUCTION_ALIAS,
+    SHADOW_PREFIX,
     STATUS_TAG,
     VALIDATION_RUN_TAG,
     alias_for,
@@ -59,6 +60,7 @@ from rossmann_forecast.registry.state import (
     VersionStatus,
     grouped_tags,
     holdout_rmspe,
+    live_comparison,
     ms_to_iso,
     no_version_message,
     nothing_in_stage_message,
@@ -547,6 +549,42 @@ class ModelRegistry:
             tags["monitoring.input_drift.run_id"] = run_id
         for key, value in tags.items():
             self.client.set_model_version_tag(self.model_name, str(version), key, value)
+
+    def record_shadow_comparison(
+        self,
+        version: int,
+        *,
+        champion: int,
+        rmspe: float,
+        champion_rmspe: float,
+        store_days: int,
+        since: str,
+        until: str,
+        run_id: str | None,
+    ) -> None:
+        """Tag a version with its live RMSPE in the shadow of ``champion`` on the same
+        store-days (monitoring); read by ``kedro model promote`` and the review. Not
+        lifecycle state: no lock, the newest monitoring run wins."""
+        tags = {
+            "vs_version": str(int(champion)),
+            "rmspe": repr(float(rmspe)),
+            "champion_rmspe": repr(float(champion_rmspe)),
+            "store_days": str(int(store_days)),
+            "since": since,
+            "until": until,
+            "at": now_iso(),
+        }
+        if run_id:
+            tags["run_id"] = run_id
+        for key, value in tags.items():
+            self.client.set_model_version_tag(
+                self.model_name, str(version), SHADOW_PREFIX + key, value
+            )
+
+    def live_comparison(self, version: int) -> str | None:
+        """``state.live_comparison`` of the version as the registry holds it now."""
+        tags = self.client.get_model_version(self.model_name, str(version)).tags
+        return live_comparison(tags, version)
 
     # ---------------------------------------------------------------- changing (lock + journal)
     def record_validation(

@@ -60,6 +60,11 @@ GATE_METRIC_TAG = VALIDATION_PREFIX + GATE_METRIC
 # Versions validated before the name was unified carry it as ``validation.rmspe``: read only.
 LEGACY_GATE_METRIC_TAG = "validation.rmspe"
 
+# What inference and monitoring learn about a version after it serves (not lifecycle state):
+# the latest batch's drift verdict, and its live accuracy beside the version it shadowed.
+INPUT_DRIFT_TAG = "monitoring.input_drift"
+SHADOW_PREFIX = "monitoring.shadow."
+
 
 def verdict_status(passed: bool) -> str:
     """The gate's verdict as stored and reported: ``passed`` or ``rejected``."""

@@ -19,6 +19,7 @@ from rossmann_forecast.registry.stages import (
     ARCHIVED,
     EVIDENCE_PREFIX,
     GATE_METRIC_TAG,
+    INPUT_DRIFT_TAG,
     LEGACY_GATE_METRIC_TAG,
     NONE,
     PENDING,
@@ -28,6 +29,7 @@ from rossmann_forecast.registry.stages import (
     PROMOTED_BY_TAG,
     REASON_TAG,
     REJECTED,
+    SHADOW_PREFIX,
     STAGE_TAG,
     STAGES,
     STAGING,
@@ -83,6 +85,7 @@ class VersionStatus:
     promoted_by: str | None
     promoted_at: str | None
     note: str
+    input_drift: str = "-"
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,45 @@ def version_status(snapshot: RegistrySnapshot, version: int) -> VersionStatus:
         promoted_by=tags.get(PROMOTED_BY_TAG),
         promoted_at=tags.get(PROMOTED_AT_TAG),
         note=status_note(tags),
+        input_drift=input_drift_text(tags),
+    )
+
+
+def input_drift_text(tags: Mapping[str, str]) -> str:
+    """The latest batch's drift verdict in a few words: ``-`` before any batch was judged."""
+    status = tags.get(INPUT_DRIFT_TAG)
+    if not status:
+        return "-"
+    if status == "drift":
+        return f"drift: {tags.get(INPUT_DRIFT_TAG + '.checks', '?')}"
+    return status.replace("_", " ")
+
+
+def shadow_record(tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """A version's live comparison in another's shadow (``monitoring.shadow.*``, written by
+    monitoring once sales arrived): champion, both RMSPEs, store-days, since; None without."""
+    try:
+        return {
+            "champion": int(tags[SHADOW_PREFIX + "vs_version"]),
+            "rmspe": float(tags[SHADOW_PREFIX + "rmspe"]),
+            "champion_rmspe": float(tags[SHADOW_PREFIX + "champion_rmspe"]),
+            "store_days": int(tags[SHADOW_PREFIX + "store_days"]),
+            "since": tags.get(SHADOW_PREFIX + "since", "?"),
+        }
+    except (KeyError, ValueError):
+        return None
+
+
+def live_comparison(tags: Mapping[str, str], version: int) -> str | None:
+    """``shadow_record`` in one line, e.g. "live since 2015-08-03, 4,212 store-days: version 3
+    0.091 vs version 2 0.104 (the version that served them)"; None without one."""
+    record = shadow_record(tags)
+    if record is None:
+        return None
+    return (
+        f"live since {record['since']}, {record['store_days']:,} store-days: version {version} "
+        f"{record['rmspe']:.3f} vs version {record['champion']} {record['champion_rmspe']:.3f} "
+        "(the version that served them)"
     )
 
 

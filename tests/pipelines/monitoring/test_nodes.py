@@ -8,6 +8,7 @@ import pytest
 from rossmann_forecast.pipelines.monitoring.nodes import (
     MonitoringInputError,
     collect_predictions,
+    compare_shadow,
     compute_live_metrics,
     join_actuals,
     judge_live_metrics,
@@ -121,3 +122,33 @@ def test_the_judgement_names_the_run_and_tags_only_judged_versions():
             "window": "2015-07-08..2015-07-14",
         }
     ]
+
+
+def test_a_shadow_version_is_compared_with_the_served_one_on_the_same_store_days():
+    served = _log(1, 1.10, "2015-06-30T10:00:00")  # 10% high
+    shadow = _log(2, 0.95, "2015-06-30T10:00:00").assign(role="shadow")  # 5% low
+    later = _log(2, 1.0, "2015-07-20T10:00:00").head(0)  # nothing else
+    joined = join_actuals(
+        collect_predictions(
+            {"a": lambda: pd.concat([served.assign(role="served"), shadow]), "b": lambda: later},
+            PARAMS,
+        ),
+        ACTUALS,
+    )
+
+    report, tags = compare_shadow(joined)
+
+    assert tags == report["comparisons"] == [
+        {
+            "challenger": 2, "champion": 1, "challenger_rmspe": pytest.approx(0.05),
+            "champion_rmspe": pytest.approx(0.10), "store_days": 14,
+            "since": "2015-07-01", "until": "2015-07-14",
+        }
+    ]  # fmt: skip
+
+
+def test_a_log_without_shadow_rows_compares_nothing():
+    joined = join_actuals(collect_predictions({"a": lambda: _log(1, 1.0, "t")}, PARAMS), ACTUALS)
+
+    assert set(joined["role"]) == {"served"}  # files from before shadow scoring count as served
+    assert compare_shadow(joined) == ({"comparisons": []}, [])

@@ -50,6 +50,16 @@ def test_faithful_actuals_raise_no_drift(lifecycle, holdout_predicted):
     tags = lifecycle.client.get_model_version(MODEL, "1").tags
     assert tags["monitoring.drift"] == "false"
     assert float(tags["monitoring.live_rmspe"]) == pytest.approx(entry["live_rmspe"])
+    # Staging (v2) forecast the same rows in Production's shadow: compared on the same days.
+    reporting = lifecycle.project.path / "data" / "08_reporting"
+    comparisons = json.loads((reporting / "shadow_comparison.json").read_text())["comparisons"]
+    (shadow,) = [c for c in comparisons if (c["challenger"], c["champion"]) == (2, 1)]
+    assert shadow["store_days"] > 1000
+    assert shadow["champion_rmspe"] == pytest.approx(entry["live_rmspe"], rel=0.05)
+    staging = lifecycle.client.get_model_version(MODEL, "2").tags
+    assert staging["monitoring.shadow.vs_version"] == "1"
+    assert int(staging["monitoring.shadow.store_days"]) == shadow["store_days"]
+    assert "Shadow: version 2" in result.output
 
 
 def test_shifted_actuals_are_flagged_as_drift(lifecycle, holdout_predicted):

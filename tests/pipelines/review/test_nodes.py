@@ -45,11 +45,48 @@ def _predictions(staging_factor: float, production_factor: float | None) -> pd.D
     return pd.concat(frames, ignore_index=True)
 
 
-def _statuses(staging_factor, production_factor):
+NO_LIVE = {"staging": {"live": None, "live_text": None}}
+
+
+def _statuses(staging_factor, production_factor, versions=NO_LIVE):
     metrics = compute_review_metrics(
         _predictions(staging_factor, production_factor), STORES, PARAMS
     )
-    return {i["item"]: i["status"] for i in evaluate_checklist(metrics, PARAMS)}, metrics
+    return {i["item"]: i["status"] for i in evaluate_checklist(metrics, PARAMS, versions)}, metrics
+
+
+def _live(rmspe: float, champion_rmspe: float) -> dict:
+    tags = {
+        "monitoring.shadow.vs_version": "1", "monitoring.shadow.rmspe": str(rmspe),
+        "monitoring.shadow.champion_rmspe": str(champion_rmspe),
+        "monitoring.shadow.store_days": "4212", "monitoring.shadow.since": "2015-08-03",
+    }  # fmt: skip
+    staging = _registered(2, "2015-08-01", [])
+    staging.tags.update(tags)
+    production = _registered(1, "2015-06-01", [])
+    return resolve_review_versions(staging, production, {"model_name": "rossmann-ensemble"})
+
+
+def test_live_weeks_in_the_shadow_decide_good_on_recent_data_when_there_are_some():
+    metrics = compute_review_metrics(_predictions(1.2, 1.05), STORES, PARAMS)  # bad holdout tail
+
+    better = evaluate_checklist(metrics, PARAMS, _live(0.091, 0.104))
+    worse = evaluate_checklist(metrics, PARAMS, _live(0.110, 0.104))
+
+    (item,) = [i for i in better if i["item"] == "Good on recent data"]
+    assert item["status"] == "pass"
+    assert item["detail"].startswith(
+        "live since 2015-08-03, 4,212 store-days: version 2 0.091 vs version 1 0.104"
+    )
+    assert [i["status"] for i in worse if i["item"] == "Good on recent data"] == ["fail"]
+
+
+def test_without_live_weeks_the_recent_item_says_so():
+    metrics = compute_review_metrics(_predictions(1.01, 1.05), STORES, PARAMS)
+
+    (item,) = [i for i in evaluate_checklist(metrics, PARAMS, NO_LIVE) if "recent" in i["item"]]
+
+    assert "no live comparison yet" in item["detail"]
 
 
 def test_a_good_candidate_passes_every_item():
@@ -123,6 +160,8 @@ def test_versions_are_resolved_and_scored_from_pure_inputs():
         "model_uri": "models:/rossmann-ensemble/2",
         "validation_run_id": "run2",
         "holdout_rmspe": 0.05,
+        "live": None,  # not yet compared in Production's shadow
+        "live_text": None,
     }
     assert versions["production"]["version"] == 1
     assert loaded == ["models:/m-backtest2", "models:/rossmann-ensemble/1"]

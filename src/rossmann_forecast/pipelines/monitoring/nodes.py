@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ("Store", "Date", "Sales", "model_name", "model_version", "predicted_at")
 ACTUAL_COLUMNS = ("Store", "Date", "Sales")
+SERVED, SHADOW = "served", "shadow"  # the prediction log's roles (inference/nodes.py)
 
 
 class MonitoringInputError(ValueError):
@@ -38,7 +39,9 @@ def collect_predictions(
         monitoring: ``params:monitoring`` (``model_name``).
 
     Returns:
-        Columns ``Store, Date, model_version, prediction, predicted_at, source``.
+        Columns ``Store, Date, model_version, prediction, predicted_at, source, role``
+        (``served``, or ``shadow`` for a Staging version's forecast in Production's shadow;
+        files logged before shadow scoring count as served).
 
     Raises:
         MonitoringInputError: The log is empty, or a file lacks the detailed columns.
@@ -63,9 +66,12 @@ def collect_predictions(
             if "model_origin" in frame.columns
             else pd.Series("", index=frame.index)
         )
+        role = frame["role"] if "role" in frame.columns else pd.Series(SERVED, index=frame.index)
         frames.append(
             frame[list(PREDICTION_COLUMNS)].assign(
-                source=name, model_origin=origin.fillna("").astype(str)
+                source=name,
+                model_origin=origin.fillna("").astype(str),
+                role=role.fillna(SERVED).astype(str),
             )
         )
     predictions = pd.concat(frames, ignore_index=True)
@@ -335,3 +341,62 @@ def live_metrics_for_mlflow(live_metrics: dict[str, Any]) -> dict[str, Any]:
 def _week_step(week_start: str) -> int:
     year, week, _ = pd.Timestamp(week_start).isocalendar()
     return int(year) * 100 + int(week)
+
+
+def compare_shadow(live_joined: pd.DataFrame) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Each shadow version against the version that served the same store-days, on actual
+    sales: the live comparison ``kedro model promote`` and the review show.
+
+    Args:
+        live_joined: ``join_actuals``'s output (with ``role``).
+
+    Returns:
+        ``{"comparisons": [...]}`` for the monitoring report, and the same entries
+        (``challenger``, ``champion``, both RMSPEs, ``store_days``, ``since``, ``until``) for
+        the challengers' ``monitoring.shadow.*`` tags; for each challenger only the champion
+        it shared most store-days with.
+    """
+    role = (
+        live_joined["role"] if "role" in live_joined else pd.Series(SERVED, index=live_joined.index)
+    )
+    keys = ["Store", "Date"]
+    served = live_joined.loc[role == SERVED, [*keys, "model_version", "prediction"]]
+    comparisons = []
+    for challenger, rows in live_joined[role == SHADOW].groupby("model_version"):
+        pairs = rows.merge(served, on=keys, suffixes=("", "_served"))
+        pairs = pairs[pairs["model_version_served"] != challenger]
+        for champion, part in pairs.groupby("model_version_served"):
+            mine = error_summary(part["actual"], part["prediction"])
+            theirs = error_summary(part["actual"], part["prediction_served"])
+            if mine["rows"] == 0:
+                continue
+            comparisons.append(
+                {
+                    "challenger": int(challenger),
+                    "champion": int(champion),
+                    "challenger_rmspe": float(mine["rmspe"]),
+                    "champion_rmspe": float(theirs["rmspe"]),
+                    "store_days": int(mine["rows"]),
+                    "since": _day(part["Date"].min()),
+                    "until": _day(part["Date"].max()),
+                }
+            )
+    for entry in comparisons:
+        logger.info(
+            "Shadow: version %d %.4f vs version %d %.4f (served) on %s store-days, %s..%s",
+            entry["challenger"],
+            entry["challenger_rmspe"],
+            entry["champion"],
+            entry["champion_rmspe"],
+            f"{entry['store_days']:,}",
+            entry["since"],
+            entry["until"],
+        )
+    best: dict[int, dict[str, Any]] = {}
+    for entry in comparisons:
+        kept = best.get(entry["challenger"])
+        if kept is None or entry["store_days"] > kept["store_days"]:
+            best[entry["challenger"]] = entry
+    if not comparisons:
+        logger.info("Shadow: no shadow forecast has actual sales yet")
+    return {"comparisons": comparisons}, list(best.values())

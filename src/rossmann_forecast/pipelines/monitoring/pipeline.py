@@ -4,6 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     collect_predictions,
+    compare_shadow,
     compute_live_metrics,
     join_actuals,
     judge_live_metrics,
@@ -14,7 +15,9 @@ from .nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     """Live accuracy of the versions that made predictions, recorded against each version.
 
-    ``live_version_tags`` writes each judged version's ``monitoring.*`` tags to the registry.
+    ``live_version_tags`` writes each judged version's ``monitoring.*`` tags to the registry;
+    ``shadow_version_tags`` each shadow version's live RMSPE beside the version that served
+    the same store-days (``monitoring.shadow.*``).
     """
     return Pipeline(
         [
@@ -41,6 +44,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="live_metrics",
                 outputs="monitoring_metrics",
                 name="log_live_metrics",
+            ),
+            Node(
+                compare_shadow,
+                inputs="live_joined",
+                outputs=["shadow_comparison", "shadow_version_tags"],
+                name="compare_shadow",
             ),
             Node(
                 judge_live_metrics,

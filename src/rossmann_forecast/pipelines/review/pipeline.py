@@ -45,7 +45,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 evaluate_checklist,
-                inputs=["review_metrics", "params:review"],
+                inputs=["review_metrics", "params:review", "review_versions"],
                 outputs="review_checklist",
                 name="evaluate_checklist",
             ),
