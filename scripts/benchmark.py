@@ -5,7 +5,9 @@ Runs, in throwaway copies of the project with their own MLflow databases:
 1. ``kedro run`` (the default pipeline that ``make run`` runs: data -> training -> registration
    -> validation gate), timed as a whole, with the slowest nodes and the peak memory;
 2. batch inference on test.csv: ``kedro run --pipelines inference`` against a bare script that
-   loads the same pyfunc and predicts;
+   loads the same pyfunc and predicts, the drift check's node time, and what scoring a Staging
+   version in Production's shadow adds (the same batch with ``inference.shadow`` on and off;
+   the Staging version is a copy of version 1, ``_staging_copy.py``);
 3. accuracy the way a user lives it: the last ``--cut-days`` (42) days are cut off train.csv,
    ``kedro run`` runs on the rest, and the version it registers (the one it would serve)
    forecasts the cut days through its pyfunc. The table gives, for the ensemble, each booster
@@ -125,6 +127,8 @@ LIMITS = {
     "make_run_peak_rss_gib": 2.5,
     "training_ratio": 1.15,
     "inference_ratio": 1.2,
+    "drift_check_s": 3.0,
+    "shadow_ratio": 1.0,
     "command_ratio": 1.3,
     "in_process_s": 0.1,
 }
@@ -253,6 +257,41 @@ def inference_ratio(kedro: str, project: Path, env: dict[str, str], result: dict
         "inference pipeline / bare pyfunc load + predict (test.csv)",
         inference.wall_s / bare.wall_s, LIMITS["inference_ratio"],
         detail=f"{inference.wall_s:.1f} s / {bare.wall_s:.1f} s",
+    ))  # fmt: skip
+    drift = node_seconds(inference.output, "check_drift")
+    result["targets"].append(target(
+        "drift check of test.csv (check_drift node)", drift, LIMITS["drift_check_s"], "s",
+    ))  # fmt: skip
+    shadow_cost(kedro, project, env, result, bare)
+
+
+def node_seconds(output: str, node: str) -> float | None:
+    """A node's time from the run's progress lines (``[i/n] <node> done in X s ...``)."""
+    times = [float(m[2]) for m in NODE_LINE.finditer(output) if m[1] == node]
+    return times[-1] if times else None
+
+
+def shadow_cost(
+    kedro: str, project: Path, env: dict[str, str], result: dict[str, Any], bare: Measurement
+) -> None:
+    """What scoring Staging in Production's shadow adds to a batch: inference serving
+    Production with a Staging version, against the same with ``inference.shadow=false``."""
+    measured("kedro model promote", [kedro, "model", "promote", "--reason", "benchmark"],
+             project, env)  # fmt: skip
+    measured("a copy of version 1 in Staging",
+             [sys.executable, str(ROOT / "scripts" / "_staging_copy.py"), "--version", "1"],
+             project, env)  # fmt: skip
+    alone = measured("kedro run --pipelines inference (shadow off)",
+                     [kedro, "run", "--pipelines", "inference", "--params",
+                      "inference.shadow=false"], project, env)  # fmt: skip
+    shadowed = measured("kedro run --pipelines inference (Staging in the shadow)",
+                        [kedro, "run", "--pipelines", "inference"], project, env)  # fmt: skip
+    shadow_node = node_seconds(shadowed.output, "forecast_in_the_shadow")
+    result["steps"] += [step(alone), step(shadowed, note=f"shadow node {shadow_node} s")]
+    extra = shadowed.wall_s - alone.wall_s
+    result["targets"].append(target(
+        "shadow scoring: added wall / bare pyfunc load + predict", extra / bare.wall_s,
+        LIMITS["shadow_ratio"], detail=f"{extra:.1f} s / {bare.wall_s:.1f} s",
     ))  # fmt: skip
 
 

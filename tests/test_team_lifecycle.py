@@ -122,6 +122,8 @@ def test_a_reader_reads_and_predicts_but_may_not_change_the_registry(team: Team,
     )  # fmt: skip
     assert "predictions by rossmann-ensemble version 1" in predicted.stdout
     assert output.exists()
+    # Her batch is judged for drift; the server keeps the verdict off the version, and says so.
+    assert "the tracking server refused the tag (PERMISSION_DENIED" in predicted.output
     before = team.history()
 
     # Changing: refused in one line naming the user and the permission, nothing written
@@ -189,6 +191,28 @@ def test_promote_rollback_and_retention_record_the_authenticated_users(team: Tea
 
     events = wait_for(team.receiver, lambda events: len(productions(events)) >= 3)
     assert productions(events) == ["1", "1", "2"]
+
+
+def test_a_batch_drift_verdict_reaches_the_team_endpoint(team: Team, tmp_path):
+    output = tmp_path / "submission.csv"
+    _ok(
+        team.as_user("ann", "model", "predict", "--version", "1", "--output", str(output),
+                     "-e", "test")
+    )  # fmt: skip
+
+    events = wait_for(
+        team.receiver,
+        lambda events: any(
+            e["entity"] == "model_version_tag" and e["data"]["key"] == "monitoring.input_drift"
+            for e in events
+        ),
+    )
+    verdicts = [
+        e["data"] for e in events
+        if e["entity"] == "model_version_tag" and e["data"]["key"] == "monitoring.input_drift"
+    ]  # fmt: skip
+    assert verdicts[-1]["version"] == "1"
+    assert verdicts[-1]["value"] == "no_drift"  # test.csv after train.csv: nothing drifted
 
 
 def test_registry_events_reach_the_team_endpoint_signed(team: Team):

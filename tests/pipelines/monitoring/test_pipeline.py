@@ -54,7 +54,7 @@ def test_faithful_actuals_raise_no_drift(lifecycle, holdout_predicted):
     reporting = lifecycle.project.path / "data" / "08_reporting"
     comparisons = json.loads((reporting / "shadow_comparison.json").read_text())["comparisons"]
     (shadow,) = [c for c in comparisons if (c["challenger"], c["champion"]) == (2, 1)]
-    assert shadow["store_days"] > 1000
+    assert shadow["store_days"] > 500  # 30 stores, the open days of test.csv with sales
     assert shadow["champion_rmspe"] == pytest.approx(entry["live_rmspe"], rel=0.05)
     staging = lifecycle.client.get_model_version(MODEL, "2").tags
     assert staging["monitoring.shadow.vs_version"] == "1"

@@ -91,6 +91,13 @@ def test_the_notebook_compares_staging_with_production(lifecycle: Lifecycle):
     assert "StoreType" in shown
     assert f"staging v{staging}" in shown
     assert f"production v{production}" in shown
+    # Live: Staging in Production's shadow (compared once monitoring has run on this worker's
+    # lifecycle, said to be missing before), and each version's latest drift verdict.
+    assert (
+        f"No live comparison of Staging version {staging} yet" in shown
+        or f"Staging version {staging}, live since" in shown
+    )
+    assert "input_drift" in shown
     # Residuals by StoreType, RMSPE over time, forecast vs actual, error distribution.
     assert _images(notebook) == 4
 
