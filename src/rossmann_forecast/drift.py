@@ -22,19 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rossmann_forecast.raw.synthetic import STORE_COLUMNS
+
 REFERENCE_FORMAT = 1
 YEAR = pd.Timedelta(days=364)  # 52 weeks: the same weekday a year earlier
-STORE_ATTRIBUTES = [
-    "StoreType",
-    "Assortment",
-    "CompetitionDistance",
-    "CompetitionOpenSinceMonth",
-    "CompetitionOpenSinceYear",
-    "Promo2",
-    "Promo2SinceWeek",
-    "Promo2SinceYear",
-    "PromoInterval",
-]
+# store.csv's columns the model joins, compared store by store (all but the key).
+STORE_ATTRIBUTES = [column for column in STORE_COLUMNS if column != "Store"]
 # The verdict's status words.
 DRIFT, NO_DRIFT, TOO_FEW_ROWS, SKIPPED = "drift", "no_drift", "too_few_rows", "skipped"
 
