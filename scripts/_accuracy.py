@@ -10,7 +10,10 @@ Run by benchmark.py inside a project copy after ``kedro run``, with ``MLFLOW_TRA
   deploys the version gets.
 
 Each block holds the ensemble, each booster alone, the per-(Store, DayOfWeek, Promo) median
-baseline fitted on the rows the model saw, the bias and the row count.
+baseline fitted on the rows the model saw, the bias and the row count; and, for a version with
+forecast quantiles, ``intervals`` (coverage of the P10-P90 interval overall and per week of
+horizon, its mean relative width, the weighted quantile loss) beside ``naive_intervals``: each
+store's empirical quantiles of sales by weekday and promo over the same history.
 
 Usage: ``python scripts/_accuracy.py [--cut-days cut.csv]``
 """
@@ -28,6 +31,12 @@ import pandas as pd
 from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
 from rossmann_forecast.model.ensemble import predict_member, to_model_input
+from rossmann_forecast.model.intervals import (
+    QUANTILE_PREFIX,
+    column_level,
+    interval_scores,
+    naive_quantiles,
+)
 
 MODEL = "rossmann-ensemble"
 
@@ -42,7 +51,8 @@ def score(
     """
     model = pyfunc.unwrap_python_model()
     request = to_model_input(rows.drop(columns=["Sales", "Customers"], errors="ignore"))
-    sales = pyfunc.predict(request)["Sales"].to_numpy()
+    answer = pyfunc.predict(request)
+    sales = answer["Sales"].to_numpy()
     scored = ((rows["Open"] == 1) & (rows["Sales"] > 0)).to_numpy()
     actual = rows["Sales"].to_numpy(dtype="float64")[scored]
     result = {
@@ -56,9 +66,20 @@ def score(
     baseline = median_baseline(history, rows)
     result["median_baseline"] = rmspe(actual, baseline[scored])
     result["median_baseline_bias"] = mean_percentage_error(actual, baseline[scored])
+    bands = [c for c in answer.columns if str(c).startswith(QUANTILE_PREFIX)]
+    if bands:
+        levels = [column_level(c) for c in bands]
+        days = (rows["Date"] - model.state.origin).dt.days.to_numpy()[scored]
+        quantiles = answer[bands].to_numpy(dtype="float64")[scored]
+        naive = naive_quantiles(history, rows, levels)[scored]
+        result["intervals"] = interval_scores(actual, quantiles, levels, days)
+        result["naive_intervals"] = interval_scores(actual, naive, levels, days)
     if rows_out:
         columns = ["Store", "Date", "DayOfWeek", "Promo", "SchoolHoliday", "Sales"]
-        rows[columns].assign(prediction=sales, baseline=baseline).loc[scored].to_parquet(rows_out)
+        bands_out = {c: answer[c].to_numpy() for c in bands}
+        rows[columns].assign(prediction=sales, baseline=baseline, **bands_out).loc[
+            scored
+        ].to_parquet(rows_out)
     result["origin"] = str(model.state.origin.date())
     return result
 

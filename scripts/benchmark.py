@@ -131,6 +131,9 @@ LIMITS = {
     "shadow_ratio": 1.0,
     "command_ratio": 1.3,
     "in_process_s": 0.1,
+    # The P10-P90 interval on the cut days: overall and in each week of horizon.
+    "coverage_overall": (0.77, 0.83),
+    "coverage_weekly": (0.72, 0.88),
 }
 
 
@@ -177,7 +180,8 @@ def accuracy(project: Path, env: dict[str, str], cut_days: Path | None = None) -
 
 def target(name: str, value: float | None, limit: float, unit: str = "x", detail: str = "",
            op: str = "<=") -> dict[str, Any]:  # fmt: skip
-    met = None if value is None else (value <= limit if op == "<=" else value < limit)
+    compare = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b}
+    met = None if value is None else compare[op](value, limit)
     return {"name": name, "value": value, "limit": limit, "unit": unit, "op": op,
             "met": met, "detail": detail}  # fmt: skip
 
@@ -344,6 +348,29 @@ def cut_days_accuracy(kedro: str, base: Path, source: Path, args: argparse.Names
     return cut
 
 
+def calibration_targets(scores: dict[str, Any], result: dict[str, Any]) -> None:
+    """The forecast quantiles on the cut days: coverage overall and by week, and their loss
+    against the naive interval's (issue 23's targets)."""
+    cut = scores.get("cut") or {}
+    bands, naive = cut.get("intervals"), cut.get("naive_intervals")
+    if not bands:
+        return
+    low, high = LIMITS["coverage_overall"]
+    weekly = [v for k, v in bands.items() if k.startswith("interval_coverage_week")]
+    week_low, week_high = LIMITS["coverage_weekly"]
+    result["targets"] += [
+        target("P10-P90 coverage of the cut days, at least", bands["interval_coverage"], low,
+               "", op=">="),
+        target("P10-P90 coverage of the cut days, at most", bands["interval_coverage"], high, ""),
+        target("P10-P90 coverage, worst week of horizon, at least", min(weekly), week_low, "",
+               op=">="),
+        target("P10-P90 coverage, worst week of horizon, at most", max(weekly), week_high, ""),
+        target("quantile loss / naive interval's (cut days)",
+               bands["quantile_loss"] / naive["quantile_loss"], 1.0,
+               detail=f"{bands['quantile_loss']:.4f} / {naive['quantile_loss']:.4f}", op="<"),
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="folder with train.csv, store.csv, test.csv")
@@ -400,6 +427,7 @@ def main() -> None:
         )
     scores["cut_days"] = args.cut_days
     result["accuracy"] = scores
+    calibration_targets(scores, result)
 
     path = write_result(result)
     print("\n" + render_markdown(result))

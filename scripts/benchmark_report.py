@@ -133,6 +133,34 @@ def accuracy_table(accuracy: dict[str, Any]) -> list[str]:
     return lines
 
 
+def calibration_table(accuracy: dict[str, Any]) -> list[str]:
+    """The forecast quantiles on the holdout and the cut days, beside the naive interval."""
+    lines = [
+        "| P10-P90 interval | coverage | coverage by week of horizon | mean width / P50 "
+        "| quantile loss (wQL) |",
+        "|---|---:|---|---:|---:|",
+    ]
+    blocks = [("gate", "holdout (the gate's backtest)"),
+              ("cut", f"{accuracy.get('cut_days', 42)} cut days (the served version)")]  # fmt: skip
+    for key, label in blocks:
+        block = accuracy.get(key) or {}
+        for name, scores in (("calibrated bands", block.get("intervals")),
+                             ("naive interval", block.get("naive_intervals"))):  # fmt: skip
+            if not scores:
+                continue
+            weeks = sorted(
+                (int(k.removeprefix("interval_coverage_week")), v)
+                for k, v in scores.items()
+                if k.startswith("interval_coverage_week")
+            )
+            by_week = " ".join(f"{v:.0%}" for _, v in weeks)
+            lines.append(
+                f"| {label}: {name} | {scores['interval_coverage']:.1%} | {by_week} | "
+                f"{scores['interval_width']:.3f} | {scores['quantile_loss']:.4f} |"
+            )
+    return lines if len(lines) > 2 else []
+
+
 def trade_table(result: dict[str, Any]) -> list[str]:
     """`kedro run` on the cut train.csv at each ``training.fit_rows.max_rows``: the trade."""
     days = (result.get("accuracy") or {}).get("cut_days", 42)
@@ -210,6 +238,11 @@ def render_body(result: dict[str, Any], level: str = "###") -> list[str]:
         lines += [f"{level} Targets", "", *targets_table(result["targets"]), ""]
     if result.get("accuracy"):
         lines += [f"{level} Accuracy", "", *accuracy_table(result["accuracy"]), ""]
+        calibration = calibration_table(result["accuracy"])
+        if calibration:
+            lines += [f"{level} Forecast quantiles", "", *calibration,
+                      "", "The naive interval: each store's empirical P10/P50/P90 of sales by "
+                      "weekday and promo over the rows the model saw.", ""]  # fmt: skip
     if result.get("trade"):
         lines += [f"{level} Time against accuracy", "", *trade_table(result), ""]
     lines += [f"{level} Steps", "", *steps_table(result["steps"]), ""]

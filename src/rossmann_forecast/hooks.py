@@ -3,6 +3,8 @@
 - ``RawFilesCheckHook`` stops a run that reads the raw files when they are missing, partial or
   empty, before any node runs, with one line saying what to do (``kedro run`` never writes raw
   files: ``kedro data synthesize`` does, on request).
+- ``ParametersCheckHook`` refuses parameters that would fail a run late (the forecast
+  quantile levels) before any node runs, naming the parameter.
 - ``NodeTimingHook`` shows progress and where the run's time went.
 - ``FailedRunHook`` marks a version registered by a run that then failed as abandoned.
 - ``MlflowLocationHook`` stops every command of a copied project folder before it writes runs
@@ -61,6 +63,30 @@ class RawFilesCheckHook:
         check = getattr(catalog.get(FINGERPRINT_DATASET), "check", None)
         if callable(check):
             check()
+
+
+class ParametersCheckHook:
+    """Refuses, before any node, parameters a pipeline would only trip on late in the run."""
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        """Check ``training.quantiles.levels`` if the pipeline reads it (training does, after
+        minutes of cross-validation).
+
+        Raises:
+            click.ClickException: The levels are not an increasing list inside (0, 1) with 0.5;
+                the message names the parameter.
+        """
+        name = "params:training.quantiles"
+        if name not in pipeline.inputs():
+            return
+        from rossmann_forecast.model.intervals import check_levels  # noqa: PLC0415
+
+        quantiles = catalog.load(name) or {}
+        try:
+            check_levels(quantiles.get("levels"))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def peak_rss_gib() -> float:

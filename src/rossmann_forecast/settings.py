@@ -9,6 +9,7 @@ from rossmann_forecast.hooks import (
     FailedRunHook,
     MlflowLocationHook,
     NodeTimingHook,
+    ParametersCheckHook,
     PreviousOutputsHook,
     RawFilesCheckHook,
     RunLockHook,
@@ -24,7 +25,7 @@ import_pipeline_model_quietly()
 
 # kedro-mlflow registers its own hook through its entry point. Ours stop a copied project
 # folder from writing into the original's artifacts, stop a run whose raw files are missing
-# before any node, show progress and where the time goes, abandon a version whose
+# or whose parameters are bad before any node, show progress and where the time goes, abandon a version whose
 # registering run failed, let one run at a time use data/, and put back the data files a
 # failed run had begun to rewrite.
 HOOKS = (
@@ -33,6 +34,7 @@ HOOKS = (
     MlflowLocationHook(),
     RunLockHook(),
     RawFilesCheckHook(),
+    ParametersCheckHook(),
     NodeTimingHook(),
     FailedRunHook(),
     PreviousOutputsHook(),

@@ -23,16 +23,18 @@ from rossmann_forecast.io.models.packaging import (
     model_pip_requirements,
 )
 from rossmann_forecast.model.boosters import booster
-from rossmann_forecast.model.ensemble import SIGNATURE, RossmannEnsemble
+from rossmann_forecast.model.ensemble import RossmannEnsemble
 from rossmann_forecast.model.features import (
     FeatureConfig,
     feature_names,
     features_for_request,
     fit_state,
 )
+from rossmann_forecast.model.intervals import fit_calibration
 from rossmann_forecast.raw.synthetic import generate
 
 HORIZON_DAYS = 42
+QUANTILE_LEVELS = [0.1, 0.5, 0.9]
 NO_HISTORY_STORE = 6
 LIGHTGBM = {"objective": "regression", "num_leaves": 7, "min_data_in_leaf": 5, "seed": 1}
 
@@ -92,12 +94,27 @@ def build_tiny_model(directory: Path) -> TinyModel:
         features.loc[selling, names].to_numpy(dtype="float32"),
         np.log1p(block.loc[selling, "Sales"].to_numpy(dtype="float64")),
     )
+    # Quantiles calibrated on the block's own residuals: in-sample, which a fixture may be
+    # (the training pipeline calibrates on out-of-fold rows).
+    fitted_block = np.expm1(
+        booster("lightgbm").predict(fitted, features.loc[selling, names].to_numpy("float32"))
+    )
+    residuals = pd.DataFrame(
+        {
+            "Store": block.loc[selling, "Store"].to_numpy(),
+            "Sales": block.loc[selling, "Sales"].to_numpy(dtype="float64"),
+            "forecast": fitted_block,
+            "days_ahead": (block.loc[selling, "Date"] - block_start).dt.days.to_numpy(),
+        }
+    )
+    groups = dict(zip(stores["Store"].astype(int), stores["StoreType"].astype(str), strict=True))
     model = RossmannEnsemble(
         state=fit_state(sales, stores, origin, config),
         members={"lightgbm": ("lightgbm", fitted)},
         weights={"lightgbm": 1.0},
         feature_names=names,
         horizon_days=HORIZON_DAYS,
+        intervals=fit_calibration(residuals, groups, QUANTILE_LEVELS, min_rows=50),
     )
     path = directory / "model"
     mlflow.pyfunc.save_model(
@@ -105,7 +122,7 @@ def build_tiny_model(directory: Path) -> TinyModel:
         python_model=str(MODEL_ENTRYPOINT),
         artifacts=model.save_artifacts(directory / "artifacts"),
         code_paths=[str(model_code_tree(directory / "code"))],
-        signature=SIGNATURE,
+        signature=model.signature(),
         input_example=model.input_example(),
         pip_requirements=model_pip_requirements(),
     )

@@ -33,6 +33,7 @@ from rossmann_forecast.model.features import (
     load_state,
     save_state,
 )
+from rossmann_forecast.model.intervals import apply_calibration, quantile_columns
 
 logger = logging.getLogger(__name__)
 
@@ -47,24 +48,32 @@ HORIZON_COLUMN = "beyond_validated_horizon"
 # How many offending rows a refusal shows: enough to find them, short enough for one line.
 MAX_ROWS_SHOWN = 3
 
-SIGNATURE = ModelSignature(
-    inputs=Schema(
-        [
-            ColSpec("long", "Id", required=False),
-            ColSpec("long", "Store"),
-            ColSpec("long", "DayOfWeek"),
-            ColSpec("string", "Date"),
-            # Open is missing for a few rows of the Kaggle test file: a missing Open is open.
-            ColSpec("double", "Open", required=False),
-            ColSpec("long", "Promo"),
-            ColSpec("string", "StateHoliday"),
-            ColSpec("long", "SchoolHoliday"),
-        ]
-    ),
-    # beyond_validated_horizon: the row lies past the days after the origin that the gate
-    # validated the procedure for (forecast anyway, as batch inference marks it).
-    outputs=Schema([ColSpec("double", "Sales"), ColSpec("boolean", HORIZON_COLUMN)]),
+INPUT_SCHEMA = Schema(
+    [
+        ColSpec("long", "Id", required=False),
+        ColSpec("long", "Store"),
+        ColSpec("long", "DayOfWeek"),
+        ColSpec("string", "Date"),
+        # Open is missing for a few rows of the Kaggle test file: a missing Open is open.
+        ColSpec("double", "Open", required=False),
+        ColSpec("long", "Promo"),
+        ColSpec("string", "StateHoliday"),
+        ColSpec("long", "SchoolHoliday"),
+    ]
 )
+
+
+def model_signature(levels: list[float] | None = None) -> ModelSignature:
+    """The pyfunc's signature: test rows in; Sales, the horizon mark and the quantiles out.
+
+    ``beyond_validated_horizon``: the row lies past the days after the origin that the gate
+    validated the procedure for (forecast anyway, as batch inference marks it; its quantiles
+    too are extrapolated from the last calibrated week). ``Sales_p10``...: one column per
+    quantile level of the version (``model.intervals``).
+    """
+    outputs = [ColSpec("double", "Sales"), ColSpec("boolean", HORIZON_COLUMN)]
+    outputs += [ColSpec("double", column) for column in quantile_columns(levels or [])]
+    return ModelSignature(inputs=INPUT_SCHEMA, outputs=Schema(outputs))
 
 
 class InvalidInputError(MlflowException, ValueError):
@@ -128,6 +137,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         feature_names: list[str] | None = None,
         lineage: dict[str, Any] | None = None,
         horizon_days: int | None = None,
+        intervals: dict[str, Any] | None = None,
     ) -> None:
         # Empty when MLflow builds it from entrypoint.py; load_context fills it in.
         self.state = state
@@ -138,6 +148,18 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         self.lineage = dict(lineage or {})
         # How many days from its origin the procedure was validated for (the holdout's length).
         self.horizon_days = horizon_days
+        # The quantiles' calibration (model.intervals.fit_calibration); None for a version
+        # trained before forecasts had quantiles: its answer has Sales alone.
+        self.intervals = intervals
+
+    @property
+    def quantile_levels(self) -> list[float]:
+        """The quantile levels the answer carries (empty for a version without quantiles)."""
+        return list(self.intervals["levels"]) if self.intervals else []
+
+    def signature(self) -> ModelSignature:
+        """This model's signature (its quantile columns included)."""
+        return model_signature(self.quantile_levels)
 
     def save_artifacts(self, directory: Path) -> dict[str, str]:
         """Write the model as plain files; returns MLflow's ``artifacts`` mapping."""
@@ -156,6 +178,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             "feature_names": self.feature_names,
             "lineage": self.lineage,
             "horizon_days": self.horizon_days,
+            "intervals": self.intervals,
         }
         (directory / "ensemble.json").write_text(json.dumps(header, indent=2, default=str))
         artifacts["ensemble"] = str(directory / "ensemble.json")
@@ -176,6 +199,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         self.feature_names = header["feature_names"]
         self.lineage = header["lineage"]
         self.horizon_days = header.get("horizon_days")
+        self.intervals = header.get("intervals")
         self.state = load_state(Path(artifacts["feature_state"]))
 
     def predict(
@@ -187,7 +211,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
     def predict_sales(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """Forecast Sales for rows in the Kaggle test format; closed stores get 0.
 
-        Rows past the horizon the procedure was validated for are forecast, marked
+        With its quantiles (``Sales_p10``, ``Sales_p50``, ``Sales_p90`` by default): the point
+        forecast times the calibrated offsets of the row's week of horizon and store group
+        (``model.intervals``). Rows past the horizon the procedure was validated for are forecast, marked
         ``beyond_validated_horizon`` in the answer and warned about in the log (the scoring
         server's too).
 
@@ -222,9 +248,15 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
                 self.state.origin.date(),
                 HORIZON_COLUMN,
             )
-        return pd.DataFrame(
+        answer = pd.DataFrame(
             {"Sales": sales, HORIZON_COLUMN: beyond.to_numpy(dtype=bool)}, index=model_input.index
         )
+        if self.intervals:
+            days_ahead = (rows["Date"] - self.state.origin).dt.days.to_numpy()
+            bands = apply_calibration(self.intervals, rows["Store"].to_numpy(), days_ahead, sales)
+            for position, column in enumerate(quantile_columns(self.quantile_levels)):
+                answer[column] = bands[:, position]
+        return answer
 
     def feature_matrix(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The features the boosters see for every row of a request, closed days included.
@@ -435,13 +467,19 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def forecast_through(model: Any, rows: pd.DataFrame) -> pd.Series:
-    """Forecast typed rows through a loaded pyfunc, exactly as inference calls it.
+def answer_through(model: Any, rows: pd.DataFrame) -> pd.DataFrame:
+    """The pyfunc's whole answer for typed rows (Sales, the horizon mark, the quantiles), as
+    inference calls it, indexed like ``rows``.
 
     Sales and Customers, if present, are dropped first: the model only sees the test format.
     """
     inputs = to_model_input(rows.drop(columns=["Sales", "Customers"], errors="ignore"))
-    return pd.Series(model.predict(inputs)["Sales"].to_numpy(dtype="float64"), index=rows.index)
+    return model.predict(inputs).set_axis(rows.index)
+
+
+def forecast_through(model: Any, rows: pd.DataFrame) -> pd.Series:
+    """The point forecast (Sales) of typed rows through a loaded pyfunc (``answer_through``)."""
+    return answer_through(model, rows)["Sales"].astype("float64")
 
 
 def to_model_input(rows: pd.DataFrame) -> pd.DataFrame:

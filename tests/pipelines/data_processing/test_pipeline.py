@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 from mlflow.models import Model
 
-from rossmann_forecast.model.ensemble import SIGNATURE
+from rossmann_forecast.model.ensemble import INPUT_SCHEMA
 from rossmann_forecast.model.features import FeatureConfig, feature_names
 from rossmann_forecast.pipelines.data_processing import create_pipeline
 from rossmann_forecast.pipelines.data_processing.pipeline import create_raw_pipeline
@@ -309,7 +309,7 @@ def test_an_extra_column_in_train_csv_is_ignored_with_a_warning(trained_on_an_ex
     client = MlflowClient(tracking_uri=project.env["MLFLOW_TRACKING_URI"])
     source = client.get_model_version_download_uri("rossmann-ensemble", "1")
     info = Model.load(download_artifacts(artifact_uri=source))
-    assert info.signature.inputs == SIGNATURE.inputs
+    assert info.signature.inputs == INPUT_SCHEMA
 
 
 def test_a_store_without_sales_history_is_refused_at_prediction(trained_on_an_export, tmp_path):

@@ -114,6 +114,11 @@ def test_the_version_carries_its_full_lineage(trained):
     assert tags["lineage.drift_reference.trained_through"] == "2015-07-31"
     logged = {a.path for a in client.list_artifacts(version.run_id, "drift")}
     assert logged == {"drift/drift_reference.json"}
+    # How its quantiles were calibrated: out-of-fold rows only, six weeks of horizon.
+    assert tags["lineage.intervals.levels"] == "0.1, 0.5, 0.9"
+    assert tags["lineage.intervals.weeks"] == "6"
+    assert int(tags["lineage.intervals.calibration_rows"]) > 1000
+    assert "out-of-fold" in tags["lineage.intervals.method"]
 
 
 def test_the_backtest_is_logged_on_the_run_and_forecasts_from_the_holdout(trained):
@@ -134,10 +139,19 @@ import mlflow, pandas as pd
 model = mlflow.pyfunc.load_model("models:/{MODEL}/1")
 rows = pd.read_csv(r"{project.raw_dir / "test.csv"}", dtype={{"StateHoliday": str}})
 out = model.predict(rows)
-assert list(out.columns) == ["Sales", "beyond_validated_horizon"] and len(out) == len(rows)
+bands = ["Sales_p10", "Sales_p50", "Sales_p90"]
+assert list(out.columns) == ["Sales", "beyond_validated_horizon", *bands] and len(out) == len(rows)
 closed = rows["Open"].eq(0).to_numpy()
 assert (out["Sales"].to_numpy()[closed] == 0).all()
 assert (out["Sales"].to_numpy()[~closed] > 0).all()
+# Every row's quantiles are monotone, and open rows' P10 < P90 around the point forecast.
+q = out[bands].to_numpy()
+assert (q[:, :-1] <= q[:, 1:]).all()
+assert (q[~closed, 0] < q[~closed, 2]).all() and (q[closed] == 0).all()
+sales = out["Sales"].to_numpy()[~closed]
+assert (q[~closed, 0] < sales).all() and (sales < q[~closed, 2]).all()
+signature = mlflow.models.get_model_info("models:/{MODEL}/1").signature
+assert [c.name for c in signature.outputs.inputs][2:] == bands, signature
 print("PREDICTED", len(out))
 """
     completed = subprocess.run(
@@ -170,6 +184,7 @@ def test_a_version_ships_only_the_model_subpackage_as_code(trained, tmp_path):
         "code/rossmann_forecast/model/ensemble.py",
         "code/rossmann_forecast/model/entrypoint.py",
         "code/rossmann_forecast/model/features.py",
+        "code/rossmann_forecast/model/intervals.py",
     }, sorted(files)
     names = {Path(f).name for f in files}
     assert not names & {"synthetic.py", "cli.py", "registry.py", "hooks.py", "datasets.py"}
@@ -209,7 +224,9 @@ downloaded = Path(r"{dst}")
 model = mlflow.pyfunc.load_model("models:/{model}/1", dst_path=str(downloaded))
 rows = pd.read_csv(r"{test_csv}", dtype={{"StateHoliday": str}}).head(6)
 out = model.predict(rows)
-assert list(out.columns) == ["Sales", "beyond_validated_horizon"] and len(out) == len(rows), out
+bands = ["Sales_p10", "Sales_p50", "Sales_p90"]
+assert list(out.columns) == ["Sales", "beyond_validated_horizon", *bands], out
+assert len(out) == len(rows), out
 
 import rossmann_forecast, rossmann_forecast.model.ensemble
 code = downloaded.resolve() / "code"

@@ -25,15 +25,22 @@ STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "b"]})
 
 
 class ScaledSales:
-    """Predicts a fixed multiple of each store's true sales (known to the test)."""
+    """Predicts a fixed multiple of each store's true sales (known to the test), and with
+    ``band`` the quantiles P10/P50/P90 at ``(1 - band, 1, 1 + band)`` times that forecast."""
 
-    def __init__(self, truth: pd.DataFrame, factor: float) -> None:
+    def __init__(self, truth: pd.DataFrame, factor: float, band: float | None = None) -> None:
         self.truth = truth.set_index(["Store", "Date"])["Sales"]
         self.factor = factor
+        self.band = band
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         keys = pd.MultiIndex.from_arrays([rows["Store"], pd.to_datetime(rows["Date"])])
-        return pd.DataFrame({"Sales": self.truth.reindex(keys).to_numpy() * self.factor})
+        sales = self.truth.reindex(keys).to_numpy() * self.factor
+        answer = pd.DataFrame({"Sales": sales})
+        if self.band is not None:
+            for column, times in (("p10", 1 - self.band), ("p50", 1.0), ("p90", 1 + self.band)):
+                answer[f"Sales_{column}"] = sales * times
+        return answer
 
 
 def _holdout() -> pd.DataFrame:
@@ -56,12 +63,14 @@ def _holdout() -> pd.DataFrame:
     )
 
 
-def _version(number: int, factor: float, loaded: list[str], **tags: str) -> RegisteredVersion:
+def _version(
+    number: int, factor: float, loaded: list[str], band: float | None = None, **tags: str
+) -> RegisteredVersion:
     holdout = _holdout()
 
     def loader(uri: str) -> ScaledSales:
         loaded.append(uri)
-        return ScaledSales(holdout, factor)
+        return ScaledSales(holdout, factor, band)
 
     return RegisteredVersion(MODEL, number, "None", dict(tags), loader=loader)
 
@@ -75,6 +84,7 @@ PARAMS = {
     "max_skill": 0.85,
     "production_tolerance": 0.02,
     "seasonal_waiver": True,
+    "min_interval_coverage": 0.70,
 }
 NO_SEASON = {"found": False, "why": "no fold", "season": {"found": False},
              "holdout_season": {"found": False}}  # fmt: skip
@@ -101,12 +111,15 @@ def _evaluate(candidate, production, params=PARAMS, season=NO_SEASON):
     )
 
 
-def _backtested(number: int, factor: float, loaded: list[str]) -> RegisteredVersion:
+def _backtested(
+    number: int, factor: float, loaded: list[str], band: float | None = None
+) -> RegisteredVersion:
     """A version served from after the holdout, with a backtest from its first day."""
     return _version(
         number,
         factor,
         loaded,
+        band,
         **{
             "lineage.training_window.origin": "2015-08-01",
             "lineage.backtest.origin": "2015-07-01",
@@ -133,6 +146,29 @@ def test_the_candidate_is_scored_by_its_backtest_and_passes_below_the_threshold(
     assert verdict["recorded_metrics"]["holdout_rmspe"] == pytest.approx(0.05, rel=1e-9)
 
 
+def test_a_version_whose_interval_under_covers_is_rejected_with_the_reason():
+    holdout = _holdout()
+    # 5% high everywhere: P10 at 0.98 x 1.05 = 1.029 x the actual, so no store-day is inside.
+    narrow = _evaluate(score_candidate(_backtested(3, 1.05, [], band=0.02), holdout),
+                       score_production(None, holdout))  # fmt: skip
+    verdict = decide_gate(narrow)
+
+    assert narrow["metrics"]["holdout_rmspe"] == pytest.approx(0.05, rel=1e-9)  # point: fine
+    assert narrow["intervals"]["scores"]["interval_coverage"] == 0.0
+    assert not verdict["passed"] and verdict["checks"]["coverage"] is False
+    assert "P10-P90 interval covers 0.0% of holdout store-days < 70%" in verdict["reason"]
+    assert verdict["recorded_metrics"]["holdout_interval_coverage"] == 0.0
+
+    # The same point forecast with a band that holds every actual passes, and says so.
+    wide = decide_gate(_evaluate(score_candidate(_backtested(4, 1.05, [], band=0.1), holdout),
+                                 score_production(None, holdout)))  # fmt: skip
+    assert wide["passed"] and wide["checks"]["coverage"] is True
+    assert "covers 100.0% of holdout store-days >= 70%" in wide["reason"]
+    assert wide["intervals"]["scores"]["interval_coverage_week1"] == 1.0
+    # P10..P90 = 0.9..1.1 x the forecast: a width of 0.2 x P50.
+    assert wide["intervals"]["scores"]["interval_width"] == pytest.approx(0.2, rel=1e-9)
+
+
 def test_a_candidate_at_or_above_the_threshold_is_rejected_with_production_compared():
     loaded: list[str] = []
     holdout = _holdout()
@@ -151,7 +187,7 @@ def test_a_candidate_at_or_above_the_threshold_is_rejected_with_production_compa
     assert verdict["reason"].startswith("estimate RMSPE 0.2500 >= threshold 0.10; ")
     assert "holdout 0.2500 worse than Production v1's 0.0200" in verdict["reason"]
     assert verdict["checks"] | {"finite": None} == {
-        "finite": None, "threshold": False, "baseline": True, "production": False,
+        "finite": None, "threshold": False, "baseline": True, "production": False, "coverage": True,
         "waived": False, "passed": False,
     }  # fmt: skip
     assert verdict["recorded_metrics"]["production_version"] == 1.0

@@ -17,7 +17,6 @@ from rossmann_forecast.io.models.packaging import (
     model_pip_requirements,
 )
 from rossmann_forecast.lineage import git_state, lineage_tags
-from rossmann_forecast.model.ensemble import SIGNATURE
 from rossmann_forecast.paths import project_root
 
 logger = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ class LoggedEnsembleDataset(MlflowModelTrackingDataset):
             self._save_args = {
                 **configured,
                 "tags": tags,
-                "signature": SIGNATURE,
+                "signature": model.signature(),
                 "input_example": model.input_example(),
                 "pip_requirements": model_pip_requirements(),
                 "artifacts": model.save_artifacts(Path(directory) / "artifacts"),

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from rossmann_forecast.model.ensemble import HORIZON_COLUMN, InvalidInputError, to_model_input
+from rossmann_forecast.model.intervals import QUANTILE_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ PREDICTION_COLUMNS = [
     "model_origin",
     "beyond_validated_horizon",
 ]
+# Between Sales and model_name: the version's forecast quantiles (Sales_p10, Sales_p50,
+# Sales_p90 by default); none for a version trained before forecasts had quantiles.
 # The prediction log's ``role``: the forecast that was served, or the Staging version's forecast
 # of the same rows in its shadow (monitoring compares the two once sales arrive).
 SERVED, SHADOW = "served", "shadow"
@@ -98,6 +101,15 @@ def forecast(
     model_input = to_model_input(rows.assign(Id=ids.to_numpy()))
     answer = model.predict(model_input)
     sales = answer["Sales"].to_numpy(dtype="float64")
+    quantiles = [c for c in answer.columns if str(c).startswith(QUANTILE_PREFIX)]
+    if not quantiles:
+        logger.warning(
+            "Version %s of %s was trained before forecasts had quantiles: its predictions "
+            "carry the point forecast (Sales) alone, no Sales_p10..Sales_p90. Retrain "
+            "(kedro run) for a version with calibrated quantiles.",
+            model_reference["version"],
+            model_reference["model_name"],
+        )
     dates = pd.to_datetime(model_input["Date"])
     if HORIZON_COLUMN in answer.columns:  # the model marks and warns itself
         origin = str(python_model.state.origin.date()) if python_model is not None else ""
@@ -111,6 +123,7 @@ def forecast(
             "Date": model_input["Date"].to_numpy(),
             "Open": model_input["Open"].fillna(1).astype("int64").to_numpy(),
             "Sales": sales,
+            **{column: answer[column].to_numpy(dtype="float64") for column in quantiles},
         }
     ).assign(
         model_name=model_reference["model_name"],
@@ -130,7 +143,13 @@ def forecast(
         dates.min().date(),
         dates.max().date(),
     )
-    return predictions[PREDICTION_COLUMNS]
+    return predictions[prediction_columns(quantiles)]
+
+
+def prediction_columns(quantiles: list[str]) -> list[str]:
+    """``PREDICTION_COLUMNS`` with the quantile columns after ``Sales``."""
+    after = PREDICTION_COLUMNS.index("Sales") + 1
+    return [*PREDICTION_COLUMNS[:after], *quantiles, *PREDICTION_COLUMNS[after:]]
 
 
 def _horizon_check(

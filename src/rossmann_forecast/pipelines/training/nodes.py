@@ -26,6 +26,7 @@ from rossmann_forecast.model.ensemble import (
     predict_member,
 )
 from rossmann_forecast.model.features import FeatureConfig, FeatureState, feature_names, fit_state
+from rossmann_forecast.model.intervals import fit_calibration
 
 logger = logging.getLogger(__name__)
 
@@ -358,6 +359,66 @@ def fit_ensemble_weights(ensemble: dict[str, Any], **oof: pd.DataFrame) -> dict[
     }
 
 
+def calibrate_intervals(
+    stores_validated: pd.DataFrame,
+    blend: dict[str, Any],
+    quantiles: dict[str, Any],
+    **oof: pd.DataFrame,
+) -> dict[str, Any]:
+    """The forecast quantiles' calibration, from the blend's out-of-fold forecasts only.
+
+    Each CV fold's rows are forecast by boosters fit before the fold's origin, blended and
+    scaled exactly as the model will (``blend``): the log ratios of actual to forecast, per
+    week after the fold's origin and store type, give each quantile's offset
+    (``model.intervals``). Both the backtest the gate scores and the served model use it; no
+    holdout row is in it.
+
+    Args:
+        stores_validated: store.csv (``StoreType``: the store groups).
+        blend: ``fit_ensemble_weights`` output (weights and scale).
+        quantiles: ``params:training.quantiles`` (``levels``, ``min_rows``).
+        **oof: Out-of-fold predictions of each member, by member name.
+
+    Returns:
+        The calibration (``model.intervals.fit_calibration``).
+    """
+    names = list(blend["weights"])
+    base = oof[names[0]]
+    logs = np.column_stack([oof[n]["log_prediction"].to_numpy() for n in names])
+    weights = np.array([blend["weights"][n] for n in names])
+    frame = pd.DataFrame(
+        {
+            "Store": base["Store"].to_numpy(),
+            "Sales": base["Sales"].to_numpy(dtype="float64"),
+            "forecast": np.expm1(logs @ weights) * float(blend["scale"]),
+            "days_ahead": (base["Date"] - base["fold_origin"]).dt.days.to_numpy(),
+        }
+    )
+    groups = dict(
+        zip(
+            stores_validated["Store"].astype(int),
+            stores_validated["StoreType"].astype(str),
+            strict=True,
+        )
+    )
+    calibration = fit_calibration(frame, groups, quantiles["levels"], int(quantiles["min_rows"]))
+    pooled = calibration["offsets"]["all"]
+    logger.info(
+        "Calibrating forecast quantiles %s... ✓ on %s out-of-fold store-days; P%g..P%g of "
+        "week 1 x%.3f..x%.3f, week %d x%.3f..x%.3f",
+        calibration["levels"],
+        f"{int((frame['Sales'] > 0).sum()):,}",
+        calibration["levels"][0] * 100,
+        calibration["levels"][-1] * 100,
+        np.exp(pooled["1"][0]),
+        np.exp(pooled["1"][-1]),
+        calibration["weeks"],
+        np.exp(pooled[str(calibration["weeks"])][0]),
+        np.exp(pooled[str(calibration["weeks"])][-1]),
+    )
+    return calibration
+
+
 def fit_model_states(
     sales_validated: pd.DataFrame,
     stores_validated: pd.DataFrame,
@@ -387,12 +448,15 @@ def _ensemble(
     blend: dict[str, Any],
     lineage: dict[str, Any],
     feature_settings: dict[str, Any],
+    intervals: dict[str, Any] | None = None,
 ) -> RossmannEnsemble:
     # The gate validates the procedure over the holdout's days: that is the horizon it vouches for.
     holdout_days = (
         pd.Timestamp(lineage["training_window"]["origin"])
         - pd.Timestamp(lineage["backtest_window"]["origin"])
     ).days
+    if intervals is not None:
+        lineage = {**lineage, "intervals": interval_lineage(intervals)}
     return RossmannEnsemble(
         state=state,
         members=members,
@@ -401,7 +465,20 @@ def _ensemble(
         feature_names=feature_names(FeatureConfig.from_params(feature_settings)),
         lineage=lineage,
         horizon_days=holdout_days,
+        intervals=intervals,
     )
+
+
+def interval_lineage(intervals: dict[str, Any]) -> dict[str, Any]:
+    """What a reviewer needs to know about the quantiles: levels, method, calibration rows."""
+    pooled_rows = intervals["rows"]["all"]
+    return {
+        "levels": ", ".join(f"{level:g}" for level in intervals["levels"]),
+        "method": intervals["method"],
+        "weeks": int(intervals["weeks"]),
+        "calibration_rows": int(sum(pooled_rows.values())),
+        "groups": ", ".join(sorted(set(intervals["groups"].values()))),
+    }
 
 
 def assemble_backtest_ensemble(
@@ -409,11 +486,13 @@ def assemble_backtest_ensemble(
     blend: dict[str, Any],
     lineage: dict[str, Any],
     feature_settings: dict[str, Any],
+    intervals: dict[str, Any],
     **members: tuple[str, Any],
 ) -> RossmannEnsemble:
     """The backtest: the procedure fit on the rows before the holdout, forecasting from it.
 
-    ``members`` are the fitted boosters by member name (``(library, booster)``).
+    ``members`` are the fitted boosters by member name (``(library, booster)``); ``intervals``
+    the quantiles' calibration (``calibrate_intervals``, on folds before the holdout).
     """
     window = {**lineage["training_window"], **lineage["backtest_window"]}
     return _ensemble(
@@ -422,6 +501,7 @@ def assemble_backtest_ensemble(
         blend,
         {**lineage, "role": "backtest", "training_window": window},
         feature_settings,
+        intervals,
     )
 
 
@@ -452,6 +532,7 @@ def assemble_served_ensemble(
     backtest_reference: dict[str, Any],
     feature_settings: dict[str, Any],
     drift_reference: dict[str, Any],
+    intervals: dict[str, Any],
     **members: tuple[str, Any],
 ) -> RossmannEnsemble:
     """The served model: the same procedure fit on every row, forecasting from after the last.
@@ -460,9 +541,9 @@ def assemble_served_ensemble(
     the gate will judge in its place and the drift reference logged beside it (taken as an
     input so that the reference is on the run before the version is registered).
     """
-    model = _ensemble(served_state, members, blend, lineage, feature_settings)
+    model = _ensemble(served_state, members, blend, lineage, feature_settings, intervals)
     backtest = {**lineage["backtest_window"], **backtest_reference}
-    served = {key: value for key, value in lineage.items() if key != "backtest_window"}
+    served = {key: value for key, value in model.lineage.items() if key != "backtest_window"}
     reference = {
         "artifact": DRIFT_REFERENCE_ARTIFACT,
         "trained_through": drift_reference["trained_through"],

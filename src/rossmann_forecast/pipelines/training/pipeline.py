@@ -12,6 +12,7 @@ from rossmann_forecast.model.boosters import MEMBERS
 from .nodes import (
     assemble_backtest_ensemble,
     assemble_served_ensemble,
+    calibrate_intervals,
     capture_drift_reference,
     collect_lineage,
     cross_validate_member,
@@ -98,6 +99,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="fit_ensemble_weights",
             ),
             Node(
+                calibrate_intervals,
+                inputs={
+                    "stores_validated": "stores_validated",
+                    "blend": "ensemble_blend",
+                    "quantiles": "params:training.quantiles",
+                    **{m: f"{m}_oof_predictions" for m in MEMBERS},
+                },
+                outputs="interval_calibration",
+                name="calibrate_intervals",
+            ),
+            Node(
                 cv_metrics_for_mlflow,
                 inputs="ensemble_blend",
                 outputs="cv_metrics",
@@ -135,6 +147,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "blend": "ensemble_blend",
                     "lineage": "model_lineage",
                     "feature_settings": "feature_settings",
+                    "intervals": "interval_calibration",
                     **{m: f"{m}_backtest_model" for m in MEMBERS},
                 },
                 outputs="backtest_ensemble_model",
@@ -161,6 +174,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "backtest_reference": "backtest_reference",
                     "feature_settings": "feature_settings",
                     "drift_reference": "drift_reference",
+                    "intervals": "interval_calibration",
                     **{m: f"{m}_model" for m in MEMBERS},
                 },
                 outputs="ensemble_model",

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
-from rossmann_forecast.model.ensemble import forecast_through
+from rossmann_forecast.model.ensemble import answer_through
+from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
 from rossmann_forecast.registry.errors import RegistryError
 from rossmann_forecast.registry.stages import GATE_METRIC, verdict_status
 from rossmann_forecast.registry.version import RegisteredVersion
@@ -94,14 +95,41 @@ def score_production(
 
 
 def _scored(holdout_table: pd.DataFrame, version: int, model: dict[str, Any]) -> pd.DataFrame:
-    """The holdout's forecast by ``model`` (a ``scoring_model``), labelled with what scored it."""
+    """The holdout's forecast by ``model`` (a ``scoring_model``), labelled with what scored it:
+    the point forecast as ``prediction``, and its quantiles (``Sales_p10``...) if it has them."""
+    answer = answer_through(model["model"], holdout_table)
+    quantiles = [c for c in answer.columns if str(c).startswith(QUANTILE_PREFIX)]
     return holdout_table[["Store", "Date", "Sales"]].assign(
         version=version,
-        prediction=forecast_through(model["model"], holdout_table),
+        prediction=answer["Sales"].astype("float64"),
+        **{column: answer[column].astype("float64") for column in quantiles},
         scored_kind=model["kind"],
         scored_model_uri=model["model_uri"],
         scored_origin=model["origin"],
     )
+
+
+def holdout_intervals(predictions: pd.DataFrame) -> dict[str, Any] | None:
+    """Coverage and sharpness of the scored model's quantiles on the holdout, or None when it
+    has none (a version trained before forecasts had quantiles).
+
+    Days of horizon count from the scored model's origin, so week 1 is the holdout's first week.
+
+    Returns:
+        ``levels``, ``interval`` (the outer levels), and ``scores``: ``interval_coverage``
+        (overall and ``_week<k>``), ``interval_width``, ``quantile_loss``
+        (``model.intervals.interval_scores``).
+    """
+    columns = [c for c in predictions.columns if str(c).startswith(QUANTILE_PREFIX)]
+    if not columns:
+        return None
+    levels = [column_level(c) for c in columns]
+    origin = pd.Timestamp(predictions["scored_origin"].iloc[0])
+    days_ahead = (predictions["Date"] - origin).dt.days.to_numpy()
+    scores = interval_scores(
+        predictions["Sales"].to_numpy(), predictions[columns].to_numpy(), levels, days_ahead
+    )
+    return {"levels": levels, "interval": [levels[0], levels[-1]], "scores": scores}
 
 
 def _evidence(predictions: pd.DataFrame) -> dict[str, str]:
@@ -230,6 +258,7 @@ def evaluate_holdout(
             "max_skill": float(validation["max_skill"]),
             "production_tolerance": float(validation["production_tolerance"]),
             "seasonal_waiver": bool(validation["seasonal_waiver"]),
+            "min_interval_coverage": float(validation["min_interval_coverage"]),
         },
         "estimate": estimate_windows(
             metrics,
@@ -246,6 +275,7 @@ def evaluate_holdout(
         "holdout_start": str(holdout_table["Date"].min().date()),
         "holdout_end": str(holdout_table["Date"].max().date()),
         "metrics": metrics,
+        "intervals": holdout_intervals(candidate_predictions),
         "production": None,
     }
     if len(production_predictions):
@@ -276,6 +306,9 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
       same windows (a hard season is hard for the baseline too; a bad model is not);
     - ``production``: on the holdout, the candidate is at most ``production_tolerance`` (a
       share) worse than Production scored on the same rows (true without Production);
+    - ``coverage``: the outer quantiles' interval (P10-P90) holds at least
+      ``min_interval_coverage`` of the holdout's store-days (true for a version without
+      quantiles): a band that under-covers is as misleading as a point forecast that misses;
     - ``waived``: the threshold is missed, but ``seasonal_waiver`` is on and a Production version
       was scored and the candidate meets the two relative conditions: rejecting it would keep
       serving a version that is no better on the same rows and older, into the same season.
@@ -292,6 +325,11 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
     if production is not None:
         limit = production["metrics"][GATE_METRIC] * (1 + rule["production_tolerance"])
         checks["production"] = bool(report["metrics"][GATE_METRIC] <= limit)
+    intervals = report.get("intervals")
+    # A version without quantiles (trained before them) has no interval to judge.
+    checks["coverage"] = intervals is None or bool(
+        intervals["scores"]["interval_coverage"] >= rule["min_interval_coverage"]
+    )
     checks["waived"] = bool(
         not checks["threshold"]
         and rule["seasonal_waiver"]
@@ -302,6 +340,7 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
     checks["passed"] = bool(
         checks["finite"]
         and checks["baseline"]
+        and checks["coverage"]
         and checks["production"]
         and (checks["threshold"] or checks["waived"])
     )
@@ -324,6 +363,15 @@ def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
         f"skill {estimate['skill']:.3f} {op} {rule['max_skill']:.2f} (median baseline "
         f"{estimate['baseline_rmspe']:.4f} on the same windows)"
     )
+    intervals = report.get("intervals")
+    if intervals is not None:
+        low, high = intervals["interval"]
+        covered = intervals["scores"]["interval_coverage"]
+        op = ">=" if checks["coverage"] else "<"
+        parts.append(
+            f"P{low * 100:g}-P{high * 100:g} interval covers {covered:.1%} of holdout store-days "
+            f"{op} {rule['min_interval_coverage']:.0%}"
+        )
     production = report["production"]
     if production is not None:
         ours, theirs = report["metrics"][GATE_METRIC], production["metrics"][GATE_METRIC]
@@ -384,6 +432,8 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         estimate_baseline_rmspe=float(estimate["baseline_rmspe"]),
         estimate_skill=float(estimate["skill"]),
     )
+    if report.get("intervals") is not None:
+        metrics.update({f"holdout_{k}": float(v) for k, v in report["intervals"]["scores"].items()})
     if production is not None:
         metrics[f"production_{GATE_METRIC}"] = float(production["metrics"][GATE_METRIC])
         metrics["production_version"] = float(production["version"])
@@ -398,6 +448,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         "threshold": threshold,
         "checks": checks,
         "windows": estimate["windows"],
+        "intervals": report.get("intervals"),
         "reason": reason,
         "scored_model": report["scored_model"],
         "evaluated_at": report["evaluated_at"],
@@ -417,6 +468,9 @@ def gate_metrics_for_mlflow(report: dict[str, Any]) -> dict[str, dict[str, float
     metrics = {k: {"value": float(v), "step": 0} for k, v in report["metrics"].items()}
     for key in ("rmspe", "baseline_rmspe", "skill"):
         metrics[f"estimate_{key}"] = {"value": float(report["estimate"][key]), "step": 0}
+    if report.get("intervals") is not None:
+        for key, value in report["intervals"]["scores"].items():
+            metrics[f"holdout_{key}"] = {"value": float(value), "step": 0}
     if report["production"] is not None:
         for key, value in report["production"]["metrics"].items():
             metrics[f"production_{key}"] = {"value": float(value), "step": 0}
