@@ -334,7 +334,8 @@ def _date_check(batch_daily: pd.DataFrame, reference: dict[str, Any], limits: di
         )
     else:
         detail = (
-            f"{first.date()} to {last.date()}: starts {gap} days after the last day the "
+            f"{first.date()} to {last.date()}: starts {gap} day{'s' if gap != 1 else ''} after "
+            "the last day the "
             f"version was trained on ({trained_through.date()})"
         )
     return _check(

@@ -74,8 +74,8 @@ def test_promote_status_history_describe_and_refusals(tracking):
     assert f"✓ Model version {v2} is now in Production" in second.stdout
     assert f"✓ Previous Production model (version {v1}) archived" in second.stdout
     assert (
-        f"Live: live since 2015-08-03, 4,212 store-days: version {v2} 0.091 vs version {v1} "
-        "0.104 (the version that served them)"
+        f"Live: live since 2015-08-03, 4,212 store-days: version {v2} 0.0910 vs version {v1} "
+        "0.1040 (the version that served them)"
     ) in second.stdout
 
     rejected = validated(registry, factory, passed=False, rmspe=0.31)

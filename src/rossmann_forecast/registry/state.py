@@ -285,13 +285,13 @@ def shadow_record(tags: Mapping[str, str]) -> dict[str, Any] | None:
 
 def live_comparison(tags: Mapping[str, str], version: int) -> str | None:
     """``shadow_record`` in one line, e.g. "live since 2015-08-03, 4,212 store-days: version 3
-    0.091 vs version 2 0.104 (the version that served them)"; None without one."""
+    0.0910 vs version 2 0.1040 (the version that served them)"; None without one."""
     record = shadow_record(tags)
     if record is None:
         return None
     return (
         f"live since {record['since']}, {record['store_days']:,} store-days: version {version} "
-        f"{record['rmspe']:.3f} vs version {record['champion']} {record['champion_rmspe']:.3f} "
+        f"{record['rmspe']:.4f} vs version {record['champion']} {record['champion_rmspe']:.4f} "
         "(the version that served them)"
     )
 

@@ -76,7 +76,7 @@ def test_live_weeks_in_the_shadow_decide_good_on_recent_data_when_there_are_some
     (item,) = [i for i in better if i["item"] == "Good on recent data"]
     assert item["status"] == "pass"
     assert item["detail"].startswith(
-        "live since 2015-08-03, 4,212 store-days: version 2 0.091 vs version 1 0.104"
+        "live since 2015-08-03, 4,212 store-days: version 2 0.0910 vs version 1 0.1040"
     )
     assert [i["status"] for i in worse if i["item"] == "Good on recent data"] == ["fail"]
 
