@@ -65,6 +65,40 @@ def test_markdown_shows_every_target_with_its_verdict_and_the_accuracy() -> None
     )
 
 
+def test_the_quantiles_are_shown_beside_the_naive_interval_for_each_window() -> None:
+    result = synthetic_result()
+    bands = {
+        "interval_coverage": 0.801,
+        "interval_coverage_week1": 0.85,
+        "interval_coverage_week2": 0.78,
+        "interval_width": 0.261,
+        "quantile_loss": 0.0412,
+    }
+    naive = {
+        "interval_coverage": 0.74,
+        "interval_coverage_week1": 0.74,
+        "interval_coverage_week2": 0.74,
+        "interval_width": 0.52,
+        "quantile_loss": 0.0703,
+    }
+    result["accuracy"]["gate"] |= {"intervals": bands, "naive_intervals": naive}
+    result["accuracy"]["cut"] = {**result["accuracy"]["gate"], "origin": "2015-08-01"}
+
+    text = render_markdown(result)
+
+    assert "# Forecast quantiles\n" in text
+    assert (
+        "| holdout (the gate's backtest): calibrated bands | 80.1% | 85% 78% | 0.261 | 0.0412 |"
+        in text
+    )
+    assert (
+        "| 42 cut days (the served version): naive interval | 74.0% | 74% 74% | 0.520 | 0.0703 |"
+        in text
+    )
+    # A result from before the quantiles has no such table.
+    assert "Forecast quantiles" not in render_markdown(synthetic_result())
+
+
 def test_time_and_accuracy_of_each_row_cap_are_side_by_side() -> None:
     result = synthetic_result()
     result["trade"] = [

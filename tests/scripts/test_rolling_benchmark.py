@@ -79,3 +79,10 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
     assert "**Mean realised RMSPE over origins:" in markdown
     assert "| 2015-06-20 | 2 |" in markdown
     assert "The gate's estimate, made each way" in markdown
+    # The forecast quantiles at every origin, beside the naive interval, and their targets.
+    assert "Forecast quantiles per origin" in markdown
+    for origin in result["origins"]:
+        assert 0 < origin["intervals"]["interval_coverage"] <= 1
+        assert origin["naive_intervals"]["quantile_loss"] > 0
+        assert 0 < origin["gate_intervals"]["interval_coverage"] <= 1
+    assert "lowest P10-P90 coverage" in result["targets"]
