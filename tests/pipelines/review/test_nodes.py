@@ -27,6 +27,8 @@ PARAMS = {
         "max_abs_bias": 0.02,
         "max_abs_group_bias": 0.05,
         "max_recent_rmspe": 0.12,
+        "min_interval_coverage": 0.70,
+        "max_interval_coverage": 0.90,
     },
 }
 STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "b"], "Assortment": ["a", "c"]})
@@ -71,11 +73,24 @@ def _missing(predictions: pd.DataFrame, count: int) -> pd.Series:
 NO_LIVE = {"staging": {"live": None, "live_text": None}}
 
 
-def _statuses(staging_factor, production_factor, versions=NO_LIVE):
-    metrics = compute_review_metrics(
-        _predictions(staging_factor, production_factor), STORES, PARAMS
-    )
+def _statuses(staging_factor, production_factor, versions=NO_LIVE, missed=1):
+    predictions = _predictions(staging_factor, production_factor)
+    banded = _banded(predictions, "staging", _missing(predictions, missed))
+    metrics = compute_review_metrics(banded, STORES, PARAMS)
     return {i["item"]: i["status"] for i in evaluate_checklist(metrics, PARAMS, versions)}, metrics
+
+
+def _calibration(missed: int | None) -> dict[str, str]:
+    """The "Calibrated ranges" item of a Staging version missing ``missed`` of its 8 store-days
+    (None: a version without quantiles)."""
+    predictions = _predictions(1.0, 1.05)
+    if missed is not None:
+        predictions = _banded(predictions, "staging", _missing(predictions, missed))
+    metrics = compute_review_metrics(predictions, STORES, PARAMS)
+    (item,) = [
+        i for i in evaluate_checklist(metrics, PARAMS, NO_LIVE) if i["item"] == "Calibrated ranges"
+    ]
+    return item
 
 
 def _live(rmspe: float, champion_rmspe: float) -> dict:
@@ -113,7 +128,7 @@ def test_without_live_weeks_the_recent_item_says_so():
 
 
 def test_a_good_candidate_passes_every_item():
-    statuses, metrics = _statuses(1.01, 1.05)
+    statuses, metrics = _statuses(1.01, 1.05)  # its P10-P90 holds 7 of 8 store-days
 
     assert set(statuses.values()) == {"pass"}
     assert metrics["staging"]["overall"]["rmspe"] == pytest.approx(0.01)
@@ -136,6 +151,40 @@ def test_without_production_the_comparison_is_skipped():
 
     assert statuses["Staging better than Production"] == "skipped"
     assert "production" not in metrics
+
+
+def test_the_calibration_passes_when_the_interval_holds_what_it_should():
+    item = _calibration(missed=2)  # store 1's first two days (week 1) missed: 6 of 8 inside
+
+    assert item["status"] == "pass"
+    assert item["detail"] == (
+        "P10-P90 covers 75.0% of the holdout's store-days with sales (allowed 70%..90%: "
+        "calibrated); by week of horizon 1: 67%, 2: 100%; mean relative width 0.18"
+    )
+
+
+def test_an_under_covering_interval_fails_the_calibration_with_its_figure():
+    item = _calibration(missed=4)  # store 1's four days all missed: 4 of 8 inside
+
+    assert item["status"] == "fail"
+    assert "P10-P90 covers 50.0% of the holdout's store-days" in item["detail"]
+    assert "allowed 70%..90%: too narrow" in item["detail"]
+
+
+def test_an_interval_covering_everything_fails_the_calibration_as_too_wide():
+    item = _calibration(missed=0)
+
+    assert item["status"] == "fail"
+    assert "covers 100.0%" in item["detail"] and "too wide" in item["detail"]
+
+
+def test_a_version_without_quantiles_skips_the_calibration_and_says_why():
+    item = _calibration(missed=None)
+
+    assert item["status"] == "skipped"
+    assert item["detail"].startswith(
+        "version 2 has no forecast quantiles (trained before them): no range to check"
+    )
 
 
 def test_review_metrics_score_each_versions_interval_where_it_has_one():
@@ -191,6 +240,7 @@ def test_the_report_and_mlflow_metrics_show_the_forecast_ranges():
     assert "| coverage, week 1 | 100.0% | - |" in markdown
     assert "| coverage, week 2 | 0.0% | - |" in markdown
     assert "| quantile loss | 0.0292 | - |" in markdown
+    assert "| Calibrated ranges | ✅ pass | P10-P90 covers 75.0%" in markdown
     assert logged["staging_interval_coverage"]["value"] == pytest.approx(0.75)
     assert logged["staging_interval_coverage_week2"]["value"] == pytest.approx(0.0)
     assert {"staging_interval_width", "staging_quantile_loss"} <= set(logged)

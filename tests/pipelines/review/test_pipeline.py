@@ -12,6 +12,7 @@ CHECKLIST = [
     "Reasonable across store types",
     "No systematic over- or under-prediction",
     "Good on recent data",
+    "Calibrated ranges",
 ]
 PLOTS = ("forecast_vs_actual", "residuals_by_store_type", "error_distribution")
 

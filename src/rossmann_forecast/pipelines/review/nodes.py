@@ -269,7 +269,8 @@ def evaluate_checklist(
     Args:
         review_metrics: Output of ``compute_review_metrics``.
         review: ``params:review.checklist`` thresholds: ``max_rmspe_increase``,
-            ``max_group_rmspe``, ``max_abs_bias``, ``max_abs_group_bias``, ``max_recent_rmspe``.
+            ``max_group_rmspe``, ``max_abs_bias``, ``max_abs_group_bias``, ``max_recent_rmspe``,
+            ``min_interval_coverage``, ``max_interval_coverage``.
         review_versions: ``resolve_review_versions``'s output: Staging's live comparison in
             Production's shadow, if monitoring has one.
 
@@ -289,6 +290,11 @@ def evaluate_checklist(
             float(limits["max_recent_rmspe"]),
             review_versions[STAGING],
             float(limits["max_rmspe_increase"]),
+        ),
+        _calibrated_ranges(
+            staging,
+            float(limits["min_interval_coverage"]),
+            float(limits["max_interval_coverage"]),
         ),
     ]
 
@@ -372,6 +378,40 @@ def _good_on_recent_data(
         "Good on recent data",
         PASS if good else FAIL,
         f"{version['live_text']}; allowed up to {max_increase:.0%} above; {holdout}",
+    )
+
+
+def _calibrated_ranges(
+    staging: dict[str, Any], min_coverage: float, max_coverage: float
+) -> dict[str, str]:
+    """Staging's outer interval (P10-P90) holds between ``min_coverage`` and ``max_coverage``
+    of the review window's store-days with sales: under it the band is too narrow to trust,
+    over it too wide to use. Skipped for a version without quantiles (trained before them)."""
+    name = "Calibrated ranges"
+    intervals = staging.get("intervals")
+    if intervals is None:
+        return _item(
+            name,
+            SKIPPED,
+            f"version {staging['version']} has no forecast quantiles (trained before them): "
+            "no range to check; retrain (kedro run) for a version with P10-P90",
+        )
+    scores = intervals["scores"]
+    coverage = scores["interval_coverage"]
+    if coverage < min_coverage:
+        verdict = "too narrow"
+    elif coverage > max_coverage:
+        verdict = "too wide"
+    else:
+        verdict = "calibrated"
+    weeks = ", ".join(f"{week}: {value:.0%}" for week, value in _weeks(scores))
+    by_week = f"; by week of horizon {weeks}" if weeks else ""
+    return _item(
+        name,
+        PASS if verdict == "calibrated" else FAIL,
+        f"{intervals['interval']} covers {coverage:.1%} of the holdout's store-days with sales "
+        f"(allowed {min_coverage:.0%}..{max_coverage:.0%}: {verdict}){by_week}; "
+        f"mean relative width {scores['interval_width']:.2f}",
     )
 
 
