@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import matplotlib.colors
 import pandas as pd
 import pytest
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from rossmann_forecast.pipelines.review.nodes import (
+    COLOURS,
     compute_review_metrics,
     compute_review_segments,
     evaluate_checklist,
@@ -259,6 +262,27 @@ def test_a_report_without_quantiles_says_so():
 
     assert "No version reviewed has forecast quantiles (trained before them)." in report["markdown"]
     assert "| coverage |" not in report["markdown"]
+
+
+def _bands(figure: Figure) -> list[list[PolyCollection]]:
+    return [[c for c in ax.collections if isinstance(c, PolyCollection)] for ax in figure.axes]
+
+
+def test_the_forecast_plot_shades_the_band_of_a_version_with_quantiles():
+    predictions = _predictions(1.01, 1.05)
+    banded = _banded(predictions, "staging", _missing(predictions, 1))
+
+    with_band = plot_review(banded, STORES, PARAMS)["forecast_vs_actual"]
+    without = plot_review(predictions, STORES, PARAMS)["forecast_vs_actual"]
+
+    bands = _bands(with_band)
+    assert [len(on_axis) for on_axis in bands] == [1, 1]  # Staging's; Production has none
+    staging_blue = matplotlib.colors.to_rgba(COLOURS["staging"], alpha=0.2)
+    for (band,) in bands:
+        assert tuple(band.get_facecolor()[0]) == pytest.approx(staging_blue)
+    legend = [text.get_text() for text in with_band.axes[0].get_legend().get_texts()]
+    assert "staging P10-P90" in legend
+    assert _bands(without) == [[], []]
 
 
 def test_plots_are_figures():

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 ROLES = (STAGING, PRODUCTION)
 COLOURS = {"actual": "#222222", STAGING: "#1f77b4", PRODUCTION: "#ff7f0e"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# Opacity of a version's P10-P90 band in the forecast plot: its line stays readable over it.
+BAND_ALPHA = 0.2
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 # interval_scores' per-week coverage keys: interval_coverage_week1, ...
 WEEK_KEY = "interval_coverage_week"
@@ -454,7 +456,8 @@ def _pick_stores(frame: pd.DataFrame, count: int) -> list[int]:
 
 
 def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
-    """Daily actual sales and each version's forecast over the holdout for a few stores."""
+    """Daily actual sales and each version's forecast over the holdout for a few stores, with
+    its outer interval (P10-P90) shaded in its colour when the version has quantiles."""
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     stores = _pick_stores(frame, count)
@@ -465,6 +468,18 @@ def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
         actual = rows[rows["role"] == STAGING]
         ax.plot(actual["Date"], actual["Sales"], color=COLOURS["actual"], lw=1.6, label="actual")
         for role, part in rows.groupby("role", sort=False):
+            columns = _quantile_columns(part)
+            if columns:
+                levels = [column_level(c) for c in columns]
+                ax.fill_between(
+                    part["Date"],
+                    part[columns[0]],
+                    part[columns[-1]],
+                    color=COLOURS[str(role)],
+                    alpha=BAND_ALPHA,
+                    lw=0,
+                    label=f"{role} {_interval_label(levels)}",
+                )
             ax.plot(
                 part["Date"],
                 part["prediction"],
