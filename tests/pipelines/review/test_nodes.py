@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import matplotlib.colors
 import pandas as pd
 import pytest
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from rossmann_forecast.pipelines.review.nodes import (
+    COLOURS,
     compute_review_metrics,
     compute_review_segments,
     evaluate_checklist,
     plot_review,
     render_review_report,
     resolve_review_versions,
+    review_metrics_for_mlflow,
     score_review_versions,
 )
 from rossmann_forecast.registry.version import RegisteredVersion
@@ -26,9 +30,16 @@ PARAMS = {
         "max_abs_bias": 0.02,
         "max_abs_group_bias": 0.05,
         "max_recent_rmspe": 0.12,
+        "min_interval_coverage": 0.70,
+        "max_interval_coverage": 0.90,
     },
 }
 STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "b"], "Assortment": ["a", "c"]})
+
+
+# Both versions forecast from 2015-06-27: the 4 review days are days 4..7 ahead, so
+# 2015-07-01..03 are week 1 of horizon and 2015-07-04 is week 2.
+ORIGIN = "2015-06-27"
 
 
 def _predictions(staging_factor: float, production_factor: float | None) -> pd.DataFrame:
@@ -36,7 +47,7 @@ def _predictions(staging_factor: float, production_factor: float | None) -> pd.D
     base = pd.DataFrame(
         [(s, d, 1, 1000.0 * s) for s in (1, 2) for d in dates],
         columns=["Store", "Date", "Open", "Sales"],
-    )
+    ).assign(scored_origin=ORIGIN)
     frames = [base.assign(role="staging", version=2, prediction=base["Sales"] * staging_factor)]
     if production_factor is not None:
         frames.append(
@@ -45,14 +56,44 @@ def _predictions(staging_factor: float, production_factor: float | None) -> pd.D
     return pd.concat(frames, ignore_index=True)
 
 
+def _banded(predictions: pd.DataFrame, role: str, missed: pd.Series) -> pd.DataFrame:
+    """``role``'s rows with quantiles: P10/P50/P90 at 0.9/1.0/1.1 x its forecast, except on the
+    ``missed`` rows, where the band (1.05/1.1/1.2 x the actual) lies above the actual sales."""
+    chosen = predictions["role"] == role
+    framed = predictions.copy()
+    for column, around, above in (("Sales_p10", 0.9, 1.05), ("Sales_p50", 1.0, 1.1),
+                                  ("Sales_p90", 1.1, 1.2)):  # fmt: skip
+        framed.loc[chosen, column] = framed["prediction"] * around
+        framed.loc[chosen & missed, column] = framed["Sales"] * above
+    return framed
+
+
+def _missing(predictions: pd.DataFrame, count: int) -> pd.Series:
+    """The first ``count`` store-days of each role (store 1 first, then store 2)."""
+    return predictions.groupby("role").cumcount() < count
+
+
 NO_LIVE = {"staging": {"live": None, "live_text": None}}
 
 
-def _statuses(staging_factor, production_factor, versions=NO_LIVE):
-    metrics = compute_review_metrics(
-        _predictions(staging_factor, production_factor), STORES, PARAMS
-    )
+def _statuses(staging_factor, production_factor, versions=NO_LIVE, missed=1):
+    predictions = _predictions(staging_factor, production_factor)
+    banded = _banded(predictions, "staging", _missing(predictions, missed))
+    metrics = compute_review_metrics(banded, STORES, PARAMS)
     return {i["item"]: i["status"] for i in evaluate_checklist(metrics, PARAMS, versions)}, metrics
+
+
+def _calibration(missed: int | None) -> dict[str, str]:
+    """The "Calibrated ranges" item of a Staging version missing ``missed`` of its 8 store-days
+    (None: a version without quantiles)."""
+    predictions = _predictions(1.0, 1.05)
+    if missed is not None:
+        predictions = _banded(predictions, "staging", _missing(predictions, missed))
+    metrics = compute_review_metrics(predictions, STORES, PARAMS)
+    (item,) = [
+        i for i in evaluate_checklist(metrics, PARAMS, NO_LIVE) if i["item"] == "Calibrated ranges"
+    ]
+    return item
 
 
 def _live(rmspe: float, champion_rmspe: float) -> dict:
@@ -90,7 +131,7 @@ def test_without_live_weeks_the_recent_item_says_so():
 
 
 def test_a_good_candidate_passes_every_item():
-    statuses, metrics = _statuses(1.01, 1.05)
+    statuses, metrics = _statuses(1.01, 1.05)  # its P10-P90 holds 7 of 8 store-days
 
     assert set(statuses.values()) == {"pass"}
     assert metrics["staging"]["overall"]["rmspe"] == pytest.approx(0.01)
@@ -115,6 +156,135 @@ def test_without_production_the_comparison_is_skipped():
     assert "production" not in metrics
 
 
+def test_the_calibration_passes_when_the_interval_holds_what_it_should():
+    item = _calibration(missed=2)  # store 1's first two days (week 1) missed: 6 of 8 inside
+
+    assert item["status"] == "pass"
+    assert item["detail"] == (
+        "P10-P90 covers 75.0% of the holdout's store-days with sales (allowed 70%..90%: "
+        "calibrated); by week of horizon 1: 67%, 2: 100%; mean relative width 0.18"
+    )
+
+
+def test_an_under_covering_interval_fails_the_calibration_with_its_figure():
+    item = _calibration(missed=4)  # store 1's four days all missed: 4 of 8 inside
+
+    assert item["status"] == "fail"
+    assert "P10-P90 covers 50.0% of the holdout's store-days" in item["detail"]
+    assert "allowed 70%..90%: too narrow" in item["detail"]
+
+
+def test_an_interval_covering_everything_fails_the_calibration_as_too_wide():
+    item = _calibration(missed=0)
+
+    assert item["status"] == "fail"
+    assert "covers 100.0%" in item["detail"] and "too wide" in item["detail"]
+
+
+def test_a_version_without_quantiles_skips_the_calibration_and_says_why():
+    item = _calibration(missed=None)
+
+    assert item["status"] == "skipped"
+    assert item["detail"].startswith(
+        "version 2 has no forecast quantiles (trained before them): no range to check"
+    )
+
+
+def test_review_metrics_score_each_versions_interval_where_it_has_one():
+    predictions = _predictions(1.0, 1.05)
+    on_the_4th = predictions["Date"] == "2015-07-04"  # week 2 of horizon: both stores missed
+    banded = _banded(predictions, "staging", on_the_4th)
+
+    metrics = compute_review_metrics(banded, STORES, PARAMS)
+
+    intervals = metrics["staging"]["intervals"]
+    assert intervals["levels"] == [0.1, 0.5, 0.9]
+    assert intervals["interval"] == "P10-P90"
+    assert intervals["origin"] == ORIGIN
+    scores = intervals["scores"]
+    assert scores["interval_coverage"] == pytest.approx(6 / 8)
+    assert scores["interval_coverage_week1"] == pytest.approx(1.0)
+    assert scores["interval_coverage_week2"] == pytest.approx(0.0)
+    # Width (P90 - P10) / P50: 0.2 on the six covered rows, 0.15 / 1.1 on the two missed.
+    assert scores["interval_width"] == pytest.approx((6 * 0.2 + 2 * 0.15 / 1.1) / 8)
+    # wQL per level, 2 x pinball / sum of sales (12,000; 3,000 of it on the missed day):
+    # P10 2 x (0.01 x 9,000 + 0.045 x 3,000), P50 2 x 0.05 x 3,000, P90 2 x (90 + 0.02 x 3,000).
+    assert scores["quantile_loss"] == pytest.approx((450 + 300 + 300) / 12_000 / 3)
+    assert metrics["production"]["intervals"] is None  # trained before quantiles
+
+
+def test_without_an_origin_the_coverage_is_overall_only():
+    predictions = _predictions(1.0, None).drop(columns="scored_origin")
+    banded = _banded(predictions, "staging", _missing(predictions, 2))
+
+    intervals = compute_review_metrics(banded, STORES, PARAMS)["staging"]["intervals"]
+
+    assert intervals["origin"] is None
+    assert sorted(intervals["scores"]) == ["interval_coverage", "interval_width", "quantile_loss"]
+
+
+def test_the_report_and_mlflow_metrics_show_the_forecast_ranges():
+    predictions = _predictions(1.0, 1.05)
+    banded = _banded(predictions, "staging", predictions["Date"] == "2015-07-04")
+    metrics = compute_review_metrics(banded, STORES, PARAMS)
+
+    report = render_review_report(
+        {"model_name": "m", "staging": {"version": 2, "validation_run_id": None},
+         "production": {"version": 1}},
+        metrics, evaluate_checklist(metrics, PARAMS, NO_LIVE), {},
+    )  # fmt: skip
+    logged = review_metrics_for_mlflow(metrics)
+
+    markdown = report["markdown"]
+    assert "## Forecast ranges" in markdown
+    assert "| Metric | staging v2 | production v1 |" in markdown
+    assert "| interval | P10-P90 | - |" in markdown
+    assert "| coverage | 75.0% | - |" in markdown
+    assert "| coverage, week 1 | 100.0% | - |" in markdown
+    assert "| coverage, week 2 | 0.0% | - |" in markdown
+    assert "| quantile loss | 0.0292 | - |" in markdown
+    assert "| Calibrated ranges | ✅ pass | P10-P90 covers 75.0%" in markdown
+    assert logged["staging_interval_coverage"]["value"] == pytest.approx(0.75)
+    assert logged["staging_interval_coverage_week2"]["value"] == pytest.approx(0.0)
+    assert {"staging_interval_width", "staging_quantile_loss"} <= set(logged)
+    assert not [key for key in logged if key.startswith("production_interval")]
+
+
+def test_a_report_without_quantiles_says_so():
+    predictions = _predictions(1.0, 1.05)
+    metrics = compute_review_metrics(predictions, STORES, PARAMS)
+
+    report = render_review_report(
+        {"model_name": "m", "staging": {"version": 2, "validation_run_id": None},
+         "production": {"version": 1}},
+        metrics, [], {},
+    )  # fmt: skip
+
+    assert "No version reviewed has forecast quantiles (trained before them)." in report["markdown"]
+    assert "| coverage |" not in report["markdown"]
+
+
+def _bands(figure: Figure) -> list[list[PolyCollection]]:
+    return [[c for c in ax.collections if isinstance(c, PolyCollection)] for ax in figure.axes]
+
+
+def test_the_forecast_plot_shades_the_band_of_a_version_with_quantiles():
+    predictions = _predictions(1.01, 1.05)
+    banded = _banded(predictions, "staging", _missing(predictions, 1))
+
+    with_band = plot_review(banded, STORES, PARAMS)["forecast_vs_actual"]
+    without = plot_review(predictions, STORES, PARAMS)["forecast_vs_actual"]
+
+    bands = _bands(with_band)
+    assert [len(on_axis) for on_axis in bands] == [1, 1]  # Staging's; Production has none
+    staging_blue = matplotlib.colors.to_rgba(COLOURS["staging"], alpha=0.2)
+    for (band,) in bands:
+        assert tuple(band.get_facecolor()[0]) == pytest.approx(staging_blue)
+    legend = [text.get_text() for text in with_band.axes[0].get_legend().get_texts()]
+    assert "staging P10-P90" in legend
+    assert _bands(without) == [[], []]
+
+
 def test_plots_are_figures():
     figures = plot_review(_predictions(1.01, 1.05), STORES, PARAMS)
 
@@ -127,7 +297,20 @@ class _Doubled:
         return pd.DataFrame({"Sales": rows["Store"].to_numpy() * 2000.0})
 
 
-def _registered(number: int, served_from: str, loaded: list[str]) -> RegisteredVersion:
+class _DoubledWithRange(_Doubled):
+    """A version trained with quantiles: P10/P50/P90 around its forecast."""
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        sales = super().predict(rows)["Sales"]
+        return pd.DataFrame(
+            {"Sales": sales, "beyond_validated_horizon": False, "Sales_p10": sales * 0.8,
+             "Sales_p50": sales, "Sales_p90": sales * 1.25}
+        )  # fmt: skip
+
+
+def _registered(
+    number: int, served_from: str, loaded: list[str], model: type = _Doubled
+) -> RegisteredVersion:
     tags = {
         "lineage.training_window.origin": served_from,
         "lineage.backtest.origin": "2015-07-01",
@@ -140,7 +323,7 @@ def _registered(number: int, served_from: str, loaded: list[str]) -> RegisteredV
         "Staging",
         tags,
         0.05,
-        loader=lambda u: loaded.append(u) or _Doubled(),
+        loader=lambda u: loaded.append(u) or model(),
     )
 
 
@@ -170,6 +353,29 @@ def test_versions_are_resolved_and_scored_from_pure_inputs():
         "staging": "backtest",
     }
     assert (scored["prediction"] == scored["Store"] * 2000.0).all()
+
+
+def test_scoring_keeps_the_quantiles_of_a_version_that_has_them():
+    holdout = _predictions(1.0, None)[["Store", "Date", "Open", "Sales"]].assign(
+        DayOfWeek=3, Promo=0, StateHoliday="0", SchoolHoliday=0
+    )
+    staging = _registered(2, "2015-08-01", [], model=_DoubledWithRange)  # scored by backtest
+    production = _registered(1, "2015-06-01", [])  # trained before quantiles
+
+    scored = score_review_versions(staging, production, holdout)
+
+    staging_rows = scored[scored["role"] == "staging"]
+    production_rows = scored[scored["role"] == "production"]
+    assert (staging_rows["Sales_p10"] == staging_rows["Store"] * 1600.0).all()
+    assert (staging_rows["Sales_p90"] == staging_rows["Store"] * 2500.0).all()
+    assert production_rows[["Sales_p10", "Sales_p50", "Sales_p90"]].isna().all().all()
+    assert scored.groupby("role")["scored_origin"].first().to_dict() == {
+        "production": "2015-06-01",
+        "staging": "2015-07-01",
+    }
+    metrics = compute_review_metrics(scored, STORES, PARAMS)
+    assert metrics["staging"]["intervals"]["scores"]["interval_coverage_week1"] == 0.0
+    assert metrics["production"]["intervals"] is None
 
 
 def test_without_production_only_staging_is_scored():

@@ -12,6 +12,7 @@ CHECKLIST = [
     "Reasonable across store types",
     "No systematic over- or under-prediction",
     "Good on recent data",
+    "Calibrated ranges",
 ]
 PLOTS = ("forecast_vs_actual", "residuals_by_store_type", "error_distribution")
 
@@ -52,9 +53,13 @@ def test_the_review_compares_staging_with_production(second_review):
         assert set(metrics["store_type"]) and set(metrics["assortment"])
         assert all("bias" in stats for stats in metrics["store_type"].values())
         assert metrics["predictions"]["q05"] <= metrics["predictions"]["q95"]
+        assert metrics["intervals"]["interval"] == "P10-P90"  # both trained with quantiles
+        assert 0 < metrics["intervals"]["scores"]["interval_coverage"] <= 1
     report = (folder / "review_report.md").read_text()
     assert "version 2 (Staging)" in report and "version 1 (Production)" in report
-    for heading in ("## Checklist", "## By StoreType", "## By Assortment", "## Distribution"):
+    headings = ("## Checklist", "## Forecast ranges", "## By StoreType", "## By Assortment",
+                "## Distribution")  # fmt: skip
+    for heading in headings:
         assert heading in report
 
 

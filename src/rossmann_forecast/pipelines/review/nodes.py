@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import error_summary
-from rossmann_forecast.model.ensemble import forecast_through
+from rossmann_forecast.model.ensemble import answer_through
+from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
 from rossmann_forecast.registry.stages import PRODUCTION_ALIAS as PRODUCTION
 from rossmann_forecast.registry.stages import STAGING_ALIAS as STAGING
 from rossmann_forecast.registry.state import live_comparison, shadow_record
@@ -32,7 +33,11 @@ logger = logging.getLogger(__name__)
 ROLES = (STAGING, PRODUCTION)
 COLOURS = {"actual": "#222222", STAGING: "#1f77b4", PRODUCTION: "#ff7f0e"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# Opacity of a version's P10-P90 band in the forecast plot: its line stays readable over it.
+BAND_ALPHA = 0.2
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+# interval_scores' per-week coverage keys: interval_coverage_week1, ...
+WEEK_KEY = "interval_coverage_week"
 
 
 def resolve_review_versions(
@@ -88,10 +93,13 @@ def score_review_versions(
 
     Each version is scored by its model that was not fit on the holdout rows (its served model
     if it forecasts from on or before the holdout's first day, else the backtest the gate
-    judged), so the comparison is between forecasts, never a fit.
+    judged), so the comparison is between forecasts, never a fit. The model's whole answer is
+    kept: its forecast quantiles too, when the version has them.
 
     Returns:
-        Columns ``Store, Date, Open, Sales, role, version, prediction, scored_kind``.
+        Columns ``Store, Date, Open, Sales, role, version, prediction, scored_kind,
+        scored_origin`` and the quantile columns (``Sales_p10``...) of the versions that have
+        them (NaN on the rows of a version that has not: one trained before quantiles).
     """
     first_date = str(holdout_table["Date"].min().date())
     frames = []
@@ -106,16 +114,68 @@ def score_review_versions(
             model["kind"],
             model["origin"],
         )
-        predicted = forecast_through(model["model"], holdout_table).to_numpy()
+        answer = answer_through(model["model"], holdout_table)
+        quantiles = [c for c in answer.columns if str(c).startswith(QUANTILE_PREFIX)]
+        if not quantiles:
+            logger.info(
+                "%s version %s has no forecast quantiles (trained before them): reviewed on "
+                "its point forecast alone",
+                role.capitalize(),
+                found.version,
+            )
         frames.append(
             holdout_table[["Store", "Date", "Open", "Sales"]].assign(
                 role=role,
                 version=found.version,
-                prediction=predicted,
+                prediction=answer["Sales"].to_numpy(dtype="float64"),
                 scored_kind=model["kind"],
+                scored_origin=model["origin"],
+                **{c: answer[c].to_numpy(dtype="float64") for c in quantiles},
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def _quantile_columns(rows: pd.DataFrame) -> list[str]:
+    """The quantile columns one version's rows carry, in level order (none: no quantiles)."""
+    found = [
+        c for c in rows.columns if str(c).startswith(QUANTILE_PREFIX) and rows[c].notna().all()
+    ]
+    return sorted(found, key=column_level)
+
+
+def _interval_label(levels: list[float]) -> str:
+    """``P10-P90`` for the outer levels 0.1 and 0.9."""
+    return f"P{levels[0] * 100:g}-P{levels[-1] * 100:g}"
+
+
+def _interval_stats(rows: pd.DataFrame) -> dict[str, Any] | None:
+    """Coverage, relative width and quantile loss of one version's quantiles, or None when it
+    has none (trained before forecasts had quantiles).
+
+    Days of horizon count from the scored model's origin (``scored_origin``), so the weeks are
+    the version's own; without an origin the coverage is overall only.
+
+    Returns:
+        ``levels``, ``interval`` (e.g. ``"P10-P90"``), ``origin`` and ``scores``:
+        ``interval_coverage`` (and ``_week<k>``), ``interval_width``, ``quantile_loss``
+        (``model.intervals.interval_scores``).
+    """
+    columns = _quantile_columns(rows)
+    if not columns:
+        return None
+    levels = [column_level(c) for c in columns]
+    origin = rows["scored_origin"].iloc[0] if "scored_origin" in rows else None
+    days_ahead = None
+    if origin is not None and not pd.isna(origin):
+        days_ahead = (rows["Date"] - pd.Timestamp(origin)).dt.days.to_numpy()
+    scores = interval_scores(rows["Sales"].to_numpy(), rows[columns].to_numpy(), levels, days_ahead)
+    return {
+        "levels": levels,
+        "interval": _interval_label(levels),
+        "origin": None if days_ahead is None else str(origin)[:10],
+        "scores": scores,
+    }
 
 
 def _error_stats(rows: pd.DataFrame) -> dict[str, float | int]:
@@ -131,7 +191,8 @@ def _distribution(values: pd.Series) -> dict[str, float]:
 def compute_review_metrics(
     review_predictions: pd.DataFrame, stores_validated: pd.DataFrame, review: dict[str, Any]
 ) -> dict[str, Any]:
-    """Overall, recent, per-StoreType and per-Assortment RMSPE and bias of each version.
+    """Overall, recent, per-StoreType and per-Assortment RMSPE and bias of each version, and
+    the coverage, width and quantile loss of its forecast quantiles when it has them.
 
     Args:
         review_predictions: Output of ``score_review_versions``.
@@ -140,7 +201,9 @@ def compute_review_metrics(
 
     Returns:
         ``{"window": {...}, "<role>": {"version", "overall", "recent", "store_type": {...},
-        "assortment": {...}, "predictions": {...}}, "actuals": {...}}``.
+        "assortment": {...}, "predictions": {...}, "intervals": {...} | None},
+        "actuals": {...}}``; ``intervals`` is ``_interval_stats``'s (None for a version
+        without quantiles).
     """
     frame = review_predictions.merge(
         stores_validated[["Store", "StoreType", "Assortment"]], on="Store", how="left"
@@ -164,6 +227,7 @@ def compute_review_metrics(
             "store_type": {str(k): _error_stats(g) for k, g in rows.groupby("StoreType")},
             "assortment": {str(k): _error_stats(g) for k, g in rows.groupby("Assortment")},
             "predictions": _distribution(open_rows["prediction"]),
+            "intervals": _interval_stats(rows),
         }
     first_role = frame[frame["role"] == frame["role"].iloc[0]]
     metrics["actuals"] = _distribution(first_role.loc[first_role["Open"] == 1, "Sales"])
@@ -207,7 +271,8 @@ def evaluate_checklist(
     Args:
         review_metrics: Output of ``compute_review_metrics``.
         review: ``params:review.checklist`` thresholds: ``max_rmspe_increase``,
-            ``max_group_rmspe``, ``max_abs_bias``, ``max_abs_group_bias``, ``max_recent_rmspe``.
+            ``max_group_rmspe``, ``max_abs_bias``, ``max_abs_group_bias``, ``max_recent_rmspe``,
+            ``min_interval_coverage``, ``max_interval_coverage``.
         review_versions: ``resolve_review_versions``'s output: Staging's live comparison in
             Production's shadow, if monitoring has one.
 
@@ -227,6 +292,11 @@ def evaluate_checklist(
             float(limits["max_recent_rmspe"]),
             review_versions[STAGING],
             float(limits["max_rmspe_increase"]),
+        ),
+        _calibrated_ranges(
+            staging,
+            float(limits["min_interval_coverage"]),
+            float(limits["max_interval_coverage"]),
         ),
     ]
 
@@ -313,6 +383,50 @@ def _good_on_recent_data(
     )
 
 
+def _calibrated_ranges(
+    staging: dict[str, Any], min_coverage: float, max_coverage: float
+) -> dict[str, str]:
+    """Staging's outer interval (P10-P90) holds between ``min_coverage`` and ``max_coverage``
+    of the review window's store-days with sales: under it the band is too narrow to trust,
+    over it too wide to use. Skipped for a version without quantiles (trained before them)."""
+    name = "Calibrated ranges"
+    intervals = staging.get("intervals")
+    if intervals is None:
+        return _item(
+            name,
+            SKIPPED,
+            f"version {staging['version']} has no forecast quantiles (trained before them): "
+            "no range to check; retrain (kedro run) for a version with P10-P90",
+        )
+    scores = intervals["scores"]
+    coverage = scores["interval_coverage"]
+    if coverage < min_coverage:
+        verdict = "too narrow"
+    elif coverage > max_coverage:
+        verdict = "too wide"
+    else:
+        verdict = "calibrated"
+    weeks = ", ".join(f"{week}: {value:.0%}" for week, value in _weeks(scores))
+    by_week = f"; by week of horizon {weeks}" if weeks else ""
+    return _item(
+        name,
+        PASS if verdict == "calibrated" else FAIL,
+        f"{intervals['interval']} covers {coverage:.1%} of the holdout's store-days with sales "
+        f"(allowed {min_coverage:.0%}..{max_coverage:.0%}: {verdict}){by_week}; "
+        f"mean relative width {scores['interval_width']:.2f}",
+    )
+
+
+def _weeks(scores: dict[str, float]) -> list[tuple[int, float]]:
+    """``(week, coverage)`` from ``interval_coverage_week<k>``, by week (none without days
+    ahead)."""
+    return sorted(
+        (int(key.removeprefix(WEEK_KEY)), value)
+        for key, value in scores.items()
+        if key.startswith(WEEK_KEY)
+    )
+
+
 def _item(name: str, status: str, detail: str) -> dict[str, str]:
     return {"item": name, "status": status, "detail": detail}
 
@@ -342,7 +456,8 @@ def _pick_stores(frame: pd.DataFrame, count: int) -> list[int]:
 
 
 def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
-    """Daily actual sales and each version's forecast over the holdout for a few stores."""
+    """Daily actual sales and each version's forecast over the holdout for a few stores, with
+    its outer interval (P10-P90) shaded in its colour when the version has quantiles."""
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     stores = _pick_stores(frame, count)
@@ -353,6 +468,18 @@ def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
         actual = rows[rows["role"] == STAGING]
         ax.plot(actual["Date"], actual["Sales"], color=COLOURS["actual"], lw=1.6, label="actual")
         for role, part in rows.groupby("role", sort=False):
+            columns = _quantile_columns(part)
+            if columns:
+                levels = [column_level(c) for c in columns]
+                ax.fill_between(
+                    part["Date"],
+                    part[columns[0]],
+                    part[columns[-1]],
+                    color=COLOURS[str(role)],
+                    alpha=BAND_ALPHA,
+                    lw=0,
+                    label=f"{role} {_interval_label(levels)}",
+                )
             ax.plot(
                 part["Date"],
                 part["prediction"],
@@ -509,7 +636,9 @@ def review_summary(
 
 
 def review_metrics_for_mlflow(review_metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Overall and recent RMSPE and bias per role, for kedro-mlflow (prefixed ``review.``)."""
+    """Overall and recent RMSPE and bias per role, and the interval's coverage (overall and
+    per week), width and quantile loss of a role with quantiles, for kedro-mlflow (prefixed
+    ``review.``)."""
     logged = {}
     for role in ROLES:
         if role not in review_metrics:
@@ -519,6 +648,10 @@ def review_metrics_for_mlflow(review_metrics: dict[str, Any]) -> dict[str, dict[
                 value = review_metrics[role][scope][stat]
                 if np.isfinite(value):
                     logged[f"{role}_{scope}_{stat}"] = {"value": float(value), "step": 0}
+        intervals = review_metrics[role].get("intervals")
+        for key, value in (intervals or {}).get("scores", {}).items():
+            if np.isfinite(value):
+                logged[f"{role}_{key}"] = {"value": float(value), "step": 0}
     return logged
 
 
@@ -536,6 +669,7 @@ def _markdown(
         *_header_lines(versions, metrics["window"]),
         *_checklist_lines(checklist),
         *_overall_lines(metrics, roles),
+        *_interval_lines(metrics, roles),
         *_group_lines(metrics, roles, "store_type", "StoreType"),
         *_group_lines(metrics, roles, "assortment", "Assortment"),
         *_distribution_lines(metrics, roles),
@@ -590,6 +724,54 @@ def _overall_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]:
         bias = " | ".join(_fmt(metrics[r][scope]["bias"], pct=True) for r in roles)
         lines += [f"| RMSPE ({label}) | {rmspe} |", f"| bias ({label}) | {bias} |"]
     return lines
+
+
+def _interval_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]:
+    """Each version's outer interval: coverage (overall and per week of horizon from its
+    origin), mean relative width and quantile loss; "-" for a version without quantiles."""
+    intervals = {r: metrics[r].get("intervals") for r in roles}
+    lines = ["", "## Forecast ranges", ""]
+    if all(found is None for found in intervals.values()):
+        return [*lines, "No version reviewed has forecast quantiles (trained before them)."]
+    weeks = sorted(
+        {week for found in intervals.values() if found for week, _ in _weeks(found["scores"])}
+    )
+    labels = [
+        "interval",
+        "coverage",
+        *(f"coverage, week {w}" for w in weeks),
+        "mean relative width",
+        "quantile loss",
+    ]
+    cells = {r: _interval_cells(found) for r, found in intervals.items()}
+    header = " | ".join(f"{r} v{metrics[r]['version']}" for r in roles)
+    return [
+        *lines,
+        "The outer quantiles' interval on the holdout's store-days with sales; weeks of horizon "
+        "count from each version's origin. Coverage should be near the interval's nominal share "
+        "(80% for P10-P90); lower width and quantile loss are better.",
+        "",
+        f"| Metric | {header} |",
+        "|---|" + "---|" * len(roles),
+        *(
+            f"| {label} | " + " | ".join(cells[r].get(label, "-") for r in roles) + " |"
+            for label in labels
+        ),
+    ]
+
+
+def _interval_cells(found: dict[str, Any] | None) -> dict[str, str]:
+    """One version's column of the forecast ranges table, by row label (empty: no quantiles)."""
+    if found is None:
+        return {}
+    scores = found["scores"]
+    return {
+        "interval": found["interval"],
+        "coverage": f"{scores['interval_coverage']:.1%}",
+        **{f"coverage, week {w}": f"{value:.1%}" for w, value in _weeks(scores)},
+        "mean relative width": f"{scores['interval_width']:.3f}",
+        "quantile loss": f"{scores['quantile_loss']:.4f}",
+    }
 
 
 def _group_lines(metrics: dict[str, Any], roles: list[str], key: str, title: str) -> list[str]:
