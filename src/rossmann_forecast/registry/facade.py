@@ -498,20 +498,35 @@ class ModelRegistry:
         threshold: float,
         window: str,
         run_id: str | None,
+        interval: str | None = None,
+        coverage: float | None = None,
+        interval_width: float | None = None,
+        quantile_loss: float | None = None,
     ) -> None:
-        """Tag a version with its latest live RMSPE (monitoring).
+        """Tag a version with its latest live RMSPE (monitoring) and, when its forecasts carry
+        quantiles, the same window's coverage of the ``interval`` ("P10-P90"), its mean
+        relative width and quantile loss (``monitoring.live_coverage``, ...);
+        ``monitoring.live_interval`` is ``none`` for a version without quantiles.
 
         ``monitoring.*`` tags describe how the version does on actual sales; they are not
         lifecycle state (no alias moves, no journal entry), so no lock is taken: the newest
-        monitoring run wins.
+        monitoring run wins. A version has quantiles or not for good, so no figure goes stale.
         """
         tags = {
             "monitoring.live_rmspe": repr(float(rmspe)),
             "monitoring.drift": "true" if drift else "false",
             "monitoring.threshold": repr(float(threshold)),
             "monitoring.window": window,
+            "monitoring.live_interval": interval if coverage is not None and interval else "none",
             "monitoring.at": now_iso(),
         }
+        for key, value in (
+            ("monitoring.live_coverage", coverage),
+            ("monitoring.live_interval_width", interval_width),
+            ("monitoring.live_quantile_loss", quantile_loss),
+        ):
+            if value is not None:
+                tags[key] = repr(float(value))
         if run_id:
             tags["monitoring.run_id"] = run_id
         for key, value in tags.items():

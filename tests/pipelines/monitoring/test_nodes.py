@@ -120,6 +120,11 @@ def test_the_judgement_names_the_run_and_tags_only_judged_versions():
             "drift": False,
             "threshold": 0.15,
             "window": "2015-07-08..2015-07-14",
+            # version 1's forecasts carry no quantiles: no band figures to tag
+            "interval": None,
+            "coverage": None,
+            "interval_width": None,
+            "quantile_loss": None,
         }
     ]
 
@@ -152,3 +157,113 @@ def test_a_log_without_shadow_rows_compares_nothing():
 
     assert set(joined["role"]) == {"served"}  # files from before shadow scoring count as served
     assert compare_shadow(joined) == ({"comparisons": []}, [])
+
+
+# Version 1's band: [900, 1100] around 1000 holds the actual 1000, except on 2015-07-08..11
+# (days 7..10 after its origin 2015-07-01) where its P10 is 1010: it misses the four of them.
+MISSED = slice(7, 11)
+
+
+def _banded_log(version: int, predicted_at: str) -> pd.DataFrame:
+    low = pd.Series(900.0, index=range(len(DATES)))
+    low[MISSED] = 1010.0
+    return _log(version, 1.0, predicted_at).assign(
+        Sales_p10=low, Sales_p50=1000.0, Sales_p90=1100.0, model_origin="2015-07-01"
+    )
+
+
+def test_live_coverage_is_measured_per_version_on_its_quantiles():
+    predictions = collect_predictions({"a": lambda: _banded_log(1, "2026-01-01T00:00:00")}, PARAMS)
+    joined = join_actuals(predictions, ACTUALS)
+
+    metrics = compute_live_metrics(joined, PARAMS)
+
+    assert list(joined.columns[-4:]) == ["Sales_p10", "Sales_p50", "Sales_p90", "actual"]
+    assert joined["days_ahead"].tolist() == list(range(14))
+    band = metrics["versions"]["1"]["intervals"]
+    assert band["interval"] == "P10-P90"
+    assert band["levels"] == [0.1, 0.5, 0.9]
+    assert band["nominal_coverage"] == pytest.approx(0.8)
+    assert band["rows_without_quantiles"] == 0
+    # The window (the last 7 days, 2015-07-08..14) holds 3 of 7; all 14 days, 10 of 14.
+    assert band["window"]["interval_coverage"] == pytest.approx(3 / 7)
+    assert band["window"]["rows"] == 7
+    assert band["overall"]["interval_coverage"] == pytest.approx(10 / 14)
+    assert band["overall"]["interval_coverage_week1"] == pytest.approx(1.0)
+    assert band["overall"]["interval_coverage_week2"] == pytest.approx(3 / 7)
+    # Width (P90 - P10) / P50: 0.09 on the 4 missed days, 0.2 on the 3 others of the window.
+    assert band["window"]["interval_width"] == pytest.approx((4 * 0.09 + 3 * 0.2) / 7)
+    # wQL: pinball sums over the window 66 (P10), 0 (P50), 70 (P90); 2 * sum / 7000, mean.
+    assert band["window"]["quantile_loss"] == pytest.approx((2 * 66 + 2 * 70) / 7000 / 3)
+    weekly = {w["week_start"]: w["interval_coverage"] for w in metrics["versions"]["1"]["weekly"]}
+    assert weekly == {
+        "2015-06-29": pytest.approx(1.0),
+        "2015-07-06": pytest.approx(3 / 7),
+        "2015-07-13": pytest.approx(1.0),
+    }
+
+
+def test_a_version_without_quantiles_beside_one_with_them_gets_no_coverage(caplog):
+    log = {
+        "a": lambda: _banded_log(1, "2026-01-01T00:00:00"),
+        "b": lambda: _log(2, 1.0, "2026-01-02T00:00:00"),  # trained before quantiles
+    }
+    caplog.set_level("INFO")
+    metrics = compute_live_metrics(join_actuals(collect_predictions(log, PARAMS), ACTUALS), PARAMS)
+
+    status, _, version_tags = judge_live_metrics(metrics, PARAMS, {"run_id": "r1"})
+    logged = live_metrics_for_mlflow(metrics)
+
+    assert metrics["versions"]["2"]["intervals"] is None
+    assert metrics["versions"]["2"]["window"]["rmspe"] == pytest.approx(0.0)  # still judged
+    assert all(w["interval_coverage"] is None for w in metrics["versions"]["2"]["weekly"])
+    rows = {row["version"]: row for row in status["versions"]}
+    assert rows[1]["quantiles"] is True and rows[1]["interval"] == "P10-P90"
+    assert rows[1]["live_coverage"] == pytest.approx(3 / 7)
+    assert rows[1]["overall_coverage"] == pytest.approx(10 / 14)
+    assert rows[2]["quantiles"] is False
+    assert rows[2]["live_coverage"] is None and rows[2]["interval"] is None
+    tags = {tag["version"]: tag for tag in version_tags}
+    assert tags[1]["interval"] == "P10-P90"
+    assert tags[1]["coverage"] == pytest.approx(3 / 7)
+    assert tags[1]["interval_width"] == pytest.approx((4 * 0.09 + 3 * 0.2) / 7)
+    assert tags[2]["coverage"] is None and tags[2]["interval"] is None
+    assert logged["v1.live_coverage"]["value"] == pytest.approx(3 / 7)
+    assert logged["v1.overall_coverage"]["value"] == pytest.approx(10 / 14)
+    assert [m["step"] for m in logged["v1.weekly_coverage"]] == [201527, 201528, 201529]
+    assert [(m["step"], m["value"]) for m in logged["v1.horizon_coverage"]] == [
+        (1, pytest.approx(1.0)), (2, pytest.approx(3 / 7)),
+    ]  # fmt: skip
+    assert "v2.live_rmspe" in logged
+    assert not [key for key in logged if key.startswith("v2.") and "coverage" in key]
+    assert "Version 1: P10-P90 interval held 42.9% of 7 store-days" in caplog.text
+    assert "Version 2: its forecasts carry no quantiles" in caplog.text
+
+
+def test_coverage_counts_only_the_rows_that_carry_quantiles():
+    """Rows of the version logged without quantiles (an old file) are left out of its band."""
+    log = {
+        "a": lambda: _banded_log(1, "2026-01-02T00:00:00").head(7),
+        "b": lambda: _log(1, 1.0, "2026-01-01T00:00:00").tail(7),  # the window, no quantiles
+    }
+
+    metrics = compute_live_metrics(join_actuals(collect_predictions(log, PARAMS), ACTUALS), PARAMS)
+
+    band = metrics["versions"]["1"]["intervals"]
+    assert band["overall"]["rows"] == 7
+    assert band["overall"]["interval_coverage"] == pytest.approx(1.0)
+    assert band["rows_without_quantiles"] == 7
+    assert band["overall"]["interval_coverage_week1"] == pytest.approx(1.0)
+    assert "interval_coverage_week2" not in band["overall"]  # days 7..13: the old rows only
+    assert band["window"] is None  # the window's rows carry none: no window figure
+
+
+def test_without_the_origin_coverage_is_not_split_by_week_of_horizon():
+    log = {"a": lambda: _banded_log(1, "2026-01-01T00:00:00").drop(columns="model_origin")}
+
+    metrics = compute_live_metrics(join_actuals(collect_predictions(log, PARAMS), ACTUALS), PARAMS)
+
+    overall = metrics["versions"]["1"]["intervals"]["overall"]
+    assert overall["interval_coverage"] == pytest.approx(10 / 14)
+    assert not [key for key in overall if key.startswith("interval_coverage_week")]
+    assert "v1.horizon_coverage" not in live_metrics_for_mlflow(metrics)

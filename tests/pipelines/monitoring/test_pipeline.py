@@ -50,6 +50,20 @@ def test_faithful_actuals_raise_no_drift(lifecycle, holdout_predicted):
     tags = lifecycle.client.get_model_version(MODEL, "1").tags
     assert tags["monitoring.drift"] == "false"
     assert float(tags["monitoring.live_rmspe"]) == pytest.approx(entry["live_rmspe"])
+    # v1's logged forecasts carried quantiles: its live P10-P90 coverage sits beside the RMSPE.
+    log = lifecycle.project.path / "data" / "07_model_output" / "prediction_log"
+    header = next(log.glob("*.csv")).read_text().splitlines()[0].split(",")
+    assert {"Sales_p10", "Sales_p50", "Sales_p90"} <= set(header)
+    assert entry["quantiles"] is True and entry["interval"] == "P10-P90"
+    assert entry["nominal_coverage"] == pytest.approx(0.8)
+    assert 0.0 < entry["live_coverage"] <= 1.0
+    assert entry["live_interval_width"] > 0 and entry["live_quantile_loss"] > 0
+    assert tags["monitoring.live_interval"] == "P10-P90"
+    assert float(tags["monitoring.live_coverage"]) == pytest.approx(entry["live_coverage"])
+    assert float(tags["monitoring.live_quantile_loss"]) == pytest.approx(
+        entry["live_quantile_loss"]
+    )
+    assert "Version 1: P10-P90 interval held" in result.output
     # Staging (v2) forecast the same rows in Production's shadow: compared on the same days.
     reporting = lifecycle.project.path / "data" / "08_reporting"
     comparisons = json.loads((reporting / "shadow_comparison.json").read_text())["comparisons"]
@@ -89,4 +103,12 @@ def test_shifted_actuals_are_flagged_as_drift(lifecycle, holdout_predicted):
     assert run.data.metrics["monitoring.v1.live_rmspe"] == pytest.approx(entry["live_rmspe"])
     weekly = lifecycle.client.get_metric_history(status["run_id"], "monitoring.v1.weekly_rmspe")
     assert len(weekly) >= 6 and all(m.step > 201500 for m in weekly)
+    assert run.data.metrics["monitoring.v1.live_coverage"] == pytest.approx(entry["live_coverage"])
+    assert float(tags["monitoring.live_coverage"]) == pytest.approx(entry["live_coverage"])
+    horizon = lifecycle.client.get_metric_history(
+        status["run_id"], "monitoring.v1.horizon_coverage"
+    )
+    assert sorted(m.step for m in horizon)[0] == 1  # week 1 after the origin
+    # Sales 30% above the forecast fall above most P90s: the band covers less than it should.
+    assert entry["live_coverage"] < entry["nominal_coverage"]
     assert run.data.tags["monitoring.drifting_versions"] == ",".join(map(str, judged))

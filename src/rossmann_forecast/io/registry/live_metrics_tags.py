@@ -13,8 +13,9 @@ from rossmann_forecast.registry.facade import ModelRegistry
 class LiveMetricsTagsDataset(AbstractDataset[list[dict[str, Any]], None]):
     """Saves monitoring's judgement of each version as its ``monitoring.*`` version tags.
 
-    Each entry is ``{"version", "rmspe", "drift", "threshold", "window"}``; the run of this
-    ``kedro run`` is recorded with it. These tags are not lifecycle state (no alias moves), so
+    Each entry is ``{"version", "rmspe", "drift", "threshold", "window"}`` and, optionally,
+    the window's band figures ``{"interval", "coverage", "interval_width", "quantile_loss"}``
+    (None for a version without quantiles); the run of this ``kedro run`` is recorded with it. These tags are not lifecycle state (no alias moves), so
     the facade writes them without its lock: the newest monitoring run wins.
 
     Args:
@@ -36,6 +37,10 @@ class LiveMetricsTagsDataset(AbstractDataset[list[dict[str, Any]], None]):
                 threshold=entry["threshold"],
                 window=entry["window"],
                 run_id=run.info.run_id if run else None,
+                interval=entry.get("interval"),
+                coverage=entry.get("coverage"),
+                interval_width=entry.get("interval_width"),
+                quantile_loss=entry.get("quantile_loss"),
             )
 
     def load(self) -> None:

@@ -3,7 +3,9 @@
 Every inference run adds its detailed predictions (Store, Date, Sales, model version) to the
 prediction log. Monitoring joins them with actual sales by Store and Date, scores each version
 that predicted those days (RMSPE overall, per week and over the latest window) and flags drift
-when the latest window's RMSPE exceeds the threshold in conf.
+when the latest window's RMSPE exceeds the threshold in conf. A version whose forecasts carry
+quantiles (``Sales_p10``, ``Sales_p50``, ``Sales_p90``) is also scored on its band: how often the
+outer interval held the actual sales, how wide it was and its quantile loss, on the same spans.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import error_summary
+from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +44,10 @@ def collect_predictions(
     Returns:
         Columns ``Store, Date, model_version, prediction, predicted_at, source, role``
         (``served``, or ``shadow`` for a Staging version's forecast in Production's shadow;
-        files logged before shadow scoring count as served).
+        files logged before shadow scoring count as served), ``days_ahead`` (days after the
+        version's origin; NaN for files logged before the origin was) and the forecast
+        quantiles ``Sales_p10``... in level order (NaN in the rows of a version trained before
+        forecasts had quantiles; no such column when no file has any).
 
     Raises:
         MonitoringInputError: The log is empty, or a file lacks the detailed columns.
@@ -67,15 +73,17 @@ def collect_predictions(
             else pd.Series("", index=frame.index)
         )
         role = frame["role"] if "role" in frame.columns else pd.Series(SERVED, index=frame.index)
+        quantiles = [c for c in frame.columns if str(c).startswith(QUANTILE_PREFIX)]
         frames.append(
-            frame[list(PREDICTION_COLUMNS)].assign(
+            frame[[*PREDICTION_COLUMNS, *quantiles]].assign(
                 source=name,
                 model_origin=origin.fillna("").astype(str),
                 role=role.fillna(SERVED).astype(str),
             )
         )
-    predictions = pd.concat(frames, ignore_index=True)
+    predictions = pd.concat(frames, ignore_index=True)  # NaN quantiles where a file has none
     predictions = predictions[predictions["model_name"] == monitoring["model_name"]]
+    quantiles = sorted(_quantile_columns(predictions), key=column_level)
     predictions = predictions.assign(
         Date=pd.to_datetime(predictions["Date"]),
         model_version=predictions["model_version"].astype("int64"),
@@ -85,6 +93,7 @@ def collect_predictions(
     )
     # A version is judged only on days after its origin: days it was fit on are not a forecast.
     origin = pd.to_datetime(newest["model_origin"].where(newest["model_origin"] != ""))
+    newest = newest.assign(days_ahead=(newest["Date"] - origin).dt.days.astype("float64"))
     seen = origin.notna() & (newest["Date"] < origin)
     if seen.any():
         logger.warning(
@@ -99,7 +108,13 @@ def collect_predictions(
         len(frames),
         sorted(newest["model_version"].unique().tolist()),
     )
-    return newest.drop(columns=["model_name", "model_origin"]).reset_index(drop=True)
+    others = [c for c in newest.columns if c not in quantiles]
+    kept = newest[[*others, *quantiles]].drop(columns=["model_name", "model_origin"])
+    return kept.reset_index(drop=True)
+
+
+def _quantile_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if str(c).startswith(QUANTILE_PREFIX)]
 
 
 def join_actuals(live_predictions: pd.DataFrame, actual_sales: pd.DataFrame) -> pd.DataFrame:
@@ -110,8 +125,8 @@ def join_actuals(live_predictions: pd.DataFrame, actual_sales: pd.DataFrame) -> 
         actual_sales: Actual sales in the train.csv format (Store, Date, Sales at least).
 
     Returns:
-        Columns ``Store, Date, model_version, prediction, actual, predicted_at, source``;
-        empty when no predicted day has actual sales yet.
+        ``live_predictions``' columns (``prediction``, ``days_ahead``, ``Sales_p10``... among
+        them) and ``actual``; empty when no predicted day has actual sales yet.
 
     Raises:
         MonitoringInputError: The actual sales lack a column or hold malformed values.
@@ -157,8 +172,66 @@ def _scores(rows: pd.DataFrame) -> dict[str, float | int]:
     return error_summary(rows["actual"], rows["prediction"])
 
 
+# The band's figures a week of the calendar shows beside its RMSPE (None when not measured).
+WEEKLY_INTERVAL_KEYS = ("interval_coverage", "interval_width", "quantile_loss")
+# ``interval_scores``' coverage of one week of horizon: interval_coverage_week1, ...
+HORIZON_COVERAGE = "interval_coverage_week"
+
+
+def _band_scores(rows: pd.DataFrame, columns: list[str]) -> dict[str, Any] | None:
+    """``interval_scores`` of the rows that carry every quantile column and have sales, with
+    their count (``rows``); None when there are none. Per week of horizon too
+    (``interval_coverage_week<k>``) when every such row knows its days ahead."""
+    scored = rows[rows[columns].notna().all(axis=1) & (rows["actual"] > 0)] if columns else rows[:0]
+    if scored.empty:
+        return None
+    days = scored["days_ahead"] if "days_ahead" in scored.columns else None
+    days_ahead = days.to_numpy() if days is not None and days.notna().all() else None
+    scores = interval_scores(
+        scored["actual"].to_numpy(),
+        scored[columns].to_numpy(),
+        [column_level(c) for c in columns],
+        days_ahead,
+    )
+    return {**scores, "rows": int(len(scored))}
+
+
+def _carried_quantiles(rows: pd.DataFrame) -> list[str]:
+    """The quantile columns a version's rows carry (the concat leaves the others NaN)."""
+    return sorted((c for c in _quantile_columns(rows) if rows[c].notna().any()), key=column_level)
+
+
+def _band(
+    rows: pd.DataFrame, columns: list[str], window_start: pd.Timestamp
+) -> dict[str, Any] | None:
+    """A version's live band scores (overall and over the window), or None when none of its
+    rows carries quantiles (a version trained before forecasts had them)."""
+    overall = _band_scores(rows, columns)
+    if overall is None:
+        return None
+    low, high = column_level(columns[0]), column_level(columns[-1])
+    selling = rows["actual"] > 0
+    return {
+        "levels": [column_level(c) for c in columns],
+        "interval": f"P{low * 100:g}-P{high * 100:g}",
+        "nominal_coverage": round(high - low, 6),
+        "overall": overall,
+        "window": _band_scores(rows[rows["Date"] >= window_start], columns),
+        "rows_without_quantiles": int((rows[columns].isna().any(axis=1) & selling).sum()),
+    }
+
+
+def _weekly_band(part: pd.DataFrame, columns: list[str]) -> dict[str, float | None]:
+    scores = _band_scores(part, columns)
+    return {key: None if scores is None else scores[key] for key in WEEKLY_INTERVAL_KEYS}
+
+
 def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) -> dict[str, Any]:
-    """Live RMSPE per version: overall, per week, and over the latest window (the drift test).
+    """Live RMSPE per version: overall, per week, and over the latest window (the drift test);
+    and, for a version whose forecasts carry quantiles, the same spans' interval coverage.
+
+    The band is scored only on rows that carry the quantiles (and have sales): a version
+    trained before forecasts had quantiles gets ``"intervals": None`` and no weekly band figures.
 
     Args:
         live_joined: Output of ``join_actuals``.
@@ -166,7 +239,11 @@ def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) 
 
     Returns:
         ``{"status": "drift"|"ok"|"no_data", "threshold", "window_days", "versions":
-        {version: {"overall", "window", "weekly", "drift", "enough_data", ...}}}``.
+        {version: {"overall", "window", "weekly", "drift", "enough_data", "intervals", ...}}}``.
+        ``intervals``: ``levels``, ``interval`` (``"P10-P90"``), ``nominal_coverage``,
+        ``overall`` and ``window`` (``interval_scores``' figures and ``rows``; ``window`` None
+        when its rows have no quantiles) and ``rows_without_quantiles``; each weekly entry
+        carries ``interval_coverage``, ``interval_width``, ``quantile_loss`` (None unmeasured).
     """
     threshold = float(monitoring["drift_threshold"])
     window_days = int(monitoring["window_days"])
@@ -176,9 +253,10 @@ def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) 
         end = rows["Date"].max()
         window_start = end - pd.Timedelta(days=window_days - 1)
         window = _scores(rows[rows["Date"] >= window_start])
+        quantiles = _carried_quantiles(rows)
         weeks = rows.assign(week=rows["Date"].dt.to_period("W-SUN").dt.start_time)
         weekly = [
-            {"week_start": str(week.date()), **_scores(part)}
+            {"week_start": str(week.date()), **_scores(part), **_weekly_band(part, quantiles)}
             for week, part in weeks.groupby("week")
         ]
         enough = window["rows"] >= min_rows
@@ -192,6 +270,7 @@ def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) 
             "weekly": weekly,
             "enough_data": bool(enough),
             "drift": bool(enough and np.isfinite(window["rmspe"]) and window["rmspe"] > threshold),
+            "intervals": _band(rows, quantiles, window_start),
         }
     judged = [v for v in versions.values() if v["enough_data"]]
     status = "no_data" if not judged else "drift" if any(v["drift"] for v in judged) else "ok"
@@ -224,6 +303,7 @@ def judge_live_metrics(
     entries = sorted(live_metrics["versions"].values(), key=lambda e: e["version"])
     for entry in entries:
         _log_verdict(entry, live_metrics, monitoring["model_name"])
+        _log_band(entry)
     version_tags = [_version_tag(entry, threshold) for entry in entries if entry["enough_data"]]
     rows = [_status_row(entry) for entry in entries]
     if live_metrics["status"] == "no_data":
@@ -283,20 +363,70 @@ def _log_verdict(entry: dict[str, Any], live_metrics: dict[str, Any], model_name
     )
 
 
+def _log_band(entry: dict[str, Any]) -> None:
+    """Log one version's live interval coverage, or that its forecasts carry no quantiles."""
+    band = entry["intervals"]
+    if band is None:
+        logger.info(
+            "Version %d: its forecasts carry no quantiles (trained before them): "
+            "no live interval coverage",
+            entry["version"],
+        )
+        return
+    scores = band["window"] or band["overall"]
+    logger.info(
+        "Version %d: %s interval held %.1f%% of %d store-days with sales over %s (nominal "
+        "%.0f%%), mean relative width %.3f, quantile loss %.4f",
+        entry["version"],
+        band["interval"],
+        100 * scores["interval_coverage"],
+        scores["rows"],
+        _span(entry) if band["window"] else f"{entry['start']}..{entry['end']}",
+        100 * band["nominal_coverage"],
+        scores["interval_width"],
+        scores["quantile_loss"],
+    )
+    if band["rows_without_quantiles"]:
+        logger.info(
+            "Version %d: %d store-day(s) with sales logged without quantiles are left out of "
+            "its interval coverage",
+            entry["version"],
+            band["rows_without_quantiles"],
+        )
+
+
+def _window_band(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The version's band scores over the drift window, or None (no quantiles there)."""
+    band = entry["intervals"]
+    return None if band is None else band["window"]
+
+
 def _version_tag(entry: dict[str, Any], threshold: float) -> dict[str, Any]:
-    """What ``live_version_tags`` writes on a judged version (``monitoring.*``)."""
+    """What ``live_version_tags`` writes on a judged version (``monitoring.*``): the window's
+    RMSPE and, beside it, the same window's interval coverage, width and quantile loss
+    (``interval`` None and the three None for a version without quantiles)."""
+    band = _window_band(entry)
     return {
         "version": entry["version"],
         "rmspe": entry["window"]["rmspe"],
         "drift": entry["drift"],
         "threshold": threshold,
         "window": _span(entry),
+        "interval": entry["intervals"]["interval"] if band is not None else None,
+        "coverage": band["interval_coverage"] if band is not None else None,
+        "interval_width": band["interval_width"] if band is not None else None,
+        "quantile_loss": band["quantile_loss"] if band is not None else None,
     }
 
 
 def _status_row(entry: dict[str, Any]) -> dict[str, Any]:
-    """One version's row in the status file; non-finite figures become null (valid JSON)."""
+    """One version's row in the status file; non-finite figures become null (valid JSON).
+
+    ``quantiles`` says whether the version's forecasts carried them; the ``live_coverage``,
+    ``live_interval_width`` and ``live_quantile_loss`` are the window's (null without)."""
     window = entry["window"]
+    band = entry["intervals"]
+    scores = _window_band(entry) or {}
     return {
         "version": entry["version"],
         "live_rmspe": _finite(window["rmspe"]),
@@ -306,35 +436,60 @@ def _status_row(entry: dict[str, Any]) -> dict[str, Any]:
         "rows": window["rows"],
         "judged": entry["enough_data"],
         "drift": entry["drift"],
+        "quantiles": band is not None,
+        "interval": band["interval"] if band is not None else None,
+        "nominal_coverage": band["nominal_coverage"] if band is not None else None,
+        "live_coverage": _finite(scores.get("interval_coverage")),
+        "live_interval_width": _finite(scores.get("interval_width")),
+        "live_quantile_loss": _finite(scores.get("quantile_loss")),
+        "overall_coverage": _finite(band["overall"]["interval_coverage"]) if band else None,
     }
 
 
-def _finite(value: float) -> float | None:
+def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
 
 
 def live_metrics_for_mlflow(live_metrics: dict[str, Any]) -> dict[str, Any]:
-    """Per version: live RMSPE and bias, and the weekly RMSPE as a history (step = YYYYWW).
+    """Per version: live RMSPE and bias, and the weekly RMSPE as a history (step = YYYYWW);
+    for a version with quantiles also its live interval coverage, width and quantile loss
+    (the window's), its overall coverage, the weekly coverage (step = YYYYWW) and the coverage
+    per week of horizon (``horizon_coverage``, step = week after the origin, 1-based).
 
     Returns:
         Metrics in the shape kedro-mlflow's metrics dataset logs (prefixed ``monitoring.``).
     """
     logged: dict[str, Any] = {}
     for key, entry in live_metrics["versions"].items():
+        band = entry["intervals"] or {}
+        window_band = band.get("window") or {}
+        overall_band = band.get("overall") or {}
         for name, value in (
             ("live_rmspe", entry["window"]["rmspe"]),
             ("live_bias", entry["window"]["bias"]),
             ("overall_rmspe", entry["overall"]["rmspe"]),
+            ("live_coverage", window_band.get("interval_coverage")),
+            ("live_interval_width", window_band.get("interval_width")),
+            ("live_quantile_loss", window_band.get("quantile_loss")),
+            ("overall_coverage", overall_band.get("interval_coverage")),
         ):
-            if np.isfinite(value):
+            if value is not None and np.isfinite(value):
                 logged[f"v{key}.{name}"] = {"value": float(value), "step": 0}
-        weekly = [
-            {"value": float(week["rmspe"]), "step": _week_step(week["week_start"])}
-            for week in entry["weekly"]
-            if np.isfinite(week["rmspe"])
+        for name, field in (("weekly_rmspe", "rmspe"), ("weekly_coverage", "interval_coverage")):
+            weekly = [
+                {"value": float(week[field]), "step": _week_step(week["week_start"])}
+                for week in entry["weekly"]
+                if week.get(field) is not None and np.isfinite(week[field])
+            ]
+            if weekly:
+                logged[f"v{key}.{name}"] = weekly
+        horizon = [
+            {"value": float(value), "step": int(name.removeprefix(HORIZON_COVERAGE))}
+            for name, value in overall_band.items()
+            if name.startswith(HORIZON_COVERAGE) and np.isfinite(value)
         ]
-        if weekly:
-            logged[f"v{key}.weekly_rmspe"] = weekly
+        if horizon:
+            logged[f"v{key}.horizon_coverage"] = sorted(horizon, key=lambda m: m["step"])
     return logged
 
 

@@ -1,4 +1,5 @@
-"""Monitoring pipeline: prediction log + actual sales -> live RMSPE per version -> drift."""
+"""Monitoring pipeline: prediction log + actual sales -> live RMSPE (and interval coverage)
+per version -> drift."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -15,7 +16,8 @@ from .nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     """Live accuracy of the versions that made predictions, recorded against each version.
 
-    ``live_version_tags`` writes each judged version's ``monitoring.*`` tags to the registry;
+    ``live_version_tags`` writes each judged version's ``monitoring.*`` tags to the registry
+    (its live RMSPE and, when its forecasts carry quantiles, its live P10-P90 coverage);
     ``shadow_version_tags`` each shadow version's live RMSPE beside the version that served
     the same store-days (``monitoring.shadow.*``).
     """
