@@ -82,6 +82,9 @@ def test_staging_forecasts_the_same_rows_in_the_shadow_only(lifecycle, productio
     assert set(served["model_version"]) == {1} and set(shadow["model_version"]) == {2}
     assert sorted(shadow["Id"]) == sorted(served["Id"]) == sorted(lifecycle.test_rows["Id"])
     assert set(shadow["run_id"]) == set(served["run_id"])
+    # Both versions' ranges are logged, for live coverage once the sales arrive.
+    bands = ["Sales_p10", "Sales_p50", "Sales_p90"]
+    assert logged[bands].notna().all().all()
     # Never in what is served.
     assert set(pd.read_csv(detailed_path)["model_version"]) == {1}
     assert len(pd.read_csv(submission_path)) == len(lifecycle.test_rows)

@@ -48,6 +48,30 @@ def test_forecast_labels_every_row_with_the_version(lifecycle, model):
     assert (predictions.loc[predictions["Open"] == 0, "Sales"] == 0).all()
 
 
+def test_a_version_trained_before_quantiles_forecasts_the_point_alone_and_says_so(
+    lifecycle, model, caplog
+):
+    source = lifecycle.client.get_model_version_download_uri("rossmann-ensemble", "2")
+    older = mlflow.pyfunc.load_model(source)
+    older.unwrap_python_model().intervals = None  # as a version's ensemble.json was before
+    rows = lifecycle.test_rows.head(50)
+
+    with caplog.at_level("WARNING"):
+        point_only = forecast(older, rows, REFERENCE)
+    banded = forecast(model, rows, REFERENCE)
+
+    assert not [c for c in point_only.columns if c.startswith("Sales_p")]
+    assert point_only["Sales"].tolist() == banded["Sales"].tolist()
+    assert "Version 2 of rossmann-ensemble was trained before forecasts had quantiles" in (
+        caplog.text
+    )
+    # Logged beside a version with quantiles (the shadow), its rows have none: not zeros.
+    (rows_logged,) = prediction_log_entry(point_only, banded).values()
+    served = rows_logged[rows_logged["role"] == "served"]
+    assert served["Sales_p10"].isna().all()
+    assert rows_logged.loc[rows_logged["role"] == "shadow", "Sales_p10"].notna().all()
+
+
 def test_rows_without_id_are_numbered(lifecycle, model):
     predictions = forecast(model, lifecycle.test_rows.head(5).drop(columns="Id"), REFERENCE)
 

@@ -38,11 +38,27 @@ def test_kedro_run_predicts_with_production_by_default(lifecycle, production_bat
     closed = detailed["Open"].eq(0)
     assert (detailed.loc[closed, "Sales"] == 0).all() and (detailed.loc[~closed, "Sales"] > 0).all()
     assert f"predictions by {MODEL} version 1 (Production)" in result.output
+    # Every row says how sure it is: quantiles right after Sales, monotone on every row, and
+    # the open rows' band around the point forecast.
+    bands = ["Sales_p10", "Sales_p50", "Sales_p90"]
+    assert list(detailed.columns[4:8]) == ["Sales", *bands]
+    q = detailed[bands].to_numpy()
+    assert (q[:, :-1] <= q[:, 1:]).all()
+    assert (detailed.loc[closed, bands] == 0).all().all()
+    opened = detailed.loc[~closed]
+    assert ((opened["Sales_p10"] < opened["Sales"]) & (opened["Sales"] < opened["Sales_p90"])).all()
 
 
-def test_the_prediction_run_says_which_version_produced_the_file(lifecycle, production_batch):
-    run = _inference_run(lifecycle, lifecycle.production)
+def test_the_prediction_run_says_which_version_produced_the_file(
+    lifecycle, production_batch, tmp_path
+):
+    # From the file to its run, as a user goes (other tests of the session predict with the
+    # same version later, so "the newest run of version 1" need not be this one).
+    detailed = pd.read_csv(production_batch[2])
+    (run_id,) = set(detailed["run_id"])
+    run = lifecycle.client.get_run(run_id)
     tags = run.data.tags
+    assert tags["inference.model_version"] == str(lifecycle.production)
     version = lifecycle.client.get_model_version(MODEL, str(lifecycle.production))
     assert tags["inference.model_name"] == MODEL
     assert tags["inference.model_stage"] == "Production"
@@ -55,9 +71,9 @@ def test_the_prediction_run_says_which_version_produced_the_file(lifecycle, prod
     assert artifacts == {"predictions/predictions.csv", "predictions/submission.csv"}
     inputs = {(d.dataset.name, t.value) for d in run.inputs.dataset_inputs for t in d.tags}
     assert ("inference_input", "inference") in inputs
-    # The detailed file names the run that produced it.
-    detailed = pd.read_csv(production_batch[2])
-    assert set(detailed["run_id"]) == {run.info.run_id}
+    # The run holds the very file.
+    logged = lifecycle.client.download_artifacts(run_id, "predictions/predictions.csv", tmp_path)
+    pd.testing.assert_frame_equal(pd.read_csv(logged), detailed)
 
 
 def test_model_predict_with_staging_writes_both_files(lifecycle, tmp_path):

@@ -108,9 +108,13 @@ def test_the_scoring_server_gives_the_batch_numbers(lifecycle, production_batch,
     status, body = _post(f"{scoring_server}/invocations", {"dataframe_split": split})
 
     assert status == 200, body
-    served = pd.DataFrame(body["predictions"])["Sales"].to_numpy()
-    batch = pd.read_csv(production_batch[2]).set_index("Id").loc[rows["Id"], "Sales"].to_numpy()
-    np.testing.assert_allclose(served, batch, rtol=1e-6)
+    answer = pd.DataFrame(body["predictions"])
+    detailed = pd.read_csv(production_batch[2]).set_index("Id").loc[rows["Id"]]
+    # The same numbers as the batch, quantiles included.
+    for column in ("Sales", "Sales_p10", "Sales_p50", "Sales_p90"):
+        np.testing.assert_allclose(answer[column], detailed[column], rtol=1e-6, err_msg=column)
+    q = answer[["Sales_p10", "Sales_p50", "Sales_p90"]].to_numpy()
+    assert (q[:, :-1] <= q[:, 1:]).all()
 
 
 def test_the_scoring_server_refuses_rows_it_cannot_forecast(lifecycle, scoring_server):
