@@ -7,7 +7,8 @@ Runs, in throwaway copies of the project with their own MLflow databases:
 2. batch inference on test.csv: ``kedro run --pipelines inference`` against a bare script that
    loads the same pyfunc and predicts, the drift check's node time, and what scoring a Staging
    version in Production's shadow adds (the same batch with ``inference.shadow`` on and off;
-   the Staging version is a copy of version 1, ``_staging_copy.py``);
+   the Staging version is a copy of version 1, ``_staging_copy.py``), and what the forecast
+   quantiles add to a predict (``_quantile_cost.py``) and to ``kedro run`` (their node);
 3. accuracy the way a user lives it: the last ``--cut-days`` (42) days are cut off train.csv,
    ``kedro run`` runs on the rest, and the version it registers (the one it would serve)
    forecasts the cut days through its pyfunc. The table gives, for the ensemble, each booster
@@ -131,6 +132,9 @@ LIMITS = {
     "shadow_ratio": 1.0,
     "command_ratio": 1.3,
     "in_process_s": 0.1,
+    # What the quantiles may add: to a batch's predict, and to `kedro run` (issue 23).
+    "quantile_predict_ratio": 1.10,
+    "quantile_run_share": 0.15,
     # The P10-P90 interval on the cut days: overall and in each week of horizon.
     "coverage_overall": (0.77, 0.83),
     "coverage_weekly": (0.72, 0.88),
@@ -267,6 +271,30 @@ def inference_ratio(kedro: str, project: Path, env: dict[str, str], result: dict
         "drift check of test.csv (check_drift node)", drift, LIMITS["drift_check_s"], "s",
     ))  # fmt: skip
     shadow_cost(kedro, project, env, result, bare)
+    quantile_cost(project, env, result)
+
+
+def quantile_cost(project: Path, env: dict[str, str], result: dict[str, Any]) -> None:
+    """What the forecast quantiles cost: predicting test.csv with and without them (the same
+    loaded version), and the calibration node's share of ``kedro run``."""
+    cost = measured("predict test.csv with and without quantiles",
+                    [sys.executable, str(ROOT / "scripts" / "_quantile_cost.py")], project, env)  # fmt: skip
+    figures = json.loads(cost.output.strip().splitlines()[-1])
+    result["steps"].append(step(cost, note=f"median {figures['with_s']:.2f} s with, "
+                                f"{figures['without_s']:.2f} s without"))  # fmt: skip
+    result["targets"].append(target(
+        "predict with quantiles / without (test.csv)", figures["ratio"],
+        LIMITS["quantile_predict_ratio"],
+        detail=f"{figures['with_s']:.2f} s / {figures['without_s']:.2f} s",
+    ))  # fmt: skip
+    run = next((s for s in result["steps"] if s["name"] == "kedro run"), None)
+    run_nodes = (run or {}).get("nodes") or []
+    calibrate = next((n["seconds"] for n in run_nodes if n["name"] == "calibrate_intervals"), None)
+    if run is not None and calibrate is not None:
+        result["targets"].append(target(
+            "quantile calibration node / `kedro run` wall", calibrate / run["wall_s"],
+            LIMITS["quantile_run_share"], detail=f"{calibrate:.1f} s / {run['wall_s']:.1f} s",
+        ))  # fmt: skip
 
 
 def node_seconds(output: str, node: str) -> float | None:
