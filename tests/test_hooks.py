@@ -1,14 +1,16 @@
-"""Project hooks: the raw-files check before a run (the failed-run hook: tests/pipelines/validation)."""
+"""Project hooks: the raw-files and parameter checks before a run (the failed-run hook:
+tests/pipelines/validation)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
-from kedro.io import DataCatalog
+from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
-from rossmann_forecast.hooks import FINGERPRINT_DATASET, RawFilesCheckHook
+from rossmann_forecast.hooks import FINGERPRINT_DATASET, ParametersCheckHook, RawFilesCheckHook
 from rossmann_forecast.io.raw import RawFilesFingerprintDataset
 from rossmann_forecast.raw.schemas import RawDataError
 
@@ -49,3 +51,34 @@ def test_pipelines_that_do_not_read_raw_files_are_not_checked():
     assert fingerprint.checks == 0
     hook.before_pipeline_run(Pipeline([Node(identity, "sales_raw", "y", name="c")]), catalog)
     assert fingerprint.checks == 1  # the same hook checks a pipeline that reads train.csv
+
+
+def _quantiles_catalog(levels) -> DataCatalog:
+    catalog = DataCatalog()
+    catalog["params:training.quantiles"] = MemoryDataset({"levels": levels, "min_rows": 300})
+    return catalog
+
+
+CALIBRATES = Pipeline(
+    [Node(identity, "params:training.quantiles", "interval_calibration", name="calibrate")]
+)
+
+
+@pytest.mark.parametrize(
+    ("levels", "says"),
+    [([0.9, 0.5, 0.1], "strictly increasing"), ([0.1, 0.5, 1.2], "strictly between 0 and 1"),
+     ([0.1, 0.9], "must include 0.5")],
+)  # fmt: skip
+def test_bad_quantile_levels_stop_the_run_before_any_node_naming_the_parameter(levels, says):
+    with pytest.raises(click.ClickException) as raised:
+        ParametersCheckHook().before_pipeline_run(CALIBRATES, _quantiles_catalog(levels))
+
+    assert "Parameter training.quantiles.levels" in raised.value.message
+    assert says in raised.value.message
+
+
+def test_good_levels_and_pipelines_without_them_pass_the_parameter_check():
+    ParametersCheckHook().before_pipeline_run(CALIBRATES, _quantiles_catalog([0.05, 0.5, 0.95]))
+    other = Pipeline([Node(identity, "sales_raw", "sales_copy", name="copy_sales")])
+    # Not read by this pipeline: not loaded (the catalog has no such entry), not checked.
+    ParametersCheckHook().before_pipeline_run(other, DataCatalog())
