@@ -168,3 +168,23 @@ def test_the_naive_interval_is_each_stores_quantiles_by_weekday_and_promo():
     sold = [*range(100, 1100, 100), 50, 60, 70, 80]
     assert bands[1] == pytest.approx(np.quantile(sold, LEVELS))
     assert bands[2] == pytest.approx([0, 0, 0])
+
+
+def test_the_fold_shift_widens_the_band_by_half_the_range_of_the_folds_levels():
+    rng = np.random.default_rng(3)
+    # Two folds with the same spread, one forecast 4% low on the whole, one 4% high.
+    folds = [
+        _residual_frame(rng, {1: 0.05}).assign(fold=fold, Sales=lambda f, s=shift: f["Sales"] * s)
+        for fold, shift in ((1, np.exp(0.04)), (2, np.exp(-0.04)))
+    ]
+    frame = pd.concat(folds, ignore_index=True)
+    plain = fit_calibration(frame, {1: "a", 2: "b"}, LEVELS, min_rows=100)
+    shifted = fit_calibration(frame, {1: "a", 2: "b"}, LEVELS, min_rows=100, fold_shift=True)
+
+    assert shifted["fold_shift"]["1"] == pytest.approx(0.04, abs=0.005)
+    low, mid, high = np.subtract(shifted["offsets"]["a"]["1"], plain["offsets"]["a"]["1"])
+    assert low == pytest.approx(-shifted["fold_shift"]["1"])
+    assert high == pytest.approx(shifted["fold_shift"]["1"])
+    assert mid == 0.0
+    assert "widened by the folds' level shifts" in shifted["method"]
+    assert plain["fold_shift"] == {}

@@ -93,6 +93,7 @@ def fit_calibration(
     groups: dict[int, str],
     levels: Sequence[float],
     min_rows: int,
+    fold_shift: bool = False,
 ) -> dict[str, Any]:
     """Quantile offsets of ``log(actual / forecast)`` per week of horizon and store group.
 
@@ -103,6 +104,10 @@ def fit_calibration(
         groups: Store -> store group (its ``StoreType``), for every store the model knows.
         levels: Checked quantile levels (``check_levels``).
         min_rows: A group-week with fewer rows uses the week's offsets over all stores.
+        fold_shift: Widen each week's band by half the range of the folds' median log ratios
+            in that week (``frame`` then needs ``fold``): the whole chain's level is off by a
+            different amount in each six-week period (the bias of the next weeks is not the
+            bias of the folds), and a band fitted on pooled folds ignores that.
 
     Returns:
         JSON-ready: ``method``, ``levels``, ``weeks`` (how many were calibrated), ``groups``
@@ -139,8 +144,16 @@ def fit_calibration(
             offsets[name][str(w)] = (
                 _offsets(ratio[chosen], levels) if count >= min_rows else offsets[POOLED][str(w)]
             )
+    shifts = _fold_shifts(usable, ratio, week, weeks) if fold_shift else {}
+    if shifts:
+        below = np.array([-1.0 if level < 0.5 else 1.0 if level > 0.5 else 0.0 for level in levels])
+        for by_week in offsets.values():
+            for w, shift in shifts.items():
+                by_week[w] = [float(v) for v in np.asarray(by_week[w]) + below * shift]
     return {
-        "method": "split conformal on log(actual / forecast), out-of-fold CV rows",
+        "method": "split conformal on log(actual / forecast), out-of-fold CV rows"
+        + (", widened by the folds' level shifts" if shifts else ""),
+        "fold_shift": shifts,
         "levels": levels,
         "weeks": weeks,
         "min_rows": int(min_rows),
@@ -148,6 +161,21 @@ def fit_calibration(
         "offsets": offsets,
         "rows": rows,
     }
+
+
+def _fold_shifts(
+    usable: pd.DataFrame, ratio: np.ndarray, week: np.ndarray, weeks: int
+) -> dict[str, float]:
+    """Per week of horizon: half the range of the folds' median log ratios (0 with one fold)."""
+    folds = usable["fold"].to_numpy()
+    shifts = {}
+    for w in range(1, weeks + 1):
+        medians = [
+            float(np.median(ratio[(week == w) & (folds == fold)]))
+            for fold in np.unique(folds[week == w])
+        ]
+        shifts[str(w)] = (max(medians) - min(medians)) / 2 if medians else 0.0
+    return shifts
 
 
 def _offsets(ratio: np.ndarray, levels: Sequence[float]) -> list[float]:

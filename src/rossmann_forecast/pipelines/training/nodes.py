@@ -376,7 +376,7 @@ def calibrate_intervals(
     Args:
         stores_validated: store.csv (``StoreType``: the store groups).
         blend: ``fit_ensemble_weights`` output (weights and scale).
-        quantiles: ``params:training.quantiles`` (``levels``, ``min_rows``).
+        quantiles: ``params:training.quantiles`` (``levels``, ``min_rows``, ``fold_shift``).
         **oof: Out-of-fold predictions of each member, by member name.
 
     Returns:
@@ -392,6 +392,7 @@ def calibrate_intervals(
             "Sales": base["Sales"].to_numpy(dtype="float64"),
             "forecast": np.expm1(logs @ weights) * float(blend["scale"]),
             "days_ahead": (base["Date"] - base["fold_origin"]).dt.days.to_numpy(),
+            "fold": base["fold"].to_numpy(),
         }
     )
     groups = dict(
@@ -401,7 +402,13 @@ def calibrate_intervals(
             strict=True,
         )
     )
-    calibration = fit_calibration(frame, groups, quantiles["levels"], int(quantiles["min_rows"]))
+    calibration = fit_calibration(
+        frame,
+        groups,
+        quantiles["levels"],
+        int(quantiles["min_rows"]),
+        fold_shift=bool(quantiles.get("fold_shift", False)),
+    )
     pooled = calibration["offsets"]["all"]
     logger.info(
         "Calibrating forecast quantiles %s... ✓ on %s out-of-fold store-days; P%g..P%g of "
