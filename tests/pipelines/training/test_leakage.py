@@ -20,6 +20,7 @@ from rossmann_forecast.pipelines.data_processing.nodes import (
 )
 from rossmann_forecast.pipelines.training.nodes import (
     assemble_backtest_ensemble,
+    calibrate_intervals,
     collect_lineage,
     cross_validate_member,
     fit_backtest_member,
@@ -35,6 +36,7 @@ FEATURES = {
     "min_history_days": 91,
 }
 CV = {"fold_offsets_days": [42, 364]}
+QUANTILES = {"levels": [0.1, 0.5, 0.9], "min_rows": 300, "fold_shift": False}
 MEMBERS = {
     "lightgbm": {
         "library": "lightgbm",
@@ -70,12 +72,17 @@ def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> np.ndarray:
     table = build_model_input(sales, stores, settings)
     oof = {m: cross_validate_member(table, origins, CV, MEMBERS[m], settings) for m in MEMBERS}
     blend = fit_ensemble_weights({}, **oof)
+    intervals = calibrate_intervals(stores, blend, QUANTILES, **oof)
     fitted = {m: fit_backtest_member(table, origins, MEMBERS[m], settings) for m in MEMBERS}
     backtest_state, _ = fit_model_states(sales, stores, origins, settings)
     lineage = collect_lineage({}, table, sales, origins, blend, {"members": MEMBERS}, settings)
-    model = assemble_backtest_ensemble(backtest_state, blend, lineage, settings, **fitted)
+    model = assemble_backtest_ensemble(
+        backtest_state, blend, lineage, settings, intervals, **fitted
+    )
     rows = to_model_input(holdout.drop(columns=["Sales", "Customers"]))
-    return model.predict(None, rows)["Sales"].to_numpy()
+    # The point forecast and its quantiles: the calibration must not see the holdout either.
+    forecast = model.predict(None, rows)
+    return forecast[["Sales", *[c for c in forecast if c.startswith("Sales_p")]]].to_numpy()
 
 
 def _scaled(sales: pd.DataFrame, where: pd.Series, factor: float) -> pd.DataFrame:

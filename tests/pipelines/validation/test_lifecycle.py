@@ -41,6 +41,16 @@ def _stages(project):
     return dict(model.aliases), tags
 
 
+def _assert_interval_record(status):
+    """The backtest's P10-P90 band was scored on the holdout too (coverage, width, loss)."""
+    assert status["intervals"]["levels"] == [0.1, 0.5, 0.9]
+    assert status["intervals"]["interval"] == [0.1, 0.9]
+    scores = status["intervals"]["scores"]
+    assert 0.0 <= scores["interval_coverage"] <= 1.0 and scores["interval_width"] > 0
+    assert {f"interval_coverage_week{w}" for w in range(1, 7)} <= set(scores)
+    assert status["checks"]["coverage"] is (scores["interval_coverage"] >= 0.70)
+
+
 def test_train_gate_promote_rollback_reject_and_history(project):
     # v1: the default pipeline trains, registers and gates it.
     first = _ok(project.run())
@@ -85,7 +95,7 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     assert "✗ Model version 3 rejected" in strict.output
     status = _gate_status(project)
     figures = ("evaluated_at", "estimate_rmspe", "estimate_method", "holdout_rmspe", "skill",
-               "windows", "reason", "scored_model", "checks")  # fmt: skip
+               "windows", "reason", "scored_model", "checks", "intervals")  # fmt: skip
     assert status | dict.fromkeys(figures) == {
         "version": 3,
         "passed": False,
@@ -94,6 +104,7 @@ def test_train_gate_promote_rollback_reject_and_history(project):
         **dict.fromkeys(figures),
     }
     assert status["checks"]["threshold"] is False and status["checks"]["waived"] is False
+    _assert_interval_record(status)
     assert status["reason"].startswith(
         f"estimate RMSPE {status['estimate_rmspe']:.4f} >= threshold"
     )
