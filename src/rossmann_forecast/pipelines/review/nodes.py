@@ -26,6 +26,8 @@ from rossmann_forecast.segments import label_segments, segment_table
 
 if TYPE_CHECKING:  # imported where a figure is drawn: every `kedro` command builds this
     from matplotlib.figure import Figure  # pipeline, and matplotlib's import takes ~0.5 s
+else:  # Kedro's parameter validation resolves every node's type hints when a run starts
+    Figure = Any
 
 logger = logging.getLogger(__name__)
 

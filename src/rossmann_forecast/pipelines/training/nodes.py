@@ -382,26 +382,8 @@ def calibrate_intervals(
     Returns:
         The calibration (``model.intervals.fit_calibration``).
     """
-    names = list(blend["weights"])
-    base = oof[names[0]]
-    logs = np.column_stack([oof[n]["log_prediction"].to_numpy() for n in names])
-    weights = np.array([blend["weights"][n] for n in names])
-    frame = pd.DataFrame(
-        {
-            "Store": base["Store"].to_numpy(),
-            "Sales": base["Sales"].to_numpy(dtype="float64"),
-            "forecast": np.expm1(logs @ weights) * float(blend["scale"]),
-            "days_ahead": (base["Date"] - base["fold_origin"]).dt.days.to_numpy(),
-            "fold": base["fold"].to_numpy(),
-        }
-    )
-    groups = dict(
-        zip(
-            stores_validated["Store"].astype(int),
-            stores_validated["StoreType"].astype(str),
-            strict=True,
-        )
-    )
+    frame = blended_oof_forecasts(blend, oof)
+    groups = store_groups(stores_validated)
     calibration = fit_calibration(
         frame,
         groups,
@@ -424,6 +406,41 @@ def calibrate_intervals(
         np.exp(pooled[str(calibration["weeks"])][-1]),
     )
     return calibration
+
+
+def blended_oof_forecasts(blend: dict[str, Any], oof: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The blend's out-of-fold forecast of every CV store-day, as the model would make it.
+
+    Returns:
+        ``Store``, ``Sales`` (actual), ``forecast`` (the members' log predictions blended with
+        ``blend``'s weights, back-transformed and scaled), ``days_ahead`` (after the fold's
+        origin), ``fold`` and ``fold_origin``.
+    """
+    names = list(blend["weights"])
+    base = oof[names[0]]
+    logs = np.column_stack([oof[n]["log_prediction"].to_numpy() for n in names])
+    weights = np.array([blend["weights"][n] for n in names])
+    return pd.DataFrame(
+        {
+            "Store": base["Store"].to_numpy(),
+            "Sales": base["Sales"].to_numpy(dtype="float64"),
+            "forecast": np.expm1(logs @ weights) * float(blend["scale"]),
+            "days_ahead": (base["Date"] - base["fold_origin"]).dt.days.to_numpy(),
+            "fold": base["fold"].to_numpy(),
+            "fold_origin": base["fold_origin"].to_numpy(),
+        }
+    )
+
+
+def store_groups(stores_validated: pd.DataFrame) -> dict[int, str]:
+    """Store -> its ``StoreType``: the groups the forecast quantiles are calibrated by."""
+    return dict(
+        zip(
+            stores_validated["Store"].astype(int),
+            stores_validated["StoreType"].astype(str),
+            strict=True,
+        )
+    )
 
 
 def fit_model_states(
@@ -456,12 +473,10 @@ def _ensemble(
     lineage: dict[str, Any],
     feature_settings: dict[str, Any],
     intervals: dict[str, Any] | None = None,
+    horizon_days: int | None = None,
 ) -> RossmannEnsemble:
-    # The gate validates the procedure over the holdout's days: that is the horizon it vouches for.
-    holdout_days = (
-        pd.Timestamp(lineage["training_window"]["origin"])
-        - pd.Timestamp(lineage["backtest_window"]["origin"])
-    ).days
+    if horizon_days is None:
+        horizon_days = validated_horizon_days(lineage)
     if intervals is not None:
         lineage = {**lineage, "intervals": interval_lineage(intervals)}
     return RossmannEnsemble(
@@ -471,9 +486,19 @@ def _ensemble(
         scale=blend["scale"],
         feature_names=feature_names(FeatureConfig.from_params(feature_settings)),
         lineage=lineage,
-        horizon_days=holdout_days,
+        horizon_days=horizon_days,
         intervals=intervals,
     )
+
+
+def validated_horizon_days(lineage: dict[str, Any]) -> int:
+    """The gate validates the procedure over the holdout's days: the horizon it vouches for,
+    the same for the backtest (from the holdout's first day) and the served model (from the
+    day after the last row)."""
+    return (
+        pd.Timestamp(lineage["training_window"]["origin"])
+        - pd.Timestamp(lineage["backtest_window"]["origin"])
+    ).days
 
 
 def interval_lineage(intervals: dict[str, Any]) -> dict[str, Any]:
@@ -509,6 +534,8 @@ def assemble_backtest_ensemble(
         {**lineage, "role": "backtest", "training_window": window},
         feature_settings,
         intervals,
+        # The backtest forecasts the holdout itself: none of its days lies past the horizon.
+        horizon_days=validated_horizon_days(lineage),
     )
 
 
