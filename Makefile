@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 # MLflow's git lookups are for lineage only; a missing git must not make a run fail.
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: install browser run test lint format benchmark benchmark-rolling benchmark-scale benchmark-docs benchmark-readme viz ui clean-registry server server-stop
+.PHONY: install browser run test lint format benchmark benchmark-rolling benchmark-scale calibration-study benchmark-docs benchmark-readme viz ui clean-registry server server-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ benchmark-rolling: install
 ## minutes on 2 cores, measured; a size that would not fit is stopped at a memory ceiling).
 benchmark-scale: install
 	$(BIN)/python scripts/benchmark_scale.py $(ARGS)
+
+## The forecast quantiles' calibration replayed over six periods (DATA=... for Kaggle files).
+calibration-study: install
+	$(BIN)/python scripts/calibration_study.py $(if $(DATA),--data $(DATA)) $(ARGS)
 
 ## Refill the generated tables of docs/benchmarks.md from the newest results in benchmark/results.
 benchmark-docs: install

@@ -1,0 +1,224 @@
+"""The forecast quantiles' calibration, replayed period by period (issue 23).
+
+One 42-day window (the benchmark's cut days) says little about a band's calibration: how well
+the P10-P90 interval covers depends on how far the whole chain's level is off in that window,
+which changes from one six-week period to the next. This study measures the calibration over
+several periods, and each way of making it, on the same out-of-fold forecasts:
+
+1. in a throwaway copy of the project, the real ``kedro run`` runs the default pipeline up to
+   ``calibrate_intervals`` with ten CV folds, every 42 days back to 420 days before the holdout
+   (``conf/local`` of the copy sets ``training.cv.fold_offsets_days`` and keeps the members'
+   out-of-fold forecasts and the blend as pickles, instead of in memory);
+2. each fold in turn is the period forecast; it is calibrated on older folds only, the way a
+   served version lives it: today's calibration is stale by one period (the served model
+   forecasts from the holdout's end with folds that end at the holdout's start), so the folds
+   two, three and four periods back. The variants:
+   - ``today``: those folds, pooled (``training.quantiles.fold_shift: false``);
+   - ``fold_shift``: the same, each week widened by half the range of the folds' medians;
+   - ``+recent``: the fold just before the period added (what the backtest's holdout
+     forecast would be to the served model);
+   - ``recentred``: every fold's spread around its own median, centred on the recent fold's
+     median (the latest level error carried forward).
+
+Per period and variant: P10-P90 coverage (overall and worst/best week of horizon), mean width
+relative to P50 and the weighted quantile loss. Written to
+``benchmark/results/<date>-<commit>-calibration-study[-<label>].md``.
+
+Usage: ``python scripts/calibration_study.py [--data DIR] [--label LABEL] [--n-stores N]
+[--env ENV]``; without ``--data`` the full-size synthetic default is generated. About 4 minutes on full-size synthetic data and
+2 on the 82-store real dev slice (2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rossmann_forecast.model.boosters import MEMBERS
+from rossmann_forecast.model.intervals import apply_calibration, fit_calibration, interval_scores
+from rossmann_forecast.pipelines.training.nodes import blended_oof_forecasts, store_groups
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import git_commit, now_utc, run_measured  # noqa: E402
+
+from benchmark import make_project  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmark" / "results"
+PERIOD_DAYS = 42
+# Ten folds, one every period, back to 420 days before the holdout (all block starts).
+OFFSETS = [PERIOD_DAYS * k for k in range(1, 11)]
+# Periods back of the folds today's calibration stands on, relative to the period forecast.
+TODAY = (2, 3, 4)
+LEVELS = [0.1, 0.5, 0.9]
+MIN_ROWS = 300
+STUDY_CONF = {
+    "parameters_study.yml": (
+        "training:\n  cv:\n    fold_offsets_days: [" + ", ".join(map(str, OFFSETS)) + "]\n"
+    ),
+    "catalog_study.yml": "".join(
+        f"{m}_oof_predictions:\n  type: pickle.PickleDataset\n"
+        f"  filepath: data/07_model_output/study_{m}_oof.pkl\n"
+        for m in MEMBERS
+    )
+    + "ensemble_blend:\n  type: pickle.PickleDataset\n"
+    "  filepath: data/07_model_output/study_blend.pkl\n",
+}
+
+
+def out_of_fold(
+    project: Path, env: dict[str, str], base: Path, synthetic: bool, kedro_env: str | None
+) -> tuple:
+    """Run the real pipeline up to the calibration; the blend's OOF forecasts and store groups."""
+    for name, text in STUDY_CONF.items():
+        (project / "conf" / (kedro_env or "local") / name).write_text(text)
+    if kedro_env:
+        env = {**env, "KEDRO_ENV": kedro_env}
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    steps = [["data", "synthesize"]] if synthetic else []
+    steps.append(["run", "--to-nodes", "calibrate_intervals"])
+    for args in steps:
+        result = run_measured(
+            f"kedro {' '.join(args)}", [kedro, *args], project, env, log=base / "kedro.log"
+        )
+        if not result.ok:
+            print(result.output[-4000:])
+            sys.exit(f"kedro {' '.join(args)} failed (log: {base / 'kedro.log'})")
+        print(f"kedro {' '.join(args)}: {result.wall_s:.0f} s", flush=True)
+    output = project / "data" / "07_model_output"
+    oof = {m: pd.read_pickle(output / f"study_{m}_oof.pkl") for m in MEMBERS}
+    with (output / "study_blend.pkl").open("rb") as f:
+        blend = pickle.load(f)  # noqa: S301 (written by this run)
+    stores = pd.read_csv(project / "data" / "01_raw" / "store.csv")
+    return blended_oof_forecasts(blend, oof), store_groups(stores)
+
+
+def recentred(frame: pd.DataFrame, groups: dict[int, str], recent_fold: Any) -> dict[str, Any]:
+    """Each fold's log ratios around its own median, centred on the recent fold's median."""
+    usable = frame[(frame["Sales"] > 0) & (frame["forecast"] > 0)]
+    ratio = np.log(usable["Sales"] / usable["forecast"])
+    own = ratio.groupby(usable["fold"]).transform("median")
+    centre = float(np.median(ratio[usable["fold"] == recent_fold]))
+    return fit_calibration(
+        usable.assign(forecast=usable["forecast"] * np.exp(own - centre)), groups, LEVELS, MIN_ROWS
+    )
+
+
+def variants(frame: pd.DataFrame, groups: dict[int, str], period: dict[int, Any], k: int) -> dict:
+    """The calibrations of the period ``k`` periods before the holdout, from older folds only."""
+    older = frame[frame["fold"].isin([period[k + back] for back in TODAY])]
+    recent = frame[frame["fold"].isin([period[k + back] for back in (1, *TODAY)])]
+    return {
+        "today": fit_calibration(older, groups, LEVELS, MIN_ROWS),
+        "fold_shift": fit_calibration(older, groups, LEVELS, MIN_ROWS, fold_shift=True),
+        "+recent": fit_calibration(recent, groups, LEVELS, MIN_ROWS),
+        "recentred": recentred(recent, groups, period[k + 1]),
+    }
+
+
+def study(frame: pd.DataFrame, groups: dict[int, str]) -> list[dict[str, Any]]:
+    origins = frame.groupby("fold")["fold_origin"].first().sort_values(ascending=False)
+    period = {k: fold for k, fold in enumerate(origins.index, start=1)}  # 1 = just before
+    rows = []
+    for k in sorted(period):
+        if k + max(TODAY) not in period:
+            continue
+        held = frame[(frame["fold"] == period[k]) & (frame["Sales"] > 0)]
+        ratio = np.log(held["Sales"] / held["forecast"].where(held["forecast"] > 0))
+        record = {"origin": str(pd.Timestamp(origins[period[k]]).date()),
+                  "median_error": float(np.nanmedian(ratio)), "scores": {}}  # fmt: skip
+        for name, calibration in variants(frame, groups, period, k).items():
+            quantiles = apply_calibration(
+                calibration,
+                held["Store"].to_numpy(),
+                held["days_ahead"].to_numpy(),
+                held["forecast"].to_numpy(),
+            )
+            record["scores"][name] = interval_scores(
+                held["Sales"].to_numpy(), quantiles, LEVELS, held["days_ahead"].to_numpy()
+            )
+        rows.append(record)
+    return rows
+
+
+def _weeks(scores: dict[str, float]) -> list[float]:
+    return [v for key, v in scores.items() if key.startswith("interval_coverage_week")]
+
+
+def render(rows: list[dict[str, Any]], header: str) -> str:
+    names = list(rows[0]["scores"])
+    lines = [header, "", "## Per period", "",
+             "P10-P90 coverage (worst-best week of horizon), width / P50, quantile loss; "
+             "median error = median log(actual / forecast) of the period:", "",
+             "| period from | median error | " + " | ".join(names) + " |",
+             "|---|---:|" + "---|" * len(names)]  # fmt: skip
+    for row in rows:
+        cells = []
+        for name in names:
+            s = row["scores"][name]
+            weeks = _weeks(s)
+            cells.append(
+                f"{s['interval_coverage']:.1%} ({min(weeks):.0%}-{max(weeks):.0%}), "
+                f"{s['interval_width']:.3f}, {s['quantile_loss']:.4f}"
+            )
+        lines.append(
+            f"| {row['origin']} | {row['median_error']:+.3f} | " + " | ".join(cells) + " |"
+        )
+    lines += ["", "## Over periods", "",
+              "| variant | mean coverage | lowest | highest | mean distance from 80% | "
+              "periods within 77-83% | worst week | mean width | mean quantile loss |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name in names:
+        cov = np.array([r["scores"][name]["interval_coverage"] for r in rows])
+        worst = min(min(_weeks(r["scores"][name])) for r in rows)
+        width = np.mean([r["scores"][name]["interval_width"] for r in rows])
+        loss = np.mean([r["scores"][name]["quantile_loss"] for r in rows])
+        inside = int(((cov >= 0.77) & (cov <= 0.83)).sum())
+        lines.append(
+            f"| {name} | {cov.mean():.1%} | {cov.min():.1%} | {cov.max():.1%} | "
+            f"{np.abs(cov - 0.8).mean():.1%} | {inside} of {len(cov)} | {worst:.0%} | "
+            f"{width:.3f} | {loss:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="folder of Kaggle files")
+    parser.add_argument("--n-stores", type=int, default=1115, help="synthetic stores")
+    parser.add_argument("--env", default=None, help="Kedro environment of the run")
+    parser.add_argument("--label", default=None)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="calibration-study-") as tmp:
+        base = Path(tmp)
+        raw = args.data.resolve() if args.data else None
+        project, env = make_project(base, args.n_stores, raw)
+        frame, groups = out_of_fold(project, env, base, args.data is None, args.env)
+    rows = study(frame, groups)
+    commit, dirty = git_commit(ROOT)
+    data = f"the Kaggle files in `{args.data.name}`" if args.data else "full-size synthetic data"
+    command = "python scripts/calibration_study.py" + (f" --data {args.data}" if args.data else "")
+    header = (
+        f"# Forecast quantiles' calibration, period by period: {data}\n\n`{command}` at commit "
+        f"`{commit}`{' with uncommitted changes' if dirty else ''}, {now_utc()}: {len(rows)} "
+        f"periods of {PERIOD_DAYS} days, each calibrated on older CV folds only (see the "
+        "script's docstring for the variants)."
+    )
+    text = render(rows, header)
+    print(text)
+    suffix = f"-{args.label}" if args.label else ""
+    path = args.results / f"{now_utc()[:10]}-{commit}-calibration-study{suffix}.md"
+    path.write_text(text)
+    print(f"Written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+if __name__ == "__main__":
+    main()
