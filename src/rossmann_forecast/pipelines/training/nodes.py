@@ -472,11 +472,9 @@ def _ensemble(
     blend: dict[str, Any],
     lineage: dict[str, Any],
     feature_settings: dict[str, Any],
-    intervals: dict[str, Any] | None = None,
-    horizon_days: int | None = None,
+    intervals: dict[str, Any] | None,
+    horizon_days: int,
 ) -> RossmannEnsemble:
-    if horizon_days is None:
-        horizon_days = validated_horizon_days(lineage)
     if intervals is not None:
         lineage = {**lineage, "intervals": interval_lineage(intervals)}
     return RossmannEnsemble(
@@ -534,8 +532,9 @@ def assemble_backtest_ensemble(
         {**lineage, "role": "backtest", "training_window": window},
         feature_settings,
         intervals,
-        # The backtest forecasts the holdout itself: none of its days lies past the horizon.
-        horizon_days=validated_horizon_days(lineage),
+        # The backtest forecasts the holdout itself: none of its days lies past the horizon
+        # (computed from the lineage before its windows are merged above).
+        validated_horizon_days(lineage),
     )
 
 
@@ -575,7 +574,15 @@ def assemble_served_ensemble(
     the gate will judge in its place and the drift reference logged beside it (taken as an
     input so that the reference is on the run before the version is registered).
     """
-    model = _ensemble(served_state, members, blend, lineage, feature_settings, intervals)
+    model = _ensemble(
+        served_state,
+        members,
+        blend,
+        lineage,
+        feature_settings,
+        intervals,
+        validated_horizon_days(lineage),
+    )
     backtest = {**lineage["backtest_window"], **backtest_reference}
     served = {key: value for key, value in model.lineage.items() if key != "backtest_window"}
     reference = {
