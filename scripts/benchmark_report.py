@@ -313,11 +313,16 @@ def write_result(result: dict[str, Any], directory: Path = RESULTS) -> Path:
 
 
 def latest(kind: str, directory: Path = RESULTS) -> tuple[Path, dict[str, Any]] | None:
-    """The newest result of ``kind`` (by its ``created`` time), or None."""
+    """The newest headline result of ``kind`` (by its ``created`` time), or None.
+
+    A run with settings of its own (a row cap forced, fewer origins, parts skipped) records
+    ``"headline": false``: it stays in the results as the measurement it is, but it never
+    stands in for the project's figures on the page.
+    """
     found = []
     for path in directory.glob("*.json"):
         result = json.loads(path.read_text())
-        if result.get("kind") == kind:
+        if result.get("kind") == kind and result.get("headline", True):
             found.append((result["created"], path, result))
     if not found:
         return None

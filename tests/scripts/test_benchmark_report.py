@@ -134,6 +134,11 @@ def test_page_block_is_refilled_from_the_newest_result_of_its_kind(tmp_path: Pat
     newest["commit"] = "def5678"
     write_result(newest, results)
     assert latest("synthetic", results)[1]["commit"] == "def5678"
+    # A newer run with settings of its own (parts skipped, a row cap forced) is kept, not shown.
+    variant = synthetic_result("2026-12-02T08:00:00Z", wall=999.0)
+    variant["commit"], variant["headline"] = "0dd0dd0", False
+    write_result(variant, results)
+    assert latest("synthetic", results)[1]["commit"] == "def5678"
     page = tmp_path / "docs" / "benchmarks.md"
     page.parent.mkdir()
     blocks = "".join(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from rolling_benchmark import ESTIMATES, ROOT, forecast_origins, summary
+from rolling_benchmark import ESTIMATES, ROOT, forecast_origins, is_headline, parse_args, summary
 
 
 def test_origins_step_back_from_the_last_window_oldest_first():
@@ -36,6 +36,24 @@ def test_the_summary_says_how_far_the_gate_was_from_what_was_realised():
     assert result["gate_passed"] == 1
 
 
+@pytest.mark.parametrize(
+    ("argv", "headline"),
+    [
+        ([], True),
+        (["--data", "x", "--n-stores", "30", "--label", "after"], True),
+        (["--params", "training.fit_rows.max_rows=31000"], False),
+        (["--origins", "2"], False),
+        (["--n-stores", "30"], False),
+        (["--env", "test"], False),
+        (["--no-promote"], False),
+    ],
+)
+def test_only_a_run_with_the_default_settings_is_the_projects_headline(monkeypatch, argv, headline):
+    monkeypatch.setattr(sys, "argv", ["rolling_benchmark.py", *argv])
+
+    assert is_headline(parse_args()) is headline
+
+
 @pytest.fixture(scope="module")
 def rolling(tmp_path_factory) -> tuple[dict, Path]:
     results = tmp_path_factory.mktemp("results")
@@ -54,6 +72,7 @@ def test_each_origin_is_trained_gated_promoted_and_scored_on_the_days_after_it(r
     result, _ = rolling
 
     assert result["kind"] == "rolling-synthetic"
+    assert result["headline"] is False  # 30 stores, 2 origins: never on the page
     first, second = result["origins"]
     assert [first["origin"], second["origin"]] == ["2015-05-09", "2015-06-20"]
     assert [first["version"], second["version"]] == [1, 2]
