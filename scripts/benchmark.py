@@ -124,7 +124,8 @@ NODE_LINE = re.compile(
 
 # The issue's limits, each measured in the same benchmark run.
 LIMITS = {
-    "make_run_wall_s": 180.0,
+    # Issue #19: a full-size `make run` may take up to 6 minutes where accuracy needs it.
+    "make_run_wall_s": 360.0,
     "make_run_peak_rss_gib": 2.5,
     "training_ratio": 1.15,
     "inference_ratio": 1.2,
@@ -416,7 +417,7 @@ def main() -> None:
         "--trade",
         type=int,
         nargs="*",
-        default=[300_000],
+        default=[200_000],
         help="other training.fit_rows.max_rows values to run the cut days with",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
@@ -432,11 +433,15 @@ def main() -> None:
     source = args.data.resolve() if args.data else None
     commit, dirty = git_commit(ROOT)
     options = (f" DATA={args.data}" if args.data else "") + (
-        f' ARGS="--n-stores {args.n_stores}"' if args.n_stores != 1115 else "")  # fmt: skip
+        f' ARGS="{" ".join(sys.argv[1:])}"' if sys.argv[1:] else "")  # fmt: skip
     result: dict[str, Any] = {
         "schema": 1, "kind": "real" if source else "synthetic", "created": now_utc(),
         "commit": commit, "dirty": dirty, "command": "make benchmark" + options,
         "machine": machine(), "steps": [], "targets": [],
+        # A run with parts skipped or another size is kept, never on the page
+        # (benchmark_report.latest).
+        "headline": not args.skip and args.cut_days == 42
+        and (args.data is not None or args.n_stores == 1115),
     }  # fmt: skip
     print(f"Benchmark in {base} ({result['machine']['cores']} cores)", flush=True)
 
