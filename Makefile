@@ -63,7 +63,7 @@ format: install
 ## `make benchmark DATA=../shared/realdata-dev` (any folder with train.csv, store.csv, test.csv).
 ## Writes benchmark/results/<date>-<commit>[-<label>].json and .md and refills its block in
 ## docs/benchmarks.md. More options: `make benchmark ARGS="--n-stores 300 --keep"`; see
-## scripts/benchmark.py. About 20 minutes on 2 cores (measured: 14:59 -> 15:18); then the
+## scripts/benchmark.py. About 23 minutes on 2 cores (measured: 16:26 -> 16:48); then the
 ## rolling-origin benchmark (benchmark-rolling below; its options in ROLLING_ARGS).
 DATA ?=
 ARGS ?=
