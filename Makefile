@@ -74,8 +74,8 @@ benchmark: install
 
 ## Accuracy over the seasons: the real `kedro run`, gate and promotion at 8 forecast origins
 ## spread over the data's last year (Christmas and Easter included), each scored on the 42
-## days after it; `DATA=` as above (about 20 minutes on 2 cores for the 82-store dev slice,
-## 40 for the full-size synthetic default). See scripts/rolling_benchmark.py.
+## days after it; `DATA=` as above (about 13 minutes on 2 cores for the 82-store dev slice,
+## 31 for the full-size synthetic default, measured). See scripts/rolling_benchmark.py.
 benchmark-rolling: install
 	$(BIN)/python scripts/rolling_benchmark.py $(if $(DATA),--data $(DATA)) $(ARGS)
 
