@@ -21,11 +21,17 @@ several periods, and each way of making it, on the same out-of-fold forecasts:
      median (the latest level error carried forward).
 
 Per period and variant: P10-P90 coverage (overall and worst/best week of horizon), mean width
-relative to P50 and the weighted quantile loss. Written to
+relative to P50 and the weighted quantile loss.
+
+Then the point forecast's side of the same question (issue 19: "a store whose level moved
+lately is forecast at its old level"): does a store's error carry from one period to the next?
+Per pair of consecutive periods, the correlation over stores of each store's median error
+(the chain's median taken out), and the next period's RMSPE as forecast, and with each
+store's previous-period error carried forward (in part: ``CARRY``). Written to
 ``benchmark/results/<date>-<commit>-calibration-study[-<label>].md``.
 
 Usage: ``python scripts/calibration_study.py [--data DIR] [--label LABEL] [--n-stores N]
-[--env ENV]``; without ``--data`` the full-size synthetic default is generated. About 4 minutes on full-size synthetic data and
+[--env ENV]``; without ``--data`` the full-size synthetic default is generated. About 7 minutes on full-size synthetic data and
 2 on the 82-store real dev slice (2 cores).
 """
 
@@ -41,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.boosters import MEMBERS
 from rossmann_forecast.model.intervals import apply_calibration, fit_calibration, interval_scores
 from rossmann_forecast.pipelines.training.nodes import blended_oof_forecasts, store_groups
@@ -59,6 +66,8 @@ OFFSETS = [PERIOD_DAYS * k for k in range(1, 11)]
 TODAY = (2, 3, 4)
 LEVELS = [0.1, 0.5, 0.9]
 MIN_ROWS = 300
+# Shares of a store's previous-period error carried into its next period's forecast.
+CARRY = (0.5, 1.0)
 STUDY_CONF = {
     "parameters_study.yml": (
         "training:\n  cv:\n    fold_offsets_days: [" + ", ".join(map(str, OFFSETS)) + "]\n"
@@ -148,6 +157,61 @@ def study(frame: pd.DataFrame, groups: dict[int, str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _store_errors(rows: pd.DataFrame) -> pd.Series:
+    """Each store's median log(actual / forecast), less the chain's median, in one period."""
+    ratio = np.log(rows["Sales"] / rows["forecast"])
+    return ratio.groupby(rows["Store"]).median() - float(ratio.median())
+
+
+def level_carry_over(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Whether a store's error in one period carries into the next, oldest pair first.
+
+    For each period after the first: the correlation over stores of their errors in it and in
+    the period before, and its RMSPE as forecast and with a share (``CARRY``) of each store's
+    previous-period error applied to its forecast (a store missing before gets none). Both
+    periods' forecasts are out of fold, and the earlier period ends where the later begins, so
+    the correction uses only what was known at the later period's origin.
+    """
+    usable = frame[(frame["Sales"] > 0) & (frame["forecast"] > 0)]
+    origins = usable.groupby("fold")["fold_origin"].first().sort_values()
+    rows = []
+    for before, after in zip(origins.index[:-1], origins.index[1:], strict=True):
+        earlier = _store_errors(usable[usable["fold"] == before])
+        later_rows = usable[usable["fold"] == after]
+        later = _store_errors(later_rows)
+        common = earlier.index.intersection(later.index)
+        actual = later_rows["Sales"].to_numpy()
+        carried = later_rows["Store"].map(earlier).fillna(0.0).to_numpy()
+        record = {
+            "origin": str(pd.Timestamp(origins[after]).date()),
+            "correlation": float(np.corrcoef(earlier[common], later[common])[0, 1]),
+            "rmspe": {0.0: rmspe(actual, later_rows["forecast"].to_numpy())},
+        }
+        for share in CARRY:
+            corrected = later_rows["forecast"].to_numpy() * np.exp(share * carried)
+            record["rmspe"][share] = rmspe(actual, corrected)
+        rows.append(record)
+    return rows
+
+
+def render_carry_over(rows: list[dict[str, Any]]) -> list[str]:
+    shares = list(rows[0]["rmspe"])
+    names = ["as forecast"] + [f"{share:.0%} of the store's last error" for share in shares[1:]]
+    lines = ["", "## A store's error, one period to the next", "",
+             "Correlation over stores of their median errors (the chain's median taken out) in "
+             "a period and the period before; the period's RMSPE as forecast and with each "
+             "store's previous-period error carried forward:", "",
+             "| period from | correlation | " + " | ".join(names) + " |",
+             "|---|---:|" + "---:|" * len(names)]  # fmt: skip
+    for row in rows:
+        cells = " | ".join(f"{row['rmspe'][share]:.4f}" for share in shares)
+        lines.append(f"| {row['origin']} | {row['correlation']:+.2f} | {cells} |")
+    means = " | ".join(f"{np.mean([r['rmspe'][share] for r in rows]):.4f}" for share in shares)
+    correlation = np.mean([r["correlation"] for r in rows])
+    lines.append(f"| mean | {correlation:+.2f} | {means} |")
+    return lines
+
+
 def _weeks(scores: dict[str, float]) -> list[float]:
     return [v for key, v in scores.items() if key.startswith("interval_coverage_week")]
 
@@ -212,7 +276,7 @@ def main() -> None:
         f"periods of {PERIOD_DAYS} days, each calibrated on older CV folds only (see the "
         "script's docstring for the variants)."
     )
-    text = render(rows, header)
+    text = render(rows, header) + "\n".join(render_carry_over(level_carry_over(frame))) + "\n"
     print(text)
     suffix = f"-{args.label}" if args.label else ""
     path = args.results / f"{now_utc()[:10]}-{commit}-calibration-study{suffix}.md"

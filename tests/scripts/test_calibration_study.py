@@ -7,7 +7,39 @@ import re
 import subprocess
 import sys
 
-from calibration_study import ROOT
+import numpy as np
+import pandas as pd
+import pytest
+from calibration_study import ROOT, level_carry_over
+
+
+def _periods(errors_by_period: list[list[float]]) -> pd.DataFrame:
+    """Three stores' out-of-fold forecasts, 20 days a period, off by the given log errors."""
+    rows = []
+    for fold, errors in enumerate(errors_by_period):
+        origin = pd.Timestamp("2015-01-01") + pd.Timedelta(days=42 * fold)
+        for store, error in enumerate(errors, start=1):
+            for day in range(20):
+                sales = 1000.0 * store + 10 * day
+                rows.append({"Store": store, "Sales": sales, "fold": fold, "fold_origin": origin,
+                             "forecast": sales * np.exp(-error + 0.01 * (day % 3 - 1))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_store_error_that_persists_is_found_and_carrying_it_forward_helps():
+    rows = level_carry_over(_periods([[0.2, 0.0, -0.2], [0.2, 0.0, -0.2]]))
+
+    (pair,) = rows
+    assert pair["origin"] == "2015-02-12" and pair["correlation"] == pytest.approx(1.0)
+    assert pair["rmspe"][1.0] < 0.02 < pair["rmspe"][0.0]  # the store errors are taken out
+
+
+def test_a_store_error_that_flips_is_found_and_carrying_it_forward_hurts():
+    rows = level_carry_over(_periods([[0.2, 0.0, -0.2], [-0.2, 0.0, 0.2]]))
+
+    (pair,) = rows
+    assert pair["correlation"] == pytest.approx(-1.0)
+    assert pair["rmspe"][0.0] < pair["rmspe"][0.5] < pair["rmspe"][1.0]
 
 
 def test_each_period_is_scored_by_every_variant_from_older_folds_only(tmp_path):
@@ -33,3 +65,6 @@ def test_each_period_is_scored_by_every_variant_from_older_folds_only(tmp_path):
     # fold_shift only ever widens today's band.
     widths = dict(re.findall(r"^\| (today|fold_shift) \|(?:[^|]*\|){6} ([\d.]+) \|", text, re.M))
     assert float(widths["fold_shift"]) >= float(widths["today"])
+    # The point forecast's side: one row per pair of consecutive folds (ten folds: nine).
+    carried = re.findall(r"^\| (\d{4}-\d{2}-\d{2}) \| ([+-]\d\.\d{2}) \| ", text, re.MULTILINE)
+    assert len(carried) == 9
