@@ -74,8 +74,11 @@ def test_a_clean_batch_is_no_alarm_and_its_verdict_is_everywhere(lifecycle, prod
 
 def test_staging_forecasts_the_same_rows_in_the_shadow_only(lifecycle, production_batch):
     result, submission_path, detailed_path = production_batch
+    # This batch's partition, by its run: other tests on this worker log batches of their own
+    # (the shadow off, no Staging yet) into the same folder, and glob order is the disk's.
+    (run_id,) = set(pd.read_csv(detailed_path)["run_id"])
     log = lifecycle.project.path / "data/07_model_output/prediction_log"
-    (partition,) = [p for p in log.glob("*.csv") if "_v1_" in p.name][-1:]
+    (partition,) = log.glob(f"*_v1_{run_id[:8]}.csv")
     logged = pd.read_csv(partition)
     served, shadow = logged[logged["role"] == "served"], logged[logged["role"] == "shadow"]
 
