@@ -440,8 +440,8 @@ def main() -> None:
         "machine": machine(), "steps": [], "targets": [],
         # A run with parts skipped or another size is kept, never on the page
         # (benchmark_report.latest).
-        "headline": not args.skip and args.cut_days == 42
-        and (args.data is not None or args.n_stores == 1115),
+        "headline": not args.skip and args.cut_days == parser.get_default("cut_days")
+        and (args.data is not None or args.n_stores == parser.get_default("n_stores")),
     }  # fmt: skip
     print(f"Benchmark in {base} ({result['machine']['cores']} cores)", flush=True)
 
