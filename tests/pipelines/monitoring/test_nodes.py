@@ -152,6 +152,27 @@ def test_a_shadow_version_is_compared_with_the_served_one_on_the_same_store_days
     ]  # fmt: skip
 
 
+def test_a_shadow_forecast_survives_a_later_served_forecast_by_the_same_version():
+    # Version 2 forecast the days in Production's shadow; later someone predicted the same
+    # days with version 2 directly (`kedro model predict --version 2`, or after promoting it).
+    served = _log(1, 1.10, "2015-06-30T10:00:00").assign(role="served")  # 10% high
+    shadow = _log(2, 0.95, "2015-06-30T10:00:00").assign(role="shadow")  # 5% low
+    direct = _log(2, 1.02, "2015-07-01T09:00:00").assign(role="served")  # 2% high, newer
+    log = {"a": lambda: pd.concat([served, shadow]), "b": lambda: direct}
+    joined = join_actuals(collect_predictions(log, PARAMS), ACTUALS)
+
+    report, _ = compare_shadow(joined)
+    metrics = compute_live_metrics(joined, PARAMS)
+
+    (comparison,) = [c for c in report["comparisons"] if c["champion"] == 1]
+    assert comparison["challenger"] == 2 and comparison["store_days"] == 14
+    assert comparison["challenger_rmspe"] == pytest.approx(0.05)  # the shadow forecast's
+    # Version 2's live figures count each day once, as its newest forecast (the direct one).
+    assert metrics["versions"]["2"]["overall"]["rows"] == 14
+    assert metrics["versions"]["2"]["overall"]["rmspe"] == pytest.approx(0.02)
+    assert metrics["matched_rows"] == 28
+
+
 def test_a_log_without_shadow_rows_compares_nothing():
     joined = join_actuals(collect_predictions({"a": lambda: _log(1, 1.0, "t")}, PARAMS), ACTUALS)
 

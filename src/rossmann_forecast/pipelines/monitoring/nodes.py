@@ -35,7 +35,11 @@ class MonitoringInputError(ValueError):
 def collect_predictions(
     monitoring_predictions: dict[str, Callable[[], pd.DataFrame]], monitoring: dict[str, Any]
 ) -> pd.DataFrame:
-    """All logged predictions of the model, the newest per (version, Store, Date).
+    """All logged predictions of the model, the newest per (version, role, Store, Date).
+
+    A version's shadow forecast of a day and its served forecast of the same day (it was
+    predicted with directly, or promoted, after scoring in the shadow) are both kept: the
+    shadow comparison needs the first, and ``compute_live_metrics`` counts each day once.
 
     Args:
         monitoring_predictions: Partitions of the prediction log (lazy loaders by name).
@@ -89,7 +93,7 @@ def collect_predictions(
         model_version=predictions["model_version"].astype("int64"),
     ).rename(columns={"Sales": "prediction"})
     newest = predictions.sort_values("predicted_at").drop_duplicates(
-        ["model_version", "Store", "Date"], keep="last"
+        ["model_version", "role", "Store", "Date"], keep="last"
     )
     # A version is judged only on days after its origin: days it was fit on are not a forecast.
     origin = pd.to_datetime(newest["model_origin"].where(newest["model_origin"] != ""))
@@ -249,6 +253,10 @@ def compute_live_metrics(live_joined: pd.DataFrame, monitoring: dict[str, Any]) 
     window_days = int(monitoring["window_days"])
     min_rows = int(monitoring["min_rows"])
     versions: dict[str, Any] = {}
+    # A day a version forecast both in the shadow and served counts once, as its newest forecast.
+    live_joined = live_joined.sort_values("predicted_at", kind="stable").drop_duplicates(
+        ["model_version", "Store", "Date"], keep="last"
+    )
     for version, rows in live_joined.groupby("model_version"):
         end = rows["Date"].max()
         window_start = end - pd.Timedelta(days=window_days - 1)
