@@ -12,10 +12,14 @@ from rossmann_forecast.model.features import (
     feature_names,
     features_for_request,
     fit_state,
+    load_state,
+    save_state,
 )
 from rossmann_forecast.raw.synthetic import generate
 
-CONFIG = FeatureConfig()
+# As conf/base sets it: the Easter-aligned day effect on (FeatureConfig() leaves it off, as in
+# the models saved before it existed).
+CONFIG = FeatureConfig(easter_window_days=70)
 # In generate(n_stores=12, seed=3), store 7 has no rows in the second half of 2014.
 REFURBISHED_STORE = 7
 
@@ -140,7 +144,7 @@ def test_every_row_is_trained_once_per_block_alignment(data):
 
 def test_without_customers_the_customer_statistics_are_left_out(data):
     sales, stores = data
-    config = FeatureConfig(customers=False)
+    config = FeatureConfig(customers=False, easter_window_days=70)
     origin = pd.Timestamp("2015-03-01")
     state = fit_state(sales.drop(columns="Customers"), stores, origin, config)
     names = feature_names(config)
@@ -176,7 +180,10 @@ def _training_table_block_by_block(sales, stores, origin, config):
     [
         ("as in train.csv", CONFIG),
         # A longest window past the year-ago one; no Customers column.
-        ("shuffled", FeatureConfig(customers=False, windows_days=(14, 91, 400))),
+        (
+            "shuffled",
+            FeatureConfig(customers=False, windows_days=(14, 91, 400), easter_window_days=70),
+        ),
     ],
 )
 def test_training_table_equals_the_block_by_block_build(data, row_order, config):
@@ -212,3 +219,69 @@ def test_training_table_needs_history_before_a_block(data):
     short = sales.loc[sales["Date"] < first + pd.Timedelta(days=CONFIG.min_history_days)]
     with pytest.raises(ValueError, match="no training block.*min_history_days"):
         build_training_table(short, stores, short["Date"].max() + pd.Timedelta(days=1), CONFIG)
+
+
+def _flat_store(data):
+    """Store 1 selling 1000 every open day, except 500 on carnival Monday 2014 (3 March:
+    Easter Sunday 2014 was 20 April, 48 days later)."""
+    sales, stores = data
+    one = sales.loc[sales["Store"] == 1].copy()
+    one["Sales"] = np.where(one["Open"] == 1, 1000, 0)
+    carnival = one["Date"] == pd.Timestamp("2014-03-03")
+    assert one.loc[carnival, "Open"].eq(1).all() and carnival.any()
+    one.loc[carnival, "Sales"] = 500
+    return one, stores
+
+
+def test_the_easter_effect_is_the_stores_day_a_year_earlier_as_far_from_easter(data):
+    """Carnival Monday 2015 (16 February, 48 days before Easter Sunday on 5 April) sees the
+    store's dip on carnival Monday 2014 against the Mondays two and four weeks around it."""
+    one, stores = _flat_store(data)
+    origin = pd.Timestamp("2015-02-01")
+    state = fit_state(one, stores, origin, CONFIG)
+    days = ["2015-02-16", "2015-02-23", "2015-06-30", "2014-11-03"]
+    request = pd.DataFrame(
+        {
+            "Store": 1,
+            "Date": pd.to_datetime(days),
+            "DayOfWeek": [1, 1, 2, 1],
+            "Open": 1,
+            "Promo": 0,
+            "StateHoliday": "0",
+            "SchoolHoliday": 0,
+        }
+    )
+
+    effect = features_for_request(request, state)["easter_effect"].to_numpy()
+
+    assert effect[0] == pytest.approx(np.log1p(500) - np.log1p(1000), abs=1e-6)
+    assert effect[1] == pytest.approx(0.0, abs=1e-6)  # aligned with 10 March 2014: a usual day
+    assert np.isnan(effect[2])  # 86 days after Easter: outside the window
+    assert np.isnan(effect[3])  # 2013's aligned day: before the state's look-back
+
+
+def test_a_days_effect_is_known_only_once_its_neighbours_precede_the_origin(data):
+    one, stores = _flat_store(data)
+    carnival = pd.Timestamp("2014-03-03")
+    early = fit_state(one, stores, carnival + pd.Timedelta(days=28), CONFIG)
+    later = fit_state(one, stores, carnival + pd.Timedelta(days=29), CONFIG)
+    assert carnival not in set(early.easter_effects["Date"])
+    assert carnival in set(later.easter_effects["Date"])
+    # Without the setting (a model saved before the feature) there is no such column.
+    assert "easter_effect" not in feature_names(FeatureConfig())
+    assert feature_names(CONFIG)[-1] == "easter_effect"
+
+
+def test_a_saved_state_gives_the_same_features(data, tmp_path):
+    sales, stores = data
+    origin = sales["Date"].max() - pd.Timedelta(days=41)
+    state = fit_state(sales, stores, origin, CONFIG)
+    assert len(state.easter_effects) > 0
+    request = sales.loc[sales["Date"] >= origin].drop(columns=["Sales", "Customers"])
+
+    save_state(state, tmp_path / "state")
+    loaded = load_state(tmp_path / "state")
+
+    pd.testing.assert_frame_equal(
+        features_for_request(request, loaded), features_for_request(request, state)
+    )

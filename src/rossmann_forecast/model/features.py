@@ -23,6 +23,13 @@ recent store statistics     sales strictly before ``o``: per store, store x week
                             days by default), their spread, customers (when train.csv has
                             them), short-vs-long trend and year-over-year growth (looks back
                             364 + 28 days)
+Easter-aligned day effect   sales strictly before ``o - 28`` days: the store's log sales on
+                            the day with the same offset from Easter a year earlier, against
+                            the same weekday two and four weeks around that day (carnival,
+                            Easter week, Ascension, Whitsun, Corpus Christi move with Easter;
+                            a store's own dip or peak there recurs). Only within
+                            ``easter_window_days`` of Easter; looks back up to 364 + 35 + that
+                            window days
 horizon                     ``d - o`` in days, capped at ``block_days``
 ==========================  ===============================================================
 
@@ -70,6 +77,12 @@ _GROUP_KEYS = {
 }
 # Year-over-year growth compares with the same weekdays 52 weeks earlier.
 _YEAR_DAYS = 364
+# The Easter-aligned day effect compares a day with the same weekday this many days around it
+# (same weekday, and the promotion cycle of two weeks in the same phase).
+_EFFECT_NEIGHBOURS_DAYS = (-28, -14, 14, 28)
+# Easter moves by up to 35 days between years: the aligned day a year earlier lies at most
+# this many days before the day forecast.
+_EASTER_LOOKBACK_DAYS = 364 + 35
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,9 @@ class FeatureConfig:
     counter_cap_days: int = 30
     gap_min_days: int = 30
     calendar_tail_days: int = 60
+    # Days either side of Easter Sunday with an Easter-aligned day effect (0: no such feature,
+    # as in the models saved before it existed).
+    easter_window_days: int = 0
     # False when train.csv has no Customers column: the customer statistics are left out.
     customers: bool = True
 
@@ -99,6 +115,16 @@ class FeatureConfig:
         return cls(**params)
 
 
+def _no_effects() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Store": pd.Series(dtype="int64"),
+            "Date": pd.Series(dtype="datetime64[us]"),
+            "easter_effect": pd.Series(dtype="float32"),
+        }
+    )
+
+
 @dataclass
 class FeatureState:
     """Everything the features need that is known at the forecast origin."""
@@ -110,6 +136,8 @@ class FeatureState:
     group_stats: dict[str, pd.DataFrame] = field(default_factory=dict)
     calendar_tail: pd.DataFrame = field(default_factory=pd.DataFrame)
     last_reopen: pd.Series = field(default_factory=lambda: pd.Series(dtype="datetime64[ns]"))
+    # Store, Date, easter_effect: ``_day_effects`` of the days the forecasts align with.
+    easter_effects: pd.DataFrame = field(default_factory=_no_effects)
 
     @property
     def known_stores(self) -> set[int]:
@@ -166,6 +194,95 @@ def _window_stats(
     return store_stats, groups
 
 
+def _easter_offsets(dates: pd.Series) -> np.ndarray:
+    """Days from each date's own year's Easter Sunday (negative before it)."""
+    years = dates.dt.year.to_numpy()
+    sundays = {int(y): _easter_sunday(int(y)) for y in np.unique(years)}
+    easter = np.array([sundays[int(y)] for y in years], dtype="datetime64[ns]")
+    return ((dates.to_numpy(dtype="datetime64[ns]") - easter) / np.timedelta64(1, "D")).astype(
+        "int64"
+    )
+
+
+def _easter_sunday(year: int) -> np.datetime64:
+    """Easter Sunday of ``year`` (pandas' Western Easter offset, rolled from 1 January)."""
+    return (pd.Timestamp(year=year, month=1, day=1) + pd.offsets.Easter()).to_datetime64()
+
+
+def _day_effects(opened: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Each selling day within ``window`` days of Easter against the same store's same weekday
+    two and four weeks before and after it: log sales minus the mean of those that sold.
+
+    Args:
+        opened: ``_log_sales`` rows (any range).
+        window: Days either side of Easter Sunday kept.
+
+    Returns:
+        ``Store``, ``Date``, ``easter_effect`` (float32; NaN when no neighbour sold), sorted.
+    """
+    near = opened.loc[np.abs(_easter_offsets(opened["Date"])) <= window]
+    if near.empty:
+        return _no_effects()
+    known = pd.Series(
+        opened["log_sales"].to_numpy(), index=pd.MultiIndex.from_frame(opened[["Store", "Date"]])
+    )
+    neighbours = np.vstack(
+        [
+            known.reindex(
+                pd.MultiIndex.from_arrays(
+                    [near["Store"].to_numpy(), (near["Date"] + pd.Timedelta(days=k)).to_numpy()]
+                )
+            ).to_numpy()
+            for k in _EFFECT_NEIGHBOURS_DAYS
+        ]
+    )
+    sold = np.isfinite(neighbours)
+    counts = sold.sum(axis=0)
+    reference = np.where(sold, neighbours, 0.0).sum(axis=0) / np.maximum(counts, 1)
+    effect = np.where(counts > 0, near["log_sales"].to_numpy() - reference, np.nan)
+    frame = pd.DataFrame(
+        {
+            "Store": near["Store"].to_numpy(dtype="int64"),
+            "Date": near["Date"].to_numpy(),
+            "easter_effect": effect.astype("float32"),
+        }
+    )
+    return frame.sort_values(["Store", "Date"], ignore_index=True)
+
+
+def _effects_known_at(effects: pd.DataFrame, origin: pd.Timestamp, window: int) -> pd.DataFrame:
+    """The day effects a state at ``origin`` may hold: days whose neighbours all lie before
+    the origin (``Date + 28 < origin``), as far back as the aligned day of a forecast reaches."""
+    latest = origin - pd.Timedelta(days=max(_EFFECT_NEIGHBOURS_DAYS))
+    earliest = origin - pd.Timedelta(days=_EASTER_LOOKBACK_DAYS + window)
+    dates = effects["Date"]
+    return effects.loc[(dates < latest) & (dates >= earliest)].reset_index(drop=True)
+
+
+def _easter_aligned_effect(rows: pd.DataFrame, effects: pd.DataFrame, window: int) -> np.ndarray:
+    """Per row: the store's day effect on the day a year earlier that lay as far from Easter;
+    NaN beyond ``window`` days of Easter or where the state has no such day."""
+    offsets = _easter_offsets(rows["Date"])
+    years = rows["Date"].dt.year.to_numpy() - 1
+    sundays = {int(y): _easter_sunday(int(y)) for y in np.unique(years)}
+    aligned = np.array([sundays[int(y)] for y in years], dtype="datetime64[ns]") + offsets.astype(
+        "timedelta64[D]"
+    )
+    known = pd.Series(
+        effects["easter_effect"].to_numpy(),
+        index=pd.MultiIndex.from_arrays(
+            [
+                effects["Store"].to_numpy(dtype="int64"),
+                effects["Date"].to_numpy(dtype="datetime64[ns]"),
+            ]
+        ),
+    )
+    looked_up = known.reindex(
+        pd.MultiIndex.from_arrays([rows["Store"].to_numpy(dtype="int64"), aligned])
+    ).to_numpy(dtype="float64")
+    return np.where(np.abs(offsets) <= window, looked_up, np.nan)
+
+
 def _reopen_dates(calendar: pd.DataFrame, gap_min_days: int) -> pd.DataFrame:
     """Dates where a store's rows start again after a gap of at least ``gap_min_days``."""
     ordered = calendar[["Store", "Date"]].sort_values(["Store", "Date"])
@@ -193,16 +310,20 @@ def fit_state(
     """
     origin = pd.Timestamp(origin)
     past = history.loc[history["Date"] < origin]
+    opened = _log_sales(past, config.customers)
     return _freeze_state(
         origin,
         config,
         store_attributes=_store_attributes(stores),
-        opened=_log_sales(past, config.customers),
+        opened=opened,
         calendar_tail=past.loc[
             past["Date"] >= origin - pd.Timedelta(days=config.calendar_tail_days),
             CALENDAR_COLUMNS,
         ],
         reopen=_reopen_dates(past, config.gap_min_days),
+        easter_effects=_day_effects(opened, config.easter_window_days)
+        if config.easter_window_days
+        else None,
     )
 
 
@@ -219,12 +340,14 @@ def _freeze_state(
     opened: pd.DataFrame,
     calendar_tail: pd.DataFrame,
     reopen: pd.DataFrame,
+    easter_effects: pd.DataFrame | None,
 ) -> FeatureState:
     """The state at ``origin`` from its inputs, each restricted to rows before ``origin``.
 
     ``opened`` (``_log_sales`` rows) needs only the last ``_lookback_days`` before the origin,
     ``calendar_tail`` only the last ``calendar_tail_days``; ``reopen`` holds the
-    ``_reopen_dates`` rows before the origin.
+    ``_reopen_dates`` rows before the origin; ``easter_effects`` the ``_day_effects`` of the
+    rows before the origin (any range; None without the feature).
     """
     store_stats = []
     group_stats: dict[str, pd.DataFrame] = {}
@@ -249,6 +372,15 @@ def _freeze_state(
         group_stats={k: v.astype("float32") for k, v in group_stats.items()},
         calendar_tail=calendar_tail.reset_index(drop=True),
         last_reopen=reopen.groupby("Store")["Date"].max(),
+        **(
+            {}
+            if easter_effects is None
+            else {
+                "easter_effects": _effects_known_at(
+                    easter_effects, origin, config.easter_window_days
+                )
+            }
+        ),
     )
 
 
@@ -291,6 +423,12 @@ class _SalesHistory:
         self._opened = _log_sales(sales, config.customers)
         self._opened_rows = _DateWindows(self._opened["Date"])
         self._reopen = _reopen_dates(sales, config.gap_min_days)
+        # Computed once on every row: a state keeps only days whose neighbours precede it.
+        self._easter_effects = (
+            _day_effects(self._opened, config.easter_window_days)
+            if config.easter_window_days
+            else None
+        )
         self._store_attributes = _store_attributes(stores)
 
     def positions(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
@@ -310,6 +448,7 @@ class _SalesHistory:
                 self.positions(tail_start, origin), self._calendar_columns
             ],
             reopen=self._reopen.loc[self._reopen["Date"] < origin],
+            easter_effects=self._easter_effects,
         )
 
 
@@ -437,6 +576,10 @@ def make_features(rows: pd.DataFrame, state: FeatureState, counters: pd.DataFram
         max=365
     )
     features = features.join(counters.reindex(rows.index))
+    if state.config.easter_window_days:
+        features["easter_effect"] = _easter_aligned_effect(
+            rows, state.easter_effects, state.config.easter_window_days
+        )
 
     store_stats = state.store_stats.reindex(rows["Store"].to_numpy())
     store_stats.index = rows.index
@@ -479,7 +622,8 @@ def feature_names(config: FeatureConfig) -> list[str]:
         prefix = f"w{window}"
         names += [f"{prefix}_{stat}" for stat in store_stats]
         names += [f"{prefix}_{group}" for group in _GROUP_KEYS]
-    return [*names, "trend", "yoy"]
+    names += ["trend", "yoy"]
+    return [*names, "easter_effect"] if config.easter_window_days else names
 
 
 def block_origins(
@@ -644,6 +788,8 @@ def save_state(state: FeatureState, directory: Path) -> None:
     state.store_stats.to_parquet(directory / "store_stats.parquet")
     state.calendar_tail.to_parquet(directory / "calendar_tail.parquet")
     state.last_reopen.rename("last_reopen").to_frame().to_parquet(directory / "last_reopen.parquet")
+    if state.config.easter_window_days:
+        state.easter_effects.to_parquet(directory / "easter_effects.parquet")
     for name, stat in state.group_stats.items():
         stat.reset_index().to_parquet(directory / f"{name}.parquet")
 
@@ -664,4 +810,9 @@ def load_state(directory: Path) -> FeatureState:
         group_stats=groups,
         calendar_tail=pd.read_parquet(directory / "calendar_tail.parquet"),
         last_reopen=pd.read_parquet(directory / "last_reopen.parquet")["last_reopen"],
+        **(
+            {"easter_effects": pd.read_parquet(directory / "easter_effects.parquet")}
+            if config.easter_window_days
+            else {}
+        ),
     )

@@ -34,6 +34,7 @@ FEATURES = {
     "block_days": 42,
     "block_offsets_days": [0, 14, 28],
     "min_history_days": 91,
+    "easter_window_days": 70,
 }
 CV = {"fold_offsets_days": [42, 364]}
 QUANTILES = {"levels": [0.1, 0.5, 0.9], "min_rows": 300, "fold_shift": False}
