@@ -194,19 +194,21 @@ def _window_stats(
     return store_stats, groups
 
 
+def _easter_sundays(years: np.ndarray) -> np.ndarray:
+    """Easter Sunday of each year (pandas' Western Easter offset, rolled from 1 January)."""
+    sundays = {
+        int(y): (pd.Timestamp(year=int(y), month=1, day=1) + pd.offsets.Easter()).to_datetime64()
+        for y in np.unique(years)
+    }
+    return np.array([sundays[int(y)] for y in years], dtype="datetime64[ns]")
+
+
 def _easter_offsets(dates: pd.Series) -> np.ndarray:
     """Days from each date's own year's Easter Sunday (negative before it)."""
-    years = dates.dt.year.to_numpy()
-    sundays = {int(y): _easter_sunday(int(y)) for y in np.unique(years)}
-    easter = np.array([sundays[int(y)] for y in years], dtype="datetime64[ns]")
+    easter = _easter_sundays(dates.dt.year.to_numpy())
     return ((dates.to_numpy(dtype="datetime64[ns]") - easter) / np.timedelta64(1, "D")).astype(
         "int64"
     )
-
-
-def _easter_sunday(year: int) -> np.datetime64:
-    """Easter Sunday of ``year`` (pandas' Western Easter offset, rolled from 1 January)."""
-    return (pd.Timestamp(year=year, month=1, day=1) + pd.offsets.Easter()).to_datetime64()
 
 
 def _day_effects(opened: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -218,8 +220,11 @@ def _day_effects(opened: pd.DataFrame, window: int) -> pd.DataFrame:
         window: Days either side of Easter Sunday kept.
 
     Returns:
-        ``Store``, ``Date``, ``easter_effect`` (float32; NaN when no neighbour sold), sorted.
+        ``Store``, ``Date``, ``easter_effect`` (float32; NaN when no neighbour sold), sorted;
+        no rows when ``window`` is 0 (the feature is off).
     """
+    if not window:
+        return _no_effects()
     near = opened.loc[np.abs(_easter_offsets(opened["Date"])) <= window]
     if near.empty:
         return _no_effects()
@@ -263,9 +268,7 @@ def _easter_aligned_effect(rows: pd.DataFrame, effects: pd.DataFrame, window: in
     """Per row: the store's day effect on the day a year earlier that lay as far from Easter;
     NaN beyond ``window`` days of Easter or where the state has no such day."""
     offsets = _easter_offsets(rows["Date"])
-    years = rows["Date"].dt.year.to_numpy() - 1
-    sundays = {int(y): _easter_sunday(int(y)) for y in np.unique(years)}
-    aligned = np.array([sundays[int(y)] for y in years], dtype="datetime64[ns]") + offsets.astype(
+    aligned = _easter_sundays(rows["Date"].dt.year.to_numpy() - 1) + offsets.astype(
         "timedelta64[D]"
     )
     known = pd.Series(
@@ -321,9 +324,7 @@ def fit_state(
             CALENDAR_COLUMNS,
         ],
         reopen=_reopen_dates(past, config.gap_min_days),
-        easter_effects=_day_effects(opened, config.easter_window_days)
-        if config.easter_window_days
-        else None,
+        easter_effects=_day_effects(opened, config.easter_window_days),
     )
 
 
@@ -340,14 +341,14 @@ def _freeze_state(
     opened: pd.DataFrame,
     calendar_tail: pd.DataFrame,
     reopen: pd.DataFrame,
-    easter_effects: pd.DataFrame | None,
+    easter_effects: pd.DataFrame,
 ) -> FeatureState:
     """The state at ``origin`` from its inputs, each restricted to rows before ``origin``.
 
     ``opened`` (``_log_sales`` rows) needs only the last ``_lookback_days`` before the origin,
     ``calendar_tail`` only the last ``calendar_tail_days``; ``reopen`` holds the
     ``_reopen_dates`` rows before the origin; ``easter_effects`` the ``_day_effects`` of the
-    rows before the origin (any range; None without the feature).
+    rows before the origin (any range; no rows without the feature).
     """
     store_stats = []
     group_stats: dict[str, pd.DataFrame] = {}
@@ -372,15 +373,7 @@ def _freeze_state(
         group_stats={k: v.astype("float32") for k, v in group_stats.items()},
         calendar_tail=calendar_tail.reset_index(drop=True),
         last_reopen=reopen.groupby("Store")["Date"].max(),
-        **(
-            {}
-            if easter_effects is None
-            else {
-                "easter_effects": _effects_known_at(
-                    easter_effects, origin, config.easter_window_days
-                )
-            }
-        ),
+        easter_effects=_effects_known_at(easter_effects, origin, config.easter_window_days),
     )
 
 
@@ -424,11 +417,7 @@ class _SalesHistory:
         self._opened_rows = _DateWindows(self._opened["Date"])
         self._reopen = _reopen_dates(sales, config.gap_min_days)
         # Computed once on every row: a state keeps only days whose neighbours precede it.
-        self._easter_effects = (
-            _day_effects(self._opened, config.easter_window_days)
-            if config.easter_window_days
-            else None
-        )
+        self._easter_effects = _day_effects(self._opened, config.easter_window_days)
         self._store_attributes = _store_attributes(stores)
 
     def positions(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
@@ -810,9 +799,7 @@ def load_state(directory: Path) -> FeatureState:
         group_stats=groups,
         calendar_tail=pd.read_parquet(directory / "calendar_tail.parquet"),
         last_reopen=pd.read_parquet(directory / "last_reopen.parquet")["last_reopen"],
-        **(
-            {"easter_effects": pd.read_parquet(directory / "easter_effects.parquet")}
-            if config.easter_window_days
-            else {}
-        ),
+        easter_effects=pd.read_parquet(directory / "easter_effects.parquet")
+        if config.easter_window_days
+        else _no_effects(),
     )
