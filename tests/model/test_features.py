@@ -1,5 +1,7 @@
 """Tests of the shared feature logic: what each feature may see, and when."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,9 +19,9 @@ from rossmann_forecast.model.features import (
 )
 from rossmann_forecast.raw.synthetic import generate
 
-# As conf/base sets it: the Easter-aligned day effect on (FeatureConfig() leaves it off, as in
-# the models saved before it existed).
-CONFIG = FeatureConfig(easter_window_days=70)
+# As conf/base sets it: the Easter-aligned day effect on, thin windows filled from longer ones
+# (FeatureConfig() leaves both off, as in the models saved before they existed).
+CONFIG = FeatureConfig(easter_window_days=70, min_window_share=0.25)
 # In generate(n_stores=12, seed=3), store 7 has no rows in the second half of 2014.
 REFURBISHED_STORE = 7
 
@@ -270,6 +272,38 @@ def test_a_days_effect_is_known_only_once_its_neighbours_precede_the_origin(data
     # Without the setting (a model saved before the feature) there is no such column.
     assert "easter_effect" not in feature_names(FeatureConfig())
     assert feature_names(CONFIG)[-1] == "easter_effect"
+
+
+def test_a_store_back_from_a_long_closure_takes_the_longest_windows_statistics(data):
+    """Two days after six months closed are no level: the short windows fall back on the
+    year's, so the store is forecast at its own level, not at a post-New-Year peak."""
+    sales, stores = data
+    rows = sales.loc[(sales["Store"] == REFURBISHED_STORE) & (sales["Date"] >= "2014-07-01")]
+    reopened = rows["Date"].min()
+    origin = reopened + pd.Timedelta(days=3)
+    plain = fit_state(sales, stores, origin, replace(CONFIG, min_window_share=0.0))
+    state = fit_state(sales, stores, origin, CONFIG)
+
+    before, after = plain.store_stats, state.store_stats
+    assert before.loc[REFURBISHED_STORE, "w28_days"] < 0.25 * 28
+    assert before.loc[REFURBISHED_STORE, "w28_mean"] != before.loc[REFURBISHED_STORE, "w364_mean"]
+    for window in ("w28", "w91"):
+        for stat in ("mean", "std", "customers"):
+            assert after.loc[REFURBISHED_STORE, f"{window}_{stat}"] == pytest.approx(
+                after.loc[REFURBISHED_STORE, f"w364_{stat}"]
+            )
+        for group in ("dow", "promo", "dowpromo", "month"):
+            filled = state.group_stats[f"{window}_{group}"].xs(REFURBISHED_STORE, level="Store")
+            year = state.group_stats[f"w364_{group}"].xs(REFURBISHED_STORE, level="Store")
+            np.testing.assert_array_equal(filled.to_numpy(), year.to_numpy())
+    # The days actually there stay, so the boosters see how thin the window was.
+    assert after.loc[REFURBISHED_STORE, "w28_days"] == before.loc[REFURBISHED_STORE, "w28_days"]
+    assert after.loc[REFURBISHED_STORE, "trend"] == 0.0
+    assert np.isnan(after.loc[REFURBISHED_STORE, "yoy"])
+    # Stores with enough days in every window keep their own statistics.
+    full = (before["w28_days"] >= 0.25 * 28) & (before["w91_days"] >= 0.25 * 91)
+    assert full.sum() >= len(before) - 2
+    pd.testing.assert_frame_equal(after.loc[full], before.loc[full])
 
 
 def test_a_saved_state_gives_the_same_features(data, tmp_path):

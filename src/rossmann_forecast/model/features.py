@@ -22,7 +22,9 @@ recent store statistics     sales strictly before ``o``: per store, store x week
                             log sales over each window of ``windows_days`` (28, 91 and 364
                             days by default), their spread, customers (when train.csv has
                             them), short-vs-long trend and year-over-year growth (looks back
-                            364 + 28 days)
+                            364 + 28 days); a window with fewer selling days than
+                            ``min_window_share`` of its length (a store back from a long
+                            closure) takes the next longer window's statistics
 Easter-aligned day effect   sales strictly before ``o - 28`` days: the store's log sales on
                             the day with the same offset from Easter a year earlier, against
                             the same weekday two and four weeks around that day (carnival,
@@ -99,6 +101,10 @@ class FeatureConfig:
     # Days either side of Easter Sunday with an Easter-aligned day effect (0: no such feature,
     # as in the models saved before it existed).
     easter_window_days: int = 0
+    # A window holding fewer selling days than this share of its length (a store back from a
+    # long closure: one day after six months) takes the next longer window's statistics
+    # instead (0: no fallback, as in the models saved before it existed).
+    min_window_share: float = 0.0
     # False when train.csv has no Customers column: the customer statistics are left out.
     customers: bool = True
 
@@ -192,6 +198,44 @@ def _window_stats(
         stat = stat - store_mean.reindex(stat.index.get_level_values("Store")).to_numpy()
         groups[f"{prefix}_{name}"] = stat.to_frame()
     return store_stats, groups
+
+
+def _fill_thin_windows(
+    stats: pd.DataFrame, groups: dict[str, pd.DataFrame], config: FeatureConfig
+) -> pd.Index:
+    """Give a store with too few selling days in a window the next longer window's statistics.
+
+    A store back from a long closure has one or two days in its short windows (on the
+    synthetic default, 16% of the stores reopen on 2 January, a post-New-Year peak): their
+    mean is no level to forecast from. Windows are filled from the longest down, so a store
+    thin in every short window takes the longest window's statistics. ``w{n}_days`` keeps
+    the days actually there, so the boosters see how thin the window was. ``stats`` and
+    ``groups`` are changed in place.
+
+    Returns:
+        The stores thin in the shortest window (whose growth over a year is then unknown).
+    """
+    windows = sorted(config.windows_days)
+    thin = pd.Index([], dtype=stats.index.dtype)
+    if not config.min_window_share:
+        return thin
+    for short, long in reversed(list(itertools.pairwise(windows))):
+        days = stats[f"w{short}_days"].fillna(0.0)
+        thin = days.index[(days < config.min_window_share * short).to_numpy()]
+        for name in ("mean", "std", "customers"):
+            if f"w{short}_{name}" in stats:
+                stats.loc[thin, f"w{short}_{name}"] = stats.loc[thin, f"w{long}_{name}"]
+        for group in _GROUP_KEYS:
+            kept = groups[f"w{short}_{group}"]
+            longer = groups[f"w{long}_{group}"]
+            taken = longer.loc[longer.index.get_level_values("Store").isin(thin)]
+            groups[f"w{short}_{group}"] = pd.concat(
+                [
+                    kept.loc[~kept.index.get_level_values("Store").isin(thin)],
+                    taken.set_axis([f"w{short}_{group}"], axis=1),
+                ]
+            ).sort_index()
+    return thin
 
 
 def _easter_sundays(years: np.ndarray) -> np.ndarray:
@@ -357,14 +401,17 @@ def _freeze_state(
         store_stats.append(stats)
         group_stats.update(groups)
     stats = pd.concat(store_stats, axis=1)
+    thin = _fill_thin_windows(stats, group_stats, config)
     short, long = min(config.windows_days), max(config.windows_days)
     stats["trend"] = stats[f"w{short}_mean"] - stats[f"w{long}_mean"]
-    # Year-over-year growth: the last `short` days against the same days a year earlier.
+    # Year-over-year growth: the last `short` days against the same days a year earlier
+    # (none for a store whose last `short` days were too thin to have a level of their own).
     year_ago = opened.loc[
         (opened["Date"] >= origin - pd.Timedelta(days=_YEAR_DAYS + short))
         & (opened["Date"] < origin - pd.Timedelta(days=_YEAR_DAYS))
     ]
     stats["yoy"] = stats[f"w{short}_mean"] - year_ago.groupby("Store")["log_sales"].mean()
+    stats.loc[thin, "yoy"] = np.nan
     return FeatureState(
         origin=origin,
         config=config,
