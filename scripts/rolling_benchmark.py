@@ -49,6 +49,7 @@ from rossmann_forecast.model.boosters import MEMBERS  # noqa: E402
 from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
     ESTIMATES,
     SEASON,
+    configured_method,
     estimate_from_windows,
 )
 from rossmann_forecast.raw.synthetic import TEST_COLUMNS  # noqa: E402
@@ -141,24 +142,30 @@ def estimates(
 ) -> dict[str, float] | None:
     """Each of the gate's ways of estimating the next weeks from its recorded windows, and CV.
 
-    ``conf`` is what conf/base's ``validation.estimate`` gives, with ``estimate_fallback`` where
-    the forecast-weeks fold had less than a year of data before it (train.csv's first day is
-    ``first_date``), as the gate decides it.
+    ``conf`` is what conf/base's ``validation`` settings give, as the gate decides it
+    (``configured_method``): the holdout alone when the forecast's weeks are the holdout's
+    season, else ``validation.estimate``, or ``estimate_fallback`` where the forecast-weeks fold
+    had less than a year of data before it (train.csv's first day is ``first_date``).
     """
     if not windows:
         return None
     result = {m: estimate_from_windows(m, windows) for m in ESTIMATES}
     validation = yaml.safe_load((ROOT / "conf/base/parameters_validation.yml").read_text())
-    method = validation["validation"]["estimate"]
+    validation = validation["validation"]
     season = next((w for w in windows if w["name"] == SEASON), None)
-    lag = pd.Timedelta(days=validation["validation"]["season_lag_days"])
+    lag = pd.Timedelta(days=validation["season_lag_days"])
     unlearnt = (
         season is not None
         and first_date is not None
         and (pd.Timestamp(season["start"]) - lag < pd.Timestamp(first_date))
     )
-    if unlearnt:
-        method = validation["validation"]["estimate_fallback"]
+    method, _ = configured_method(
+        windows,
+        validation["estimate"],
+        validation["estimate_fallback"],
+        unlearnt,
+        validation.get("season_change_factor"),
+    )
     return {**result, "conf": result[method], "cv": cv}
 
 

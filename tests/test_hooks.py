@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
+import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
@@ -82,3 +83,32 @@ def test_good_levels_and_pipelines_without_them_pass_the_parameter_check():
     other = Pipeline([Node(identity, "sales_raw", "sales_copy", name="copy_sales")])
     # Not read by this pipeline: not loaded (the catalog has no such entry), not checked.
     ParametersCheckHook().before_pipeline_run(other, DataCatalog())
+
+
+GATES = Pipeline([Node(identity, "params:validation", "gate_report", name="gate")])
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [({"season_change_factor": 0.8}, "validation.season_change_factor must be a number above 1"),
+     ({"season_change_factor": "often"}, "validation.season_change_factor must be a number"),
+     ({"estimate": "mean"}, "validation.estimate must be one of")],
+)  # fmt: skip
+def test_bad_estimate_settings_stop_the_run_before_training_naming_the_parameter(settings, says):
+    catalog = DataCatalog()
+    catalog["params:validation"] = MemoryDataset(
+        {"estimate": "pooled", "estimate_fallback": "holdout", **settings}
+    )
+
+    with pytest.raises(click.ClickException) as raised:
+        ParametersCheckHook().before_pipeline_run(GATES, catalog)
+
+    assert f"Parameter {says}" in raised.value.message
+
+
+def test_the_configured_estimate_settings_pass_the_parameter_check():
+    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_validation.yml"
+    catalog = DataCatalog()
+    catalog["params:validation"] = MemoryDataset(yaml.safe_load(conf.read_text())["validation"])
+
+    ParametersCheckHook().before_pipeline_run(GATES, catalog)

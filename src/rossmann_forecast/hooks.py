@@ -71,20 +71,27 @@ class ParametersCheckHook:
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
         """Check ``training.quantiles.levels`` if the pipeline reads it (training does, after
-        minutes of cross-validation).
+        minutes of cross-validation), and the gate's estimate settings if it gates (the gate
+        runs after training and registration).
 
         Raises:
-            click.ClickException: The levels are not an increasing list inside (0, 1) with 0.5;
-                the message names the parameter.
+            click.ClickException: The levels are not an increasing list inside (0, 1) with 0.5,
+                or ``validation.estimate``, ``estimate_fallback`` or ``season_change_factor`` is
+                not one the gate knows; the message names the parameter.
         """
-        name = "params:training.quantiles"
-        if name not in pipeline.inputs():
-            return
-        from rossmann_forecast.model.intervals import check_levels  # noqa: PLC0415
-
-        quantiles = catalog.load(name) or {}
+        inputs = pipeline.inputs()
         try:
-            check_levels(quantiles.get("levels"))
+            if "params:training.quantiles" in inputs:
+                from rossmann_forecast.model.intervals import check_levels  # noqa: PLC0415
+
+                quantiles = catalog.load("params:training.quantiles") or {}
+                check_levels(quantiles.get("levels"))
+            if "params:validation" in inputs:
+                from rossmann_forecast.pipelines.validation.estimate import (  # noqa: PLC0415
+                    check_estimate_settings,
+                )
+
+                check_estimate_settings(catalog.load("params:validation") or {})
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
 

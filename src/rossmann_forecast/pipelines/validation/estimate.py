@@ -23,6 +23,93 @@ SEASON, HOLDOUT_SEASON = "forecast weeks a year earlier", "holdout weeks a year 
 ESTIMATES = ("holdout", "pooled", "season_ratio", "baseline_ratio", "damped_baseline_ratio")
 # season_window's keys -> the window's name in the verdict.
 _YEAR_EARLIER = {"season": SEASON, "holdout_season": HOLDOUT_SEASON}
+# The parameter that says when the season changes, named in its refusal.
+SEASON_CHANGE_PARAMETER = "validation.season_change_factor"
+
+
+def check_season_change(factor: Any) -> float | None:
+    """``validation.season_change_factor``, checked: ``None`` (always carry the holdout into
+    the forecast's season) or a number above 1.
+
+    Raises:
+        ValueError: Naming the parameter and what is wrong with it.
+    """
+    if factor is None:
+        return None
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor > 1:
+        raise ValueError(
+            f"Parameter {SEASON_CHANGE_PARAMETER} must be a number above 1 (such as 1.6) or "
+            f"null, not {factor!r}"
+        )
+    return float(factor)
+
+
+def check_estimate_settings(validation: dict[str, Any]) -> None:
+    """``validation.estimate``, ``estimate_fallback`` and ``season_change_factor``, checked.
+
+    Raises:
+        ValueError: Naming the parameter and what is wrong with it.
+    """
+    for name in ("estimate", "estimate_fallback"):
+        value = validation.get(name, "holdout")
+        if value not in ESTIMATES:
+            raise ValueError(
+                f"Parameter validation.{name} must be one of {list(ESTIMATES)}, not {value!r}"
+            )
+    check_season_change(validation.get("season_change_factor"))
+
+
+def season_change(windows: list[dict[str, Any]], factor: float | None) -> dict[str, Any] | None:
+    """Whether the forecast's weeks are another season than the holdout's weeks.
+
+    The median baseline's RMSPE on the forecast's weeks a year earlier over its RMSPE on the
+    holdout's weeks a year earlier (``ratio``) says how much harder the coming weeks are for a
+    model that needs little history. Within ``factor`` either way the season does not change
+    (``changes`` false): the holdout is the same kind of weeks as the forecast's, and the
+    folds a year earlier, fitted with a year less data than the served version, add their
+    pessimism and their noise and nothing else. Beyond it (Christmas ahead, or behind) the
+    holdout is the wrong season, and the estimate carries it into the forecast's.
+
+    Returns:
+        ``None`` without the windows a year earlier, a factor or a baseline on both; else
+        ``ratio``, ``factor``, ``changes``.
+    """
+    named = {w["name"]: w for w in windows}
+    season, before = named.get(SEASON), named.get(HOLDOUT_SEASON)
+    if factor is None or season is None or before is None:
+        return None
+    ratio = season["baseline_rmspe"] / before["baseline_rmspe"]
+    if not np.isfinite(ratio) or not ratio > 0:
+        return None
+    return {
+        "ratio": float(ratio),
+        "factor": float(factor),
+        "changes": bool(not 1 / factor <= ratio <= factor),
+    }
+
+
+def configured_method(
+    windows: list[dict[str, Any]],
+    method: str,
+    fallback: str,
+    unlearnt: bool,
+    factor: float | None,
+) -> tuple[str, dict[str, Any] | None]:
+    """The way the gate makes its estimate from these windows, as conf configures it.
+
+    The holdout alone when the season does not change (``season_change``); else ``method``,
+    or ``fallback`` where the forecast-weeks fold had never seen those weeks (``unlearnt``).
+    The rolling benchmark calls this too, so that its ``conf`` column is the gate's rule.
+
+    Returns:
+        The method and the ``season_change`` record.
+    """
+    change = season_change(windows, factor)
+    if change is not None and not change["changes"]:
+        return "holdout", change
+    if unlearnt and method != fallback:
+        return fallback, change
+    return method, change
 
 
 def estimate_windows(
@@ -33,34 +120,55 @@ def estimate_windows(
     block_days: int,
     method: str,
     fallback: str = "holdout",
+    season_change_factor: float | None = None,
 ) -> dict[str, Any]:
     """The gate's estimate of the next weeks, from the holdout and the folds a year earlier.
 
     Returns:
         ``method``, ``rmspe`` (the estimate), ``baseline_rmspe`` (the median baseline's, made
-        the same way from the same windows), ``skill`` (their ratio) and ``windows``: what each
-        window is, its dates, rows, RMSPE and baseline RMSPE.
+        the same way from the same windows), ``skill`` (their ratio), ``windows``: what each
+        window is, its dates, rows, RMSPE and baseline RMSPE, and ``season_change``: how much
+        harder the forecast's weeks were than the holdout's for the baseline a year earlier,
+        and whether that counts as another season (``configured_method``).
     """
-    for name, value in (("estimate", method), ("estimate_fallback", fallback)):
-        if value not in ESTIMATES:
-            raise ValueError(f"validation.{name} must be one of {list(ESTIMATES)}, not {value!r}")
+    check_estimate_settings(
+        {"estimate": method, "estimate_fallback": fallback,
+         "season_change_factor": season_change_factor}
+    )  # fmt: skip
+    factor = check_season_change(season_change_factor)
     windows = [_holdout_window(holdout_scores, holdout_table, sales_train_window)]
     if year_earlier["found"]:
         windows += _year_earlier_windows(year_earlier, sales_train_window, block_days)
     found = len(windows) > 1
-    unlearnt = None
-    if found and not year_earlier.get("learnt", True) and method != fallback:
-        unlearnt = (
+    unlearnt = found and not year_earlier.get("learnt", True)
+    chosen, change = configured_method(windows, method, fallback, unlearnt, factor)
+    note = unlearnt_note = None
+    if change is not None:
+        hard = (
+            f"the median baseline found the forecast's weeks a year earlier {change['ratio']:.2f} "
+            "times as hard as the holdout's weeks"
+        )
+        note = (
+            f"{hard}, beyond the factor {factor:g} either way: another season, so the estimate "
+            f"carries the holdout into it by {chosen}"
+            if change["changes"]
+            else f"{hard}, within the factor {factor:g} either way: the same season, so the "
+            "estimate is the holdout alone"
+        )
+    same_season = change is not None and not change["changes"]
+    if unlearnt and method != fallback and not same_season:
+        unlearnt_note = (
             f"the fold of the forecast's weeks a year earlier ({windows[1]['start']}) was trained "
             f"from {year_earlier.get('training_start')}, less than a year before it: it had never "
             f"seen those weeks, so the estimate is made by {fallback}"
         )
-        method = fallback
-    estimate = estimate_from_windows(method, windows)
-    baseline_estimate = estimate_from_windows(method, windows, "baseline_rmspe")
+    estimate = estimate_from_windows(chosen, windows)
+    baseline_estimate = estimate_from_windows(chosen, windows, "baseline_rmspe")
     return {
-        "method": method if found else "holdout",
-        "unlearnt_season": unlearnt,
+        "method": chosen if found else "holdout",
+        "unlearnt_season": unlearnt_note,
+        "season_change": change,
+        "note": note,
         "rmspe": estimate,
         "baseline_rmspe": baseline_estimate,
         "skill": estimate / baseline_estimate,

@@ -268,6 +268,7 @@ def evaluate_holdout(
             block_days,
             str(validation["estimate"]),
             str(validation["estimate_fallback"]),
+            validation.get("season_change_factor"),
         ),
         "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "holdout_sha256": holdout_digest(holdout_table),
@@ -410,8 +411,9 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         )
     if estimate["season_missing"]:
         logger.warning("The estimate is the holdout alone: %s", estimate["season_missing"])
-    if estimate.get("unlearnt_season"):
-        logger.info("Estimate: %s", estimate["unlearnt_season"])
+    for note in dict.fromkeys((estimate.get("note"), estimate.get("unlearnt_season"))):
+        if note:
+            logger.info("Estimate: %s", note)
     logger.info(
         "Validation RMSPE: %.4f, estimate of the next weeks %.4f (version %d: %s)",
         report["metrics"][GATE_METRIC],
