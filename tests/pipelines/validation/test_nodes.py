@@ -282,7 +282,9 @@ def test_the_estimate_pools_the_holdout_with_the_season_fold_by_rows():
     assert ratio["estimate"]["alternatives"]["pooled"] == pytest.approx(expected, rel=1e-9)
 
 
-def test_a_candidate_over_the_threshold_but_better_than_production_passes_in_a_hard_season():
+def test_a_candidate_over_the_threshold_but_better_than_production_passes_in_a_hard_season(
+    caplog,
+):
     loaded: list[str] = []
     holdout = _holdout()
     production = _version(1, 1.30, loaded, **{"lineage.training_window.origin": "2015-06-30"})
@@ -291,11 +293,13 @@ def test_a_candidate_over_the_threshold_but_better_than_production_passes_in_a_h
         score_production(production, holdout),
     )
 
-    waived = decide_gate(_evaluate(candidate, against))
+    with caplog.at_level("INFO", logger="rossmann_forecast.pipelines.validation.nodes"):
+        waived = decide_gate(_evaluate(candidate, against))
     strict = decide_gate(_evaluate(candidate, against, params={**PARAMS, "seasonal_waiver": False}))
 
     assert waived["passed"] and waived["checks"]["waived"]
     assert "(waived: a hard season, and no worse than Production)" in waived["reason"]
+    assert "✓ Performance meets the gate (threshold 0.10 waived): estimate RMSPE" in caplog.text
     assert not strict["passed"] and not strict["checks"]["waived"]
 
 
