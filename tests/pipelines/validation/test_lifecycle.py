@@ -94,8 +94,9 @@ def test_train_gate_promote_rollback_reject_and_history(project):
                              "validation.threshold=0.05,validation.seasonal_waiver=false"))  # fmt: skip
     assert "✗ Model version 3 rejected" in strict.output
     status = _gate_status(project)
-    figures = ("evaluated_at", "estimate_rmspe", "estimate_method", "holdout_rmspe", "skill",
-               "windows", "reason", "scored_model", "checks", "intervals")  # fmt: skip
+    figures = ("evaluated_at", "estimate_rmspe", "estimate_method", "estimate_note",
+               "holdout_rmspe", "skill", "windows", "reason", "scored_model", "checks",
+               "intervals")  # fmt: skip
     assert status | dict.fromkeys(figures) == {
         "version": 3,
         "passed": False,

@@ -295,7 +295,16 @@ def _windows_text(estimate: dict[str, Any]) -> str:
             for w in estimate["windows"]
         )
         + f"; estimate by {estimate['method']}"
+        + _season_text(estimate.get("season_change"))
     )
+
+
+def _season_text(change: dict[str, Any] | None) -> str:
+    """`` (season ratio 1.50, within 2)``: why the estimate is made the way it is."""
+    if change is None:
+        return ""
+    where = "beyond" if change["changes"] else "within"
+    return f" (season ratio {change['ratio']:.2f}, {where} {change['factor']:g})"
 
 
 def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
@@ -450,6 +459,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         "status": verdict_status(passed),
         "estimate_rmspe": estimate["rmspe"],
         "estimate_method": estimate["method"],
+        "estimate_note": estimate.get("note"),
         GATE_METRIC: report["metrics"][GATE_METRIC],
         "skill": estimate["skill"],
         "threshold": threshold,
