@@ -14,7 +14,6 @@ from rossmann_forecast.model.intervals import (
     interval_scores,
     naive_quantiles,
     quantile_column,
-    shift_calibration,
     weighted_quantile_loss,
 )
 
@@ -189,21 +188,3 @@ def test_the_fold_shift_widens_the_band_by_half_the_range_of_the_folds_levels():
     assert mid == 0.0
     assert "widened by the folds' level shifts" in shifted["method"]
     assert plain["fold_shift"] == {}
-
-
-def test_a_shifted_calibration_keeps_the_bands_of_a_rescaled_point_forecast():
-    rng = np.random.default_rng(5)
-    calibration = fit_calibration(
-        _residual_frame(rng, {1: 0.05, 2: 0.1}), {1: "a", 2: "b"}, LEVELS, min_rows=100
-    )
-    stores, days = rng.integers(1, 3, 200), rng.integers(0, 14, 200)
-    point = rng.uniform(100, 20000, 200)
-    # The backtest forecasts 4% higher than the scale the bands were calibrated for.
-    shifted = shift_calibration(calibration, float(np.log(1 / 1.04)))
-
-    assert apply_calibration(shifted, stores, days, point * 1.04) == pytest.approx(
-        apply_calibration(calibration, stores, days, point)
-    )
-    assert calibration["offsets"]["a"]["1"] != shifted["offsets"]["a"]["1"]  # not in place
-    assert shift_calibration(calibration, 0.0) is calibration
-    assert shift_calibration(None, 0.1) is None

@@ -184,24 +184,6 @@ def _offsets(ratio: np.ndarray, levels: Sequence[float]) -> list[float]:
     return [float(v) for v in np.maximum.accumulate(values)]
 
 
-def shift_calibration(
-    calibration: dict[str, Any] | None, log_shift: float
-) -> dict[str, Any] | None:
-    """The same calibration for a point forecast ``exp(-log_shift)`` times the one it was fitted
-    for: every offset moves by ``log_shift``, so the quantiles stay where they were.
-
-    The backtest's point forecast has its own scale (``fit_ensemble_weights``) while its bands
-    are calibrated on the served model's scale; this keeps its bands as calibrated.
-    """
-    if calibration is None or log_shift == 0.0:
-        return calibration
-    offsets = {
-        group: {w: [float(v) + log_shift for v in values] for w, values in by_week.items()}
-        for group, by_week in calibration["offsets"].items()
-    }
-    return {**calibration, "offsets": offsets}
-
-
 def apply_calibration(
     calibration: dict[str, Any], stores: np.ndarray, days_ahead: np.ndarray, point: np.ndarray
 ) -> np.ndarray:

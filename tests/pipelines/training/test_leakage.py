@@ -36,9 +36,7 @@ FEATURES = {
     "min_history_days": 91,
     "easter_window_days": 70,
 }
-# As conf/base: the fold 322 days back is the served weeks' a year earlier, which the
-# backtest's own scale leaves out.
-CV = {"fold_offsets_days": [42, 322, 364]}
+CV = {"fold_offsets_days": [42, 364]}
 QUANTILES = {"levels": [0.1, 0.5, 0.9], "min_rows": 300, "fold_shift": False}
 MEMBERS = {
     "lightgbm": {
@@ -75,8 +73,7 @@ def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame
     settings = resolve_feature_settings(sales, FEATURES)
     table = build_model_input(sales, stores, settings)
     oof = {m: cross_validate_member(table, origins, CV, MEMBERS[m], settings) for m in MEMBERS}
-    blend = fit_ensemble_weights({}, origins, 364, **oof)
-    assert blend["backtest_scale_without"] is not None
+    blend = fit_ensemble_weights({}, **oof)
     intervals = calibrate_intervals(stores, blend, QUANTILES, **oof)
     fitted = {m: fit_backtest_member(table, origins, MEMBERS[m], settings) for m in MEMBERS}
     backtest_state, _ = fit_model_states(sales, stores, origins, settings)

@@ -89,40 +89,6 @@ def test_scale_corrects_the_spread_but_not_the_bias_of_the_cv_weeks():
     assert rmspe_scale(actual, prediction * 1.05) == pytest.approx(scale, rel=1e-9)
 
 
-def test_the_backtest_scale_leaves_out_the_fold_of_the_served_models_weeks_a_year_earlier():
-    rng = np.random.default_rng(6)
-    actual = rng.lognormal(8.7, 0.4, 8000)
-    origins = {"holdout_origin": "2015-06-20", "served_origin": "2015-08-01"}
-    season = pd.Timestamp("2014-08-02")  # 364 days before the served origin
-    # The season fold's errors spread 0.3 (a Christmas the folds never learnt), the other's 0.1.
-    in_season = np.arange(len(actual)) < 4000
-    spread = np.where(in_season, 0.3, 0.1)
-    forecast = actual * np.exp(spread * rng.normal(size=len(actual)))
-    oof = pd.DataFrame(
-        {
-            "Store": np.arange(len(actual)) % 50,
-            "Date": season + pd.to_timedelta(np.arange(len(actual)) % 4000 // 50, "D"),
-            "Sales": actual,
-            "fold": np.where(in_season, 1, 2),
-            "fold_origin": np.where(in_season, season, pd.Timestamp("2015-05-09")),
-            "log_prediction": np.log1p(forecast),
-        }
-    )
-    oofs = dict.fromkeys(MEMBERS, oof)  # the same forecast from every member: the blend is it
-
-    blend = fit_ensemble_weights({}, origins, 364, **oofs)
-    served_only = fit_ensemble_weights({}, **oofs)
-
-    assert blend["backtest_scale_without"] == "2014-08-02"
-    assert blend["backtest_scale"] == pytest.approx(
-        rmspe_scale(actual[~in_season], forecast[~in_season]), rel=1e-6
-    )
-    assert blend["scale"] < 0.93  # the season fold's spread pulls the served scale down
-    assert blend["backtest_scale"] > 0.97  # exp(-1.5 x 0.1^2) = 0.985
-    assert served_only["backtest_scale"] == served_only["scale"] == blend["scale"]
-    assert served_only["backtest_scale_without"] is None
-
-
 def test_fold_origins_count_back_from_the_holdout_oldest_first():
     origins = {"holdout_origin": "2015-06-20", "served_origin": "2015-08-01"}
     assert fold_origins(origins, {"fold_offsets_days": [42, 364]}) == [

@@ -26,7 +26,7 @@ from rossmann_forecast.model.ensemble import (
     predict_member,
 )
 from rossmann_forecast.model.features import FeatureConfig, FeatureState, feature_names, fit_state
-from rossmann_forecast.model.intervals import fit_calibration, shift_calibration
+from rossmann_forecast.model.intervals import fit_calibration
 
 logger = logging.getLogger(__name__)
 
@@ -284,12 +284,7 @@ def _fitted_weights(actual: np.ndarray, logs: np.ndarray, step: float) -> np.nda
     return candidates[int(np.argmin(losses))]
 
 
-def fit_ensemble_weights(
-    ensemble: dict[str, Any],
-    forecast_origins: dict[str, str] | None = None,
-    season_lag_days: int | None = None,
-    **oof: pd.DataFrame,
-) -> dict[str, Any]:
+def fit_ensemble_weights(ensemble: dict[str, Any], **oof: pd.DataFrame) -> dict[str, Any]:
     """Blend weights and scale from out-of-fold predictions only.
 
     ``ensemble.weights``: ``equal`` (the default) averages the members' log predictions;
@@ -298,24 +293,13 @@ def fit_ensemble_weights(
     from 0.2/0.45/0.35 to 0/0/1) and did not beat equal weights on the next six weeks, so
     equal is the default. The scale is ``rmspe_scale`` of the blend.
 
-    The backtest gets its own scale (``backtest_scale``): the same, without the fold of the
-    served model's weeks a year earlier (``season_lag_days`` before ``served_origin``). That
-    fold is there for the served model's season; the backtest forecasts the holdout's weeks,
-    and with the served model's Christmas fold in its scale it forecast a November holdout
-    4.6% low (synthetic data, 2014-11-22: 0.1087 where the Production version, fitted on the
-    same rows, scored 0.0895).
-
     Args:
         ensemble: ``params:training.ensemble`` (``weights``, ``weight_step``).
-        forecast_origins: ``split_holdout``'s origins (``served_origin``); without them, or
-            without ``season_lag_days``, the backtest's scale is the served model's.
-        season_lag_days: ``params:validation.season_lag_days`` (364).
         **oof: Out-of-fold predictions of each member, by member name, on the same rows.
 
     Returns:
-        ``weights`` per member, ``scale``, ``backtest_scale`` (and the fold it left out,
-        ``backtest_scale_without``), the CV fold origins, and per-member and ensemble CV RMSPE
-        (overall and per fold) and bias.
+        ``weights`` per member, ``scale``, the CV fold origins, and per-member and ensemble CV
+        RMSPE (overall and per fold) and bias.
 
     Raises:
         ValueError: The members' out-of-fold rows do not line up, or the method is unknown.
@@ -340,9 +324,6 @@ def fit_ensemble_weights(
     raw_blend = np.expm1(logs @ weights)
     scale = rmspe_scale(actual, raw_blend)
     blend = raw_blend * scale
-    backtest_scale, season_fold = _backtest_scale(
-        base, actual, raw_blend, scale, forecast_origins, season_lag_days
-    )
 
     metrics: dict[str, float] = {}
     for i, name in enumerate(names):
@@ -358,12 +339,10 @@ def fit_ensemble_weights(
         metrics[f"rows_ensemble_fold{fold}"] = float(np.count_nonzero(actual[position] > 0))
         folds[f"fold{fold}"] = str(pd.Timestamp(base["fold_origin"].iloc[position[0]]).date())
     logger.info(
-        "Creating ensemble... ✓ %s weights %s, scale %.4f (backtest %.4f), CV RMSPE %.4f "
-        "(%s; members: %s)",
+        "Creating ensemble... ✓ %s weights %s, scale %.4f, CV RMSPE %.4f (%s; members: %s)",
         method,
         {n: round(float(w), 3) for n, w in zip(names, weights, strict=True)},
         scale,
-        backtest_scale,
         metrics["rmspe_ensemble"],
         ", ".join(
             f"fold from {origin} {metrics[f'rmspe_ensemble_{fold}']:.4f}"
@@ -375,34 +354,9 @@ def fit_ensemble_weights(
         "method": method,
         "weights": {n: float(w) for n, w in zip(names, weights, strict=True)},
         "scale": scale,
-        "backtest_scale": backtest_scale,
-        "backtest_scale_without": season_fold,
         "folds": folds,
         "metrics": metrics,
     }
-
-
-def _backtest_scale(
-    base: pd.DataFrame,
-    actual: np.ndarray,
-    raw_blend: np.ndarray,
-    scale: float,
-    forecast_origins: dict[str, str] | None,
-    season_lag_days: int | None,
-) -> tuple[float, str | None]:
-    """``rmspe_scale`` without the fold of the served model's weeks a year earlier.
-
-    Returns:
-        The scale and that fold's origin; ``scale`` and None when there is no such fold or no
-        other fold to fit on.
-    """
-    if forecast_origins is None or season_lag_days is None:
-        return scale, None
-    season = _origin(forecast_origins, "served_origin") - pd.Timedelta(days=int(season_lag_days))
-    keep = (pd.to_datetime(base["fold_origin"]) != season).to_numpy()
-    if keep.all() or not keep.any():
-        return scale, None
-    return rmspe_scale(actual[keep], raw_blend[keep]), str(season.date())
 
 
 def calibrate_intervals(
@@ -571,15 +525,13 @@ def assemble_backtest_ensemble(
     the quantiles' calibration (``calibrate_intervals``, on folds before the holdout).
     """
     window = {**lineage["training_window"], **lineage["backtest_window"]}
-    scale = float(blend.get("backtest_scale", blend["scale"]))
     return _ensemble(
         backtest_state,
         members,
-        {**blend, "scale": scale},
+        blend,
         {**lineage, "role": "backtest", "training_window": window},
         feature_settings,
-        # Its own scale moves its point forecast, not its bands (calibrated on every fold).
-        shift_calibration(intervals, float(np.log(blend["scale"] / scale))),
+        intervals,
         # The backtest forecasts the holdout itself: none of its days lies past the horizon
         # (computed from the lineage before its windows are merged above).
         validated_horizon_days(lineage),
@@ -692,7 +644,6 @@ def collect_lineage(
         "ensemble_method": blend["method"],
         "ensemble_weights": blend["weights"],
         "ensemble_scale": blend["scale"],
-        "backtest_scale": blend.get("backtest_scale", blend["scale"]),
     }
 
 

@@ -93,8 +93,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 fit_ensemble_weights,
                 inputs={
                     "ensemble": "params:training.ensemble",
-                    "forecast_origins": "forecast_origins",
-                    "season_lag_days": "params:validation.season_lag_days",
                     **{m: f"{m}_oof_predictions" for m in MEMBERS},
                 },
                 outputs="ensemble_blend",
