@@ -44,8 +44,11 @@ def check_season_change(factor: Any) -> float | None:
     return float(factor)
 
 
-def check_estimate_settings(validation: dict[str, Any]) -> None:
+def check_estimate_settings(validation: dict[str, Any]) -> float | None:
     """``validation.estimate``, ``estimate_fallback`` and ``season_change_factor``, checked.
+
+    Returns:
+        The season-change factor (``check_season_change``).
 
     Raises:
         ValueError: Naming the parameter and what is wrong with it.
@@ -56,7 +59,7 @@ def check_estimate_settings(validation: dict[str, Any]) -> None:
             raise ValueError(
                 f"Parameter validation.{name} must be one of {list(ESTIMATES)}, not {value!r}"
             )
-    check_season_change(validation.get("season_change_factor"))
+    return check_season_change(validation.get("season_change_factor"))
 
 
 def season_change(windows: list[dict[str, Any]], factor: float | None) -> dict[str, Any] | None:
@@ -131,11 +134,10 @@ def estimate_windows(
         harder the forecast's weeks were than the holdout's for the baseline a year earlier,
         and whether that counts as another season (``configured_method``).
     """
-    check_estimate_settings(
+    factor = check_estimate_settings(
         {"estimate": method, "estimate_fallback": fallback,
          "season_change_factor": season_change_factor}
     )  # fmt: skip
-    factor = check_season_change(season_change_factor)
     windows = [_holdout_window(holdout_scores, holdout_table, sales_train_window)]
     if year_earlier["found"]:
         windows += _year_earlier_windows(year_earlier, sales_train_window, block_days)
