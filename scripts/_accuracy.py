@@ -7,7 +7,9 @@ Run by benchmark.py inside a project copy after ``kedro run``, with ``MLFLOW_TRA
   backtest, through its pyfunc: what the gate saw;
 * ``cut``: with ``--cut-days FILE`` (the rows cut off the end of train.csv before the run),
   those days forecast by the registered (served) version through its pyfunc: what a user who
-  deploys the version gets.
+  deploys the version gets;
+* ``production_cut``: with ``--also-version N`` as well, the same days forecast by version N (the
+  Production version a rejected candidate leaves serving).
 
 Each block holds the ensemble, each booster alone, the per-(Store, DayOfWeek, Promo) median
 baseline fitted on the rows the model saw, the bias and the row count; and, for a version with
@@ -15,7 +17,7 @@ forecast quantiles, ``intervals`` (coverage of the P10-P90 interval overall and 
 horizon, its mean relative width, the weighted quantile loss) beside ``naive_intervals``: each
 store's empirical quantiles of sales by weekday and promo over the same history.
 
-Usage: ``python scripts/_accuracy.py [--cut-days cut.csv]``
+Usage: ``python scripts/_accuracy.py [--cut-days cut.csv [--also-version N]]``
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cut-days", help="the rows cut off train.csv before the run (CSV)")
     parser.add_argument("--rows-out", help="write the cut days' scored rows here (Parquet)")
+    parser.add_argument("--also-version", type=int, help="score this version on the cut days too")
     args = parser.parse_args()
 
     client = mlflow.MlflowClient()
@@ -122,6 +125,12 @@ def main() -> None:
         history = pd.concat([window, holdout], ignore_index=True)
         served = mlflow.pyfunc.load_model(f"models:/{MODEL}/{version}")
         result["cut"] = score(served, cut.sort_values(["Date", "Store"]), history, args.rows_out)
+        if args.also_version:
+            other = mlflow.pyfunc.load_model(f"models:/{MODEL}/{args.also_version}")
+            result["production_cut"] = {
+                "version": args.also_version,
+                **score(other, cut.sort_values(["Date", "Store"]), history),
+            }
     print(json.dumps(result))
 
 

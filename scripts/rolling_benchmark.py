@@ -111,10 +111,13 @@ def kedro_step(kedro: str, args: list[str], project: Path, env: dict[str, str], 
     return result
 
 
-def score_version(project: Path, env: dict[str, str], window_csv: Path, rows_out: Path) -> dict:
+def score_version(project: Path, env: dict[str, str], window_csv: Path, rows_out: Path,
+                  production: int | None = None) -> dict:  # fmt: skip
+    """The new version (and, with ``production``, that version too) on the window's days."""
+    also = ["--also-version", str(production)] if production else []
     completed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "_accuracy.py"), "--cut-days", str(window_csv),
-         "--rows-out", str(rows_out)],
+         "--rows-out", str(rows_out), *also],
         cwd=project, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if completed.returncode != 0:
@@ -176,6 +179,9 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
     verdict = gate["verdict"]
     figure = gate_figure(gate)
     realised = float(cut["ensemble"])
+    production_cut = scores.get("production_cut")
+    served = realised if promoted else (
+        float(production_cut["ensemble"]) if production_cut else None)  # fmt: skip
     return {
         "origin": str(origin.date()),
         "version": scores["version"],
@@ -190,6 +196,13 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "cv_rmspe": scores["cv"].get("rmspe_ensemble"),
         "cv_folds": {k: v for k, v in scores["cv"].items() if k.startswith("rmspe_ensemble_")},
         "realised_rmspe": realised,
+        # What users got over the window: the new version if promoted, else the Production
+        # version it left serving (None before the first promotion).
+        "served_version": scores["version"] if promoted else production,
+        "served_rmspe": served,
+        "production_rmspe": float(production_cut["ensemble"]) if production_cut else None,
+        # The gate's comparison with Production on the holdout, as forecast and rescaled.
+        "gate_vs_production": _gate_vs_production(gate.get("report")),
         "realised_bias": float(cut["bias"]),
         "members": {k: cut[k] for k in MEMBERS if k in cut},
         "baseline_rmspe": float(cut["median_baseline"]),
@@ -205,6 +218,20 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "intervals": cut.get("intervals"),
         "naive_intervals": cut.get("naive_intervals"),
         "gate_intervals": (verdict.get("intervals") or {}).get("scores"),
+    }
+
+
+def _gate_vs_production(report: dict[str, Any] | None) -> dict[str, float] | None:
+    """Candidate and Production on the gate's holdout: RMSPE as forecast and rescaled."""
+    if not report or not report.get("production"):
+        return None
+    ours, theirs = report["metrics"], report["production"]["metrics"]
+    rescaled = f"{GATE_METRIC}_rescaled"
+    return {
+        "candidate": ours[GATE_METRIC],
+        "production": theirs[GATE_METRIC],
+        "candidate_rescaled": ours.get(rescaled),
+        "production_rescaled": theirs.get(rescaled),
     }
 
 
@@ -225,9 +252,33 @@ def summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
         # Flattery: the gate's figure below what was realised, as a share of realised.
         "gate_max_flattery": float(max(0.0, -errors.min())),
         "gate_passed": int(sum(o["gate_passed"] for o in origins)),
+        **_served_summary(origins),
         "last_window_rmspe": float(realised[-1]),
         "estimates": _estimate_errors(origins, realised),
         **_coverage_summary(origins),
+    }
+
+
+def _served_summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
+    """What users were served over the origins, and how many verdicts against the Production
+    version the next 42 days bore out: a promotion is right when the candidate then did at
+    least as well as the version it replaced, a rejection when it did worse."""
+    served = [o["served_rmspe"] for o in origins if o.get("served_rmspe") is not None]
+    compared = [o for o in origins if o.get("production_rmspe") is not None]
+    rejected = [o for o in compared if not o["promoted"]]
+    promoted = [o for o in compared if o["promoted"]]
+    return {
+        "mean_served_rmspe": float(np.mean(served)) if served else None,
+        "served_origins": len(served),
+        "verdicts_compared": len(compared),
+        # A rejection that left a worse version serving than the one it turned away.
+        "costly_rejections": int(
+            sum(o["realised_rmspe"] < o["production_rmspe"] for o in rejected)
+        ),
+        # A promotion that replaced a version that would have done better.
+        "costly_promotions": int(
+            sum(o["realised_rmspe"] > o["production_rmspe"] for o in promoted)
+        ),
     }
 
 
@@ -298,6 +349,36 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _served_sentence(s: dict[str, Any]) -> str:
+    """What users were served over the origins (older results did not record it)."""
+    if s.get("mean_served_rmspe") is None:
+        return ""
+    text = (
+        f" What users were served (the candidate where it was promoted, else the Production "
+        f"version it left serving): mean {s['mean_served_rmspe']:.4f} over the "
+        f"{s['served_origins']} origins with a version in Production"
+    )
+    if s.get("verdicts_compared"):
+        right = s["verdicts_compared"] - s["costly_rejections"] - s["costly_promotions"]
+        text += (
+            f". Of {s['verdicts_compared']} verdicts against a Production version, the next 42 "
+            f"days bore out {right}: {s['costly_promotions']} promotion(s) replaced a version "
+            f"that then did better, {s['costly_rejections']} rejection(s) kept serving a "
+            "version that then did worse"
+        )
+    return text + "."
+
+
+def _served_cell(o: dict[str, Any]) -> str:
+    """The version that served the window and its RMSPE there (and Production's, if not it)."""
+    if o.get("served_version") is None or o.get("served_rmspe") is None:
+        return "-"
+    cell = f"v{o['served_version']}: {o['served_rmspe']:.4f}"
+    if o.get("production_rmspe") is not None and o["promoted"]:
+        cell += f" (v{o['production_before']}: {o['production_rmspe']:.4f})"
+    return cell
+
+
 def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
     """The per-origin table, the verdicts, the plot, the segments and the targets (no title)."""
     s = result["summary"]
@@ -313,11 +394,11 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
         f"{s['worst_skill']:.3f}). The gate's figure against what was realised: mean absolute "
         f"error {s['gate_mean_abs_error']:.1%}, mean {s['gate_mean_error']:+.1%}, worst "
         f"flattery {s['gate_max_flattery']:.1%}. Gate passed {s['gate_passed']} of "
-        f"{s['origins']}.", "",
+        f"{s['origins']}.{_served_sentence(s)}", "",
         f"{level} Per origin", "",
         "| origin | version | gate's figure | verdict | Production before | CV | realised | bias "
-        "| baseline | skill | gate vs realised |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| baseline | skill | gate vs realised | served |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]  # fmt: skip
     for o in result["origins"]:
         verdict = "Staging" + (", promoted" if o["promoted"] else "") if o["gate_passed"] else (
@@ -326,7 +407,7 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
             f"| {o['origin']} | {o['version']} | {_f(o['gate_figure'])} | {verdict} | "
             f"{o['production_before'] or '-'} | {_f(o['cv_rmspe'])} | {_f(o['realised_rmspe'])} | "
             f"{o['realised_bias']:+.2%} | {_f(o['baseline_rmspe'])} | {o['skill']:.3f} | "
-            f"{o['gate_error']:+.1%} |"
+            f"{o['gate_error']:+.1%} | {_served_cell(o)} |"
         )
     alternatives = [o.get("estimates") for o in result["origins"]]
     if all(alternatives):
@@ -457,9 +538,11 @@ def run_origin(k: int, origin: pd.Timestamp, context: dict[str, Any]) -> tuple[d
     run = kedro_step(kedro, ["run", *extra], project, env, base / f"run-{origin.date()}.log",
                      f"kedro run, origin {origin.date()}")  # fmt: skip
     rows_out = base / f"rows-{origin.date()}.parquet"
-    scores = score_version(project, env, window_csv, rows_out)
     gate = gate_of(project)
     promoted = bool(gate["verdict"]["passed"] and not args.no_promote)
+    # The Production version on the same days: what a rejection leaves serving, and what a
+    # promotion replaces (so every verdict against Production can be checked).
+    scores = score_version(project, env, window_csv, rows_out, context["production"])
     if promoted:
         kedro_step(kedro, ["model", "promote", "--reason", f"rolling benchmark, origin "
                            f"{origin.date()}"], project, env,
@@ -475,7 +558,13 @@ def run_origin(k: int, origin: pd.Timestamp, context: dict[str, Any]) -> tuple[d
         f"({'Staging' if record['gate_passed'] else 'rejected'}), CV "
         f"{_f(record['cv_rmspe'])}, realised {record['realised_rmspe']:.4f} "
         f"(bias {record['realised_bias']:+.2%}), baseline {record['baseline_rmspe']:.4f}, "
-        f"skill {record['skill']:.3f}; kedro run {run.wall_s:.0f} s "
+        f"skill {record['skill']:.3f}"
+        + (
+            f", Production v{record['production_before']} there: {record['production_rmspe']:.4f}"
+            if record["production_rmspe"] is not None
+            else ""
+        )
+        + f"; kedro run {run.wall_s:.0f} s "
         f"({time.perf_counter() - context['started']:.0f} s elapsed)",
         flush=True,
     )

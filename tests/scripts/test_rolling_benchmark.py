@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from rolling_benchmark import ESTIMATES, ROOT, forecast_origins, is_headline, parse_args, summary
+from rolling_benchmark import (
+    ESTIMATES,
+    ROOT,
+    forecast_origins,
+    is_headline,
+    origin_record,
+    parse_args,
+    summary,
+)
 
 
 def test_origins_step_back_from_the_last_window_oldest_first():
@@ -34,6 +42,44 @@ def test_the_summary_says_how_far_the_gate_was_from_what_was_realised():
     assert result["gate_mean_abs_error"] == pytest.approx(0.15)
     assert result["gate_max_flattery"] == pytest.approx(0.2)  # 20% below what was realised
     assert result["gate_passed"] == 1
+
+
+def _record(version: int, passed: bool, realised: float, production: int | None,
+            production_rmspe: float | None = None) -> dict:  # fmt: skip
+    """One origin's record as run_origin makes it, from what the run and the scoring wrote."""
+    cut = {"ensemble": realised, "bias": -0.01, "median_baseline": 0.15, "rows": 100}
+    scores = {"version": version, "cv": {}, "cut": cut}
+    if production_rmspe is not None:
+        scores["production_cut"] = {"version": production, "ensemble": production_rmspe}
+    gate = {"verdict": {"passed": passed, "estimate_rmspe": 0.09, "reason": "r"}}
+    return origin_record(pd.Timestamp("2015-01-03"), scores, gate, passed, production, 60.0)
+
+
+def test_what_users_were_served_and_which_verdicts_against_production_the_next_weeks_bore_out():
+    origins = [
+        _record(1, passed=True, realised=0.10, production=None),
+        _record(2, passed=False, realised=0.11, production=1, production_rmspe=0.12),
+        _record(3, passed=False, realised=0.14, production=1, production_rmspe=0.13),
+        _record(4, passed=True, realised=0.09, production=1, production_rmspe=0.095),
+        _record(5, passed=True, realised=0.10, production=4, production_rmspe=0.098),
+    ]
+
+    # A rejection leaves the Production version serving; a promotion serves the candidate.
+    assert [(o["served_version"], o["served_rmspe"]) for o in origins] == [
+        (1, 0.10), (1, 0.12), (1, 0.13), (4, 0.09), (5, 0.10)]  # fmt: skip
+    result = summary(origins)
+    assert result["mean_served_rmspe"] == pytest.approx((0.10 + 0.12 + 0.13 + 0.09 + 0.10) / 5)
+    # Version 2 was better than version 1 over its window: turning it away cost; version 3's
+    # rejection was right; version 4's promotion was right, version 5's was not.
+    assert result["verdicts_compared"] == 4
+    assert result["costly_rejections"] == 1 and result["costly_promotions"] == 1
+
+
+def test_before_the_first_promotion_a_rejection_leaves_nothing_serving():
+    (record,) = [_record(1, passed=False, realised=0.12, production=None)]
+
+    assert record["served_version"] is None and record["served_rmspe"] is None
+    assert summary([record])["mean_served_rmspe"] is None
 
 
 @pytest.mark.parametrize(
@@ -97,6 +143,11 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
     markdown = path.with_suffix(".md").read_text()
     assert "**Mean realised RMSPE over origins:" in markdown
     assert "| 2015-06-20 | 2 |" in markdown
+    # What users were served over each window: version 1 was promoted at the first origin.
+    assert "What users were served" in markdown and "| v1: 0." in markdown
+    # Version 2's verdict is checked against version 1 forecasting the same days.
+    assert "verdicts against a Production version" in markdown
+    assert 0 < result["origins"][1]["production_rmspe"] < 1
     assert "The gate's estimate, made each way" in markdown
     # The forecast quantiles at every origin, beside the naive interval, and their targets.
     assert "Forecast quantiles per origin" in markdown
