@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.metrics import error_summary, mean_percentage_error, rmspe
+from rossmann_forecast.metrics import error_summary, mean_percentage_error, rescaled_rmspe, rmspe
 
 
 def test_rmspe_is_zero_for_perfect_predictions():
@@ -66,3 +66,19 @@ def test_error_summary_scores_only_rows_with_positive_actuals():
     assert summary["bias"] == pytest.approx(0.0)
     empty = error_summary([0.0], [5.0])
     assert empty["rows"] == 0 and empty["rmspe"] != empty["rmspe"]
+
+
+def test_the_rescaled_rmspe_is_the_rmspe_at_the_best_constant_scale():
+    y = np.array([100.0, 200.0, 400.0, 0.0])
+    yhat = np.array([110.0, 190.0, 460.0, 30.0])  # the closed day is ignored, as by RMSPE
+
+    scales = np.linspace(0.8, 1.2, 40001)
+    best = min(rmspe(y, yhat * k) for k in scales)
+
+    assert rescaled_rmspe(y, yhat) == pytest.approx(best, abs=1e-7)
+    assert rescaled_rmspe(y, yhat * 1.3) == pytest.approx(rescaled_rmspe(y, yhat))  # level-free
+    assert rescaled_rmspe(y, yhat) < rmspe(y, yhat)
+
+
+def test_the_rescaled_rmspe_of_a_zero_forecast_is_one():
+    assert rescaled_rmspe([100.0, 200.0], [0.0, 0.0]) == 1.0

@@ -60,6 +60,25 @@ def mean_percentage_error(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(np.mean((yhat - y) / y))
 
 
+def rescaled_rmspe(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """RMSPE after the one constant rescale of ``y_pred`` that minimises it on these rows.
+
+    With ``r = yhat / y`` the best scale is ``mean(r) / mean(r^2)`` and what is left is
+    ``sqrt(1 - mean(r)^2 / mean(r^2))``: how well the forecast follows the stores and days,
+    whatever its level on this window. Two forecasts that differ by a constant factor score
+    the same.
+
+    Raises:
+        ValueError: If the lengths differ or no row has ``y_true > 0``.
+    """
+    y, yhat = _positive_pairs(y_true, y_pred)
+    ratio = yhat / y
+    second = float(np.mean(ratio**2))
+    if second == 0.0:
+        return 1.0  # a forecast of zero everywhere: no scale helps
+    return float(np.sqrt(max(0.0, 1.0 - float(np.mean(ratio)) ** 2 / second)))
+
+
 def error_summary(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float | int]:
     """RMSPE, bias and the number of rows with positive actuals (NaN scores when none)."""
     actual = np.asarray(y_true, dtype="float64")

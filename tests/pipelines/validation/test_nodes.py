@@ -25,17 +25,25 @@ STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "b"]})
 
 
 class ScaledSales:
-    """Predicts a fixed multiple of each store's true sales (known to the test), and with
-    ``band`` the quantiles P10/P50/P90 at ``(1 - band, 1, 1 + band)`` times that forecast."""
+    """Predicts a fixed multiple of each store's true sales (known to the test; ``factor`` is
+    one for all stores or one per store), and with ``band`` the quantiles P10/P50/P90 at
+    ``(1 - band, 1, 1 + band)`` times that forecast."""
 
-    def __init__(self, truth: pd.DataFrame, factor: float, band: float | None = None) -> None:
+    def __init__(
+        self, truth: pd.DataFrame, factor: float | dict[int, float], band: float | None = None
+    ) -> None:
         self.truth = truth.set_index(["Store", "Date"])["Sales"]
         self.factor = factor
         self.band = band
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         keys = pd.MultiIndex.from_arrays([rows["Store"], pd.to_datetime(rows["Date"])])
-        sales = self.truth.reindex(keys).to_numpy() * self.factor
+        factor = (
+            rows["Store"].map(self.factor).to_numpy()
+            if isinstance(self.factor, dict)
+            else self.factor
+        )
+        sales = self.truth.reindex(keys).to_numpy() * factor
         answer = pd.DataFrame({"Sales": sales})
         if self.band is not None:
             for column, times in (("p10", 1 - self.band), ("p50", 1.0), ("p90", 1 + self.band)):
@@ -64,7 +72,11 @@ def _holdout() -> pd.DataFrame:
 
 
 def _version(
-    number: int, factor: float, loaded: list[str], band: float | None = None, **tags: str
+    number: int,
+    factor: float | dict[int, float],
+    loaded: list[str],
+    band: float | None = None,
+    **tags: str,
 ) -> RegisteredVersion:
     holdout = _holdout()
 
@@ -112,7 +124,7 @@ def _evaluate(candidate, production, params=PARAMS, season=NO_SEASON):
 
 
 def _backtested(
-    number: int, factor: float, loaded: list[str], band: float | None = None
+    number: int, factor: float | dict[int, float], loaded: list[str], band: float | None = None
 ) -> RegisteredVersion:
     """A version served from after the holdout, with a backtest from its first day."""
     return _version(
@@ -192,6 +204,48 @@ def test_a_candidate_at_or_above_the_threshold_is_rejected_with_production_compa
     }  # fmt: skip
     assert verdict["recorded_metrics"]["production_version"] == 1.0
     assert verdict["recorded_metrics"]["production_holdout_rmspe"] == pytest.approx(0.02, rel=1e-9)
+
+
+def test_a_candidate_off_production_only_in_level_is_compared_at_its_best_scale():
+    holdout = _holdout()
+    production = _version(1, 1.02, [], **{"lineage.training_window.origin": "2015-06-30"})
+    # 8% high on every row where Production is 2% high: a level, not a worse forecast.
+    candidate = score_candidate(_backtested(4, 1.08, []), holdout)
+    against = score_production(production, holdout)
+
+    rescaled = decide_gate(_evaluate(candidate, against,
+                                     params={**PARAMS, "production_comparison": "rescaled"}))  # fmt: skip
+    as_is = decide_gate(_evaluate(candidate, against,
+                                  params={**PARAMS, "production_comparison": "rmspe"}))  # fmt: skip
+
+    assert rescaled["passed"] and rescaled["checks"]["production"]
+    assert (
+        "holdout rescaled 0.0000 not worse than Production v1's 0.0000 (tolerance 2%; as is "
+        "0.0800 against 0.0200)" in rescaled["reason"]
+    )
+    assert not as_is["passed"] and not as_is["checks"]["production"]
+    assert "holdout 0.0800 worse than Production v1's 0.0200 (tolerance 2%)" in as_is["reason"]
+
+
+def test_a_candidate_that_follows_the_stores_worse_than_production_is_rejected_rescaled_too():
+    holdout = _holdout()
+    production = _version(1, 1.06, [], **{"lineage.training_window.origin": "2015-06-30"})
+    # Right for store 1, 8% high for store 2: closer as forecast (RMSPE 0.057 against 0.060),
+    # but no one scale makes it follow the stores as Production does.
+    candidate = score_candidate(_backtested(4, {1: 1.0, 2: 1.08}, []), holdout)
+
+    report = _evaluate(candidate, score_production(production, holdout),
+                       params={**PARAMS, "production_comparison": "rescaled"})  # fmt: skip
+    verdict = decide_gate(report)
+
+    assert report["metrics"]["holdout_rmspe"] < report["production"]["metrics"]["holdout_rmspe"]
+    assert report["metrics"]["holdout_rmspe_rescaled"] > 0.03
+    assert report["production"]["metrics"]["holdout_rmspe_rescaled"] == pytest.approx(0, abs=1e-7)
+    assert not verdict["passed"] and not verdict["checks"]["production"]
+    assert (
+        "holdout rescaled 0.0" in verdict["reason"]
+        and "worse than Production v1's" in (verdict["reason"])
+    )
 
 
 def test_production_fit_on_the_holdout_without_a_backtest_is_not_compared():

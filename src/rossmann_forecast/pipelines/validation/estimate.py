@@ -21,6 +21,9 @@ from rossmann_forecast.registry.stages import GATE_METRIC
 HOLDOUT = "holdout"
 SEASON, HOLDOUT_SEASON = "forecast weeks a year earlier", "holdout weeks a year earlier"
 ESTIMATES = ("holdout", "pooled", "season_ratio", "baseline_ratio", "damped_baseline_ratio")
+# validation.production_comparison -> the holdout metric the candidate and Production are
+# compared on: as forecast, or each at its best constant scale on the holdout.
+PRODUCTION_COMPARISONS = {"rmspe": GATE_METRIC, "rescaled": f"{GATE_METRIC}_rescaled"}
 # season_window's keys -> the window's name in the verdict.
 _YEAR_EARLIER = {"season": SEASON, "holdout_season": HOLDOUT_SEASON}
 # The parameter that says when the season changes, named in its refusal.
@@ -45,7 +48,8 @@ def check_season_change(factor: Any) -> float | None:
 
 
 def check_estimate_settings(validation: dict[str, Any]) -> float | None:
-    """``validation.estimate``, ``estimate_fallback`` and ``season_change_factor``, checked.
+    """``validation.estimate``, ``estimate_fallback``, ``season_change_factor`` and
+    ``production_comparison``, checked.
 
     Returns:
         The season-change factor (``check_season_change``).
@@ -59,6 +63,12 @@ def check_estimate_settings(validation: dict[str, Any]) -> float | None:
             raise ValueError(
                 f"Parameter validation.{name} must be one of {list(ESTIMATES)}, not {value!r}"
             )
+    comparison = validation.get("production_comparison", "rmspe")
+    if comparison not in PRODUCTION_COMPARISONS:
+        raise ValueError(
+            "Parameter validation.production_comparison must be one of "
+            f"{list(PRODUCTION_COMPARISONS)}, not {comparison!r}"
+        )
     return check_season_change(validation.get("season_change_factor"))
 
 

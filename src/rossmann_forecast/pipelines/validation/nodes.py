@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.metrics import mean_percentage_error, rescaled_rmspe, rmspe
 from rossmann_forecast.model.ensemble import answer_through
 from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
 from rossmann_forecast.registry.errors import RegistryError
 from rossmann_forecast.registry.stages import GATE_METRIC, verdict_status
 from rossmann_forecast.registry.version import RegisteredVersion
 
-from .estimate import estimate_windows
+from .estimate import PRODUCTION_COMPARISONS, estimate_windows
 
 logger = logging.getLogger(__name__)
 
@@ -141,11 +141,23 @@ def _evidence(predictions: pd.DataFrame) -> dict[str, str]:
     }
 
 
+# The holdout RMSPE with each version's level on the holdout taken out.
+RESCALED_METRIC = PRODUCTION_COMPARISONS["rescaled"]
+
+
+def comparison_metric(rule: dict[str, Any]) -> str:
+    """The holdout metric the candidate and Production are compared on."""
+    return PRODUCTION_COMPARISONS[rule.get("production_comparison", "rmspe")]
+
+
 def _scores(predictions: pd.DataFrame, stores: pd.DataFrame, recent_days: int) -> dict[str, float]:
     frame = predictions.merge(stores[["Store", "StoreType"]], on="Store", how="left")
     actual, predicted = frame["Sales"].to_numpy(), frame["prediction"].to_numpy()
     scores = {
         GATE_METRIC: rmspe(actual, predicted),
+        # The same at the one constant scale that suits the holdout best: what the comparison
+        # with Production uses by default (validation.production_comparison).
+        RESCALED_METRIC: rescaled_rmspe(actual, predicted),
         "holdout_bias": mean_percentage_error(actual, predicted),
     }
     recent = frame["Date"] >= frame["Date"].max() - pd.Timedelta(days=recent_days - 1)
@@ -257,6 +269,7 @@ def evaluate_holdout(
         "rule": {
             "max_skill": float(validation["max_skill"]),
             "production_tolerance": float(validation["production_tolerance"]),
+            "production_comparison": str(validation.get("production_comparison", "rmspe")),
             "seasonal_waiver": bool(validation["seasonal_waiver"]),
             "min_interval_coverage": float(validation["min_interval_coverage"]),
         },
@@ -315,7 +328,8 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
     - ``baseline``: the estimate is at most ``max_skill`` times the median baseline's on the
       same windows (a hard season is hard for the baseline too; a bad model is not);
     - ``production``: on the holdout, the candidate is at most ``production_tolerance`` (a
-      share) worse than Production scored on the same rows (true without Production);
+      share) worse than Production scored on the same rows (true without Production), each at
+      its best constant scale on the holdout unless ``production_comparison`` is ``rmspe``;
     - ``coverage``: the outer quantiles' interval (P10-P90) holds at least
       ``min_interval_coverage`` of the holdout's store-days (true for a version without
       quantiles): a band that under-covers is as misleading as a point forecast that misses;
@@ -333,8 +347,9 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
         "production": True,
     }
     if production is not None:
-        limit = production["metrics"][GATE_METRIC] * (1 + rule["production_tolerance"])
-        checks["production"] = bool(report["metrics"][GATE_METRIC] <= limit)
+        metric = comparison_metric(rule)
+        limit = production["metrics"][metric] * (1 + rule["production_tolerance"])
+        checks["production"] = bool(report["metrics"][metric] <= limit)
     intervals = report.get("intervals")
     # A version without quantiles (trained before them) has no interval to judge.
     checks["coverage"] = intervals is None or bool(
@@ -384,11 +399,19 @@ def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
         )
     production = report["production"]
     if production is not None:
-        ours, theirs = report["metrics"][GATE_METRIC], production["metrics"][GATE_METRIC]
+        metric = comparison_metric(rule)
+        ours, theirs = report["metrics"][metric], production["metrics"][metric]
         verdict = "not worse than" if checks["production"] else "worse than"
+        rescaled = " rescaled" if metric == RESCALED_METRIC else ""
         parts.append(
-            f"holdout {ours:.4f} {verdict} Production v{production['version']}'s {theirs:.4f} "
-            f"(tolerance {rule['production_tolerance']:.0%})"
+            f"holdout{rescaled} {ours:.4f} {verdict} Production v{production['version']}'s "
+            f"{theirs:.4f} (tolerance {rule['production_tolerance']:.0%}"
+            + (
+                f"; as is {report['metrics'][GATE_METRIC]:.4f} against "
+                f"{production['metrics'][GATE_METRIC]:.4f})"
+                if rescaled
+                else ")"
+            )
         )
     return "; ".join(parts)
 
@@ -412,11 +435,15 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
     production = report["production"]
     if production is not None:
         logger.info(
-            "Production version %d on the same rows (%s model from %s): RMSPE %.4f",
+            "Production version %d on the same rows (%s model from %s): RMSPE %.4f "
+            "(rescaled %.4f; the candidate's %.4f, rescaled %.4f)",
             production["version"],
             production["scored_model"]["kind"],
             production["scored_model"]["origin"],
             production["metrics"][GATE_METRIC],
+            production["metrics"][RESCALED_METRIC],
+            report["metrics"][GATE_METRIC],
+            report["metrics"][RESCALED_METRIC],
         )
     if estimate["season_missing"]:
         logger.warning("The estimate is the holdout alone: %s", estimate["season_missing"])
@@ -452,6 +479,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         metrics.update({f"holdout_{k}": float(v) for k, v in report["intervals"]["scores"].items()})
     if production is not None:
         metrics[f"production_{GATE_METRIC}"] = float(production["metrics"][GATE_METRIC])
+        metrics[f"production_{RESCALED_METRIC}"] = float(production["metrics"][RESCALED_METRIC])
         metrics["production_version"] = float(production["version"])
     return {
         "version": version,
