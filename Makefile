@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 # MLflow's git lookups are for lineage only; a missing git must not make a run fail.
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: install browser run test lint format benchmark benchmark-rolling benchmark-scale calibration-study benchmark-docs benchmark-readme viz ui clean-registry server server-stop
+.PHONY: install browser run test lint format benchmark benchmark-rolling benchmark-scale calibration-study rounds-study benchmark-docs benchmark-readme viz ui clean-registry server server-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,6 +88,11 @@ benchmark-scale: install
 ## from one period to the next (DATA=... for Kaggle files; about 7 minutes on full-size synthetic).
 calibration-study: install
 	$(BIN)/python scripts/calibration_study.py $(if $(DATA),--data $(DATA)) $(ARGS)
+
+## Boosting rounds measured: each booster's RMSPE by rounds over several forecast origins
+## (DATA=... for Kaggle files; about 4 minutes on the real dev slice, 12 on full-size synthetic).
+rounds-study: install
+	$(BIN)/python scripts/rounds_study.py $(if $(DATA),--data $(DATA)) $(ARGS)
 
 ## Refill the generated tables of docs/benchmarks.md from the newest results in benchmark/results.
 benchmark-docs: install

@@ -55,5 +55,5 @@ def test_kedro_run_in_the_server_environment_uses_its_overrides(tmp_path, monkey
     )
     params = runs[0].data.params
     assert params["validation.threshold"] == "0.08"
-    assert params["training.members.lightgbm.num_rounds"] == "400"
+    assert params["training.members.lightgbm.num_rounds"] == "800"
     assert params["training.members.xgboost.num_rounds"] == "30"

@@ -1,0 +1,266 @@
+"""How many boosting rounds each booster needs, measured over several forecast origins (issue 19).
+
+The rounds in ``training.members`` used to be sized to a time budget; this study sizes them by
+what they buy. In a throwaway copy of the project the real ``kedro run --pipelines
+data_processing`` builds the training table (the synthetic default is generated first when no
+``--data`` is given), then, at each of ``--origins`` forecast origins 42 days apart (the
+holdout's and earlier ones: block starts, as the CV folds are), each booster is fitted once on
+the rows before the origin, with the project's parameters and row draw
+(``training.fit_rows``), for the largest number of rounds asked, and scored on the 42 days
+after it after every number of rounds in ``--grid`` (staged prediction: one fit per booster
+and origin). The equal blend of the three is scored at the configured rounds and at multiples
+of them.
+
+The score is RMSPE with the period's level error taken out (each forecast divided by its
+period's geometric-mean ratio to the actuals, then the RMSPE-optimal scale), so that it reads
+how well a booster's forecasts follow the days and stores, which rounds change, and not how far
+the whole period's level happened to be off, which they do not. Written to
+``benchmark/results/<date>-<commit>-rounds-study[-<label>].md``.
+
+Usage: ``python scripts/rounds_study.py [--data DIR] [--origins 7] [--grid 100,200,...]
+[--label LABEL] [--env ENV] [--n-stores N]``. About 4 minutes on the 82-store real dev slice
+and 12 on full-size synthetic data (4 origins) on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kedro.config import OmegaConfigLoader
+
+from rossmann_forecast.model.boosters import BOOSTERS, MEMBERS
+from rossmann_forecast.model.ensemble import MemberSpec, fit_member
+from rossmann_forecast.model.features import FeatureConfig, feature_names
+from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, rmspe_scale
+from rossmann_forecast.settings import CONFIG_LOADER_ARGS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import git_commit, now_utc, run_measured  # noqa: E402
+
+from benchmark import make_project  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmark" / "results"
+PERIOD_DAYS = 42
+GRID = (100, 200, 300, 400, 500, 600, 800, 1000)
+# The blend is scored at these multiples of the configured rounds (capped at the grid's end).
+MULTIPLES = (0.5, 1.0, 1.5, 2.0)
+
+# Each library's forecast after the first k rounds of one fitted booster, in log1p space.
+STAGED: dict[str, Callable[[Any, np.ndarray, int], np.ndarray]] = {
+    "lightgbm": lambda model, x, k: model.predict(x, num_iteration=k),
+    "xgboost": lambda model, x, k: model.inplace_predict(x, iteration_range=(0, k)),
+    "catboost": lambda model, x, k: model.predict(x, ntree_end=k),
+}
+
+
+def level_free_rmspe(actual: np.ndarray, log_forecast: np.ndarray) -> float:
+    """RMSPE of ``expm1(log_forecast)`` with the period's level error taken out.
+
+    The forecast is divided by the geometric mean of its ratios to the actuals and multiplied
+    by the RMSPE-optimal scale of those centred ratios (``rmspe_scale``, as the blend is): what
+    is left is the error of the forecast's shape over stores and days.
+    """
+    forecast = np.expm1(np.asarray(log_forecast, dtype="float64"))
+    ratio = forecast / np.asarray(actual, dtype="float64")
+    centred = ratio / np.exp(np.mean(np.log(ratio)))
+    return float(np.sqrt(np.mean((centred * rmspe_scale(actual, forecast) - 1.0) ** 2)))
+
+
+def study_origins(table: pd.DataFrame, holdout_origin: pd.Timestamp, count: int) -> list:
+    """The origins scored, oldest first: the holdout's and the block starts 42 days apart before
+    it that have rows to score and rows to fit on."""
+    starts = set(pd.to_datetime(table["block_origin"].unique()))
+    first = table["Date"].min()
+    origins = []
+    for k in range(count):
+        origin = holdout_origin - pd.Timedelta(days=PERIOD_DAYS * k)
+        if origin in starts and origin > first:
+            origins.append(origin)
+    return sorted(origins)
+
+
+def score_origin(
+    table: pd.DataFrame,
+    origin: pd.Timestamp,
+    members: dict[str, dict[str, Any]],
+    names: list[str],
+    fit_rows: dict[str, Any] | None,
+    rounds: list[int],
+) -> dict[str, Any]:
+    """Each booster fitted once before ``origin``; its staged forecasts of the block after it.
+
+    Returns:
+        ``actual`` (the scored rows' sales), ``logs`` (member -> rounds -> log forecasts) and
+        ``seconds`` (member -> fit time at the largest number of rounds).
+    """
+    before = (table["Date"] < origin).to_numpy()
+    scored = table[(table["block_origin"] == origin) & (table["Sales"] > 0)]
+    x, y = fit_arrays(table, fit_positions(before, fit_rows), names)
+    x_scored = scored[names].to_numpy(dtype=np.float32)
+    logs: dict[str, dict[int, np.ndarray]] = {}
+    seconds: dict[str, float] = {}
+    for name, member in members.items():
+        spec = MemberSpec.from_params({**member, "num_rounds": max(rounds)})
+        started = time.perf_counter()
+        model = fit_member(spec, x, y)
+        seconds[name] = time.perf_counter() - started
+        logs[name] = {k: STAGED[spec.library](model, x_scored, k) for k in rounds}
+        print(f"{origin.date()} {name}: {seconds[name]:.0f} s", flush=True)
+    return {"actual": scored["Sales"].to_numpy(dtype="float64"), "logs": logs, "seconds": seconds}
+
+
+def blend_rounds(configured: dict[str, int], multiple: float, largest: int) -> dict[str, int]:
+    """The configured rounds times ``multiple``, capped at the largest fitted."""
+    return {name: min(round(k * multiple), largest) for name, k in configured.items()}
+
+
+def summarise(
+    scored: dict[pd.Timestamp, dict[str, Any]], configured: dict[str, int], grid: list[int]
+) -> dict[str, Any]:
+    """Per member: the level-free RMSPE by rounds (mean over origins and per origin); the equal
+    blend at multiples of the configured rounds; seconds per 100 rounds."""
+    curves = {
+        name: {
+            k: {
+                str(o.date()): level_free_rmspe(s["actual"], s["logs"][name][k])
+                for o, s in scored.items()
+            }
+            for k in grid
+        }
+        for name in configured
+    }
+    blends = {}
+    for multiple in MULTIPLES:
+        rounds = blend_rounds(configured, multiple, max(grid))
+        blends[multiple] = {
+            "rounds": rounds,
+            "rmspe": {
+                str(o.date()): level_free_rmspe(
+                    s["actual"], np.mean([s["logs"][n][k] for n, k in rounds.items()], axis=0)
+                )
+                for o, s in scored.items()
+            },
+        }
+    per_100 = {
+        name: float(np.mean([s["seconds"][name] for s in scored.values()])) / max(grid) * 100
+        for name in configured
+    }
+    return {"curves": curves, "blends": blends, "seconds_per_100_rounds": per_100}
+
+
+def render(summary: dict[str, Any], configured: dict[str, int], header: str) -> str:
+    """The study as Markdown: member curves, the blend at multiples, per-origin detail."""
+    curves, blends = summary["curves"], summary["blends"]
+    grid = sorted(next(iter(curves.values())))
+    lines = [header, "", "## Each booster alone: level-free RMSPE by rounds, mean over origins", ""]
+    lines.append("| booster | configured | s / 100 rounds | " + " | ".join(map(str, grid)) + " |")
+    lines.append("|---|---:|---:|" + "---:|" * len(grid))
+    for name, by_rounds in curves.items():
+        means = [np.mean(list(by_rounds[k].values())) for k in grid]
+        best = min(means)
+        cells = [f"**{m:.4f}**" if m == best else f"{m:.4f}" for m in means]
+        lines.append(
+            f"| {BOOSTERS[name].label} | {configured[name]} | "
+            f"{summary['seconds_per_100_rounds'][name]:.1f} | " + " | ".join(cells) + " |"
+        )
+    origins = list(next(iter(blends.values()))["rmspe"])
+    lines += ["", "## The equal blend at multiples of the configured rounds", ""]
+    lines.append("| rounds | " + " | ".join(origins) + " | mean | vs configured |")
+    lines.append("|---|" + "---:|" * (len(origins) + 2))
+    base = np.mean(list(blends[1.0]["rmspe"].values()))
+    for multiple, blend in blends.items():
+        values = list(blend["rmspe"].values())
+        rounds = "/".join(str(blend["rounds"][n]) for n in configured)
+        lines.append(
+            f"| x{multiple:g} ({rounds}) | "
+            + " | ".join(f"{v:.4f}" for v in values)
+            + f" | {np.mean(values):.4f} | {(np.mean(values) / base - 1) * 100:+.1f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def project_parameters(project: Path, env: str | None) -> dict[str, Any]:
+    """The copy's parameters as a run in ``env`` would merge them."""
+    args = {**CONFIG_LOADER_ARGS, "default_run_env": env or "local"}
+    loader = OmegaConfigLoader(conf_source=str(project / "conf"), **args)
+    return loader["parameters"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="folder of Kaggle files")
+    parser.add_argument("--n-stores", type=int, default=1115, help="synthetic stores")
+    parser.add_argument("--env", default=None, help="Kedro environment of the run")
+    parser.add_argument("--origins", type=int, default=None, help="7 real, 4 synthetic")
+    parser.add_argument("--grid", default=",".join(map(str, GRID)), help="rounds to score at")
+    parser.add_argument("--label", default=None)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    grid = sorted({int(k) for k in args.grid.split(",")})
+    count = args.origins or (7 if args.data else 4)
+    with tempfile.TemporaryDirectory(prefix="rounds-study-") as tmp:
+        base = Path(tmp)
+        raw = args.data.resolve() if args.data else None
+        project, env = make_project(base, args.n_stores, raw)
+        if args.env:
+            env = {**env, "KEDRO_ENV": args.env}
+        kedro = str(Path(sys.executable).with_name("kedro"))
+        steps = [] if args.data else [["data", "synthesize"]]
+        for step in [*steps, ["run", "--pipelines", "data_processing"]]:
+            result = run_measured(f"kedro {' '.join(step)}", [kedro, *step], project, env)
+            if not result.ok:
+                print(result.output[-4000:])
+                sys.exit(f"kedro {' '.join(step)} failed")
+        model_input = project / "data" / "05_model_input"
+        table = pd.read_parquet(model_input / "model_input_table.parquet")
+        settings = json.loads((model_input / "feature_settings.json").read_text())
+        origins_file = json.loads((model_input / "forecast_origins.json").read_text())
+        params = project_parameters(project, args.env)["training"]
+    names = feature_names(FeatureConfig.from_params(settings))
+    members = {name: params["members"][name] for name in MEMBERS}
+    configured = {name: int(member["num_rounds"]) for name, member in members.items()}
+    rounds = sorted(
+        set(grid) | {k for m in MULTIPLES for k in blend_rounds(configured, m, max(grid)).values()}
+    )
+    origins = study_origins(table, pd.Timestamp(origins_file["holdout_origin"]), count)
+    scored = {
+        origin: score_origin(table, origin, members, names, params.get("fit_rows"), rounds)
+        for origin in origins
+    }
+    summary = summarise(scored, configured, grid)
+    commit, dirty = git_commit(ROOT)
+    data = (
+        f"the Kaggle files in `{args.data.name}`"
+        if args.data
+        else "full-size synthetic data"
+        if args.n_stores == 1115
+        else f"synthetic data, {args.n_stores} stores"
+    )
+    command = " ".join(["python scripts/rounds_study.py", *sys.argv[1:]])
+    header = (
+        f"# Boosting rounds, measured: {data}\n\n`{command}` at commit `{commit}`"
+        f"{' with uncommitted changes' if dirty else ''}, {now_utc()}: {len(origins)} origins "
+        f"42 days apart ({origins[0].date()} to {origins[-1].date()}), each booster fitted once "
+        "per origin on the rows before it and scored on the 42 days after it, with the "
+        "period's level error taken out (see the script's docstring)."
+    )
+    text = render(summary, configured, header)
+    print(text)
+    suffix = f"-{args.label}" if args.label else ""
+    path = args.results / f"{now_utc()[:10]}-{commit}-rounds-study{suffix}.md"
+    path.write_text(text)
+    print(f"Written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+if __name__ == "__main__":
+    main()
