@@ -262,3 +262,14 @@ def git_commit(root: Path) -> tuple[str, bool]:
 
 def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_study(text: str, results: Path, commit: str, kind: str, label: str | None) -> Path:
+    """Print a study's Markdown and write it to ``<results>/<date>-<commit>-<kind>[-<label>].md``."""
+    print(text)
+    suffix = f"-{label}" if label else ""
+    path = results / f"{now_utc()[:10]}-{commit}-{kind}{suffix}.md"
+    path.write_text(text)
+    root = Path(__file__).resolve().parents[1]
+    print(f"Written to {path.relative_to(root) if path.is_relative_to(root) else path}")
+    return path

@@ -53,7 +53,7 @@ from rossmann_forecast.model.intervals import apply_calibration, fit_calibration
 from rossmann_forecast.pipelines.training.nodes import blended_oof_forecasts, store_groups
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import git_commit, now_utc, run_measured  # noqa: E402
+from _measure import git_commit, now_utc, run_measured, write_study  # noqa: E402
 
 from benchmark import make_project  # noqa: E402
 
@@ -277,11 +277,7 @@ def main() -> None:
         "script's docstring for the variants)."
     )
     text = render(rows, header) + "\n".join(render_carry_over(level_carry_over(frame))) + "\n"
-    print(text)
-    suffix = f"-{args.label}" if args.label else ""
-    path = args.results / f"{now_utc()[:10]}-{commit}-calibration-study{suffix}.md"
-    path.write_text(text)
-    print(f"Written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_study(text, args.results, commit, "calibration-study", args.label)
 
 
 if __name__ == "__main__":

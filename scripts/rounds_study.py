@@ -37,14 +37,15 @@ import numpy as np
 import pandas as pd
 from kedro.config import OmegaConfigLoader
 
+from rossmann_forecast.metrics import rescaled_rmspe
 from rossmann_forecast.model.boosters import BOOSTERS, MEMBERS
 from rossmann_forecast.model.ensemble import MemberSpec, fit_member
 from rossmann_forecast.model.features import FeatureConfig, feature_names
-from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, rmspe_scale
+from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions
 from rossmann_forecast.settings import CONFIG_LOADER_ARGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import git_commit, now_utc, run_measured  # noqa: E402
+from _measure import git_commit, now_utc, run_measured, write_study  # noqa: E402
 
 from benchmark import make_project  # noqa: E402
 
@@ -64,16 +65,11 @@ STAGED: dict[str, Callable[[Any, np.ndarray, int], np.ndarray]] = {
 
 
 def level_free_rmspe(actual: np.ndarray, log_forecast: np.ndarray) -> float:
-    """RMSPE of ``expm1(log_forecast)`` with the period's level error taken out.
-
-    The forecast is divided by the geometric mean of its ratios to the actuals and multiplied
-    by the RMSPE-optimal scale of those centred ratios (``rmspe_scale``, as the blend is): what
-    is left is the error of the forecast's shape over stores and days.
-    """
-    forecast = np.expm1(np.asarray(log_forecast, dtype="float64"))
-    ratio = forecast / np.asarray(actual, dtype="float64")
-    centred = ratio / np.exp(np.mean(np.log(ratio)))
-    return float(np.sqrt(np.mean((centred * rmspe_scale(actual, forecast) - 1.0) ** 2)))
+    """RMSPE of ``expm1(log_forecast)`` with the period's level error taken out: at the one
+    constant scale that suits the period best (``metrics.rescaled_rmspe``, what the gate
+    compares Production on), so what is left is the error of the forecast's shape over stores
+    and days."""
+    return rescaled_rmspe(actual, np.expm1(np.asarray(log_forecast, dtype="float64")))
 
 
 def study_origins(table: pd.DataFrame, holdout_origin: pd.Timestamp, count: int) -> list:
@@ -254,12 +250,9 @@ def main() -> None:
         "per origin on the rows before it and scored on the 42 days after it, with the "
         "period's level error taken out (see the script's docstring)."
     )
-    text = render(summary, configured, header)
-    print(text)
-    suffix = f"-{args.label}" if args.label else ""
-    path = args.results / f"{now_utc()[:10]}-{commit}-rounds-study{suffix}.md"
-    path.write_text(text)
-    print(f"Written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_study(
+        render(summary, configured, header), args.results, commit, "rounds-study", args.label
+    )
 
 
 if __name__ == "__main__":
