@@ -18,7 +18,14 @@ several periods, and each way of making it, on the same out-of-fold forecasts:
    - ``+recent``: the fold just before the period added (what the backtest's holdout
      forecast would be to the served model);
    - ``recentred``: every fold's spread around its own median, centred on the recent fold's
-     median (the latest level error carried forward).
+     median (the latest level error carried forward);
+   - ``season``: today's band, each level's distance from P50 scaled by how much harder the
+     period's calendar weeks were than the calibration folds' a year earlier, for the median
+     baseline (the interdecile range of ``log(actual / baseline)``, ``season_scale``): a band
+     that widens for a harder season before its sales are known;
+   - ``per-store``: today's band, each store's scaled by its own spread over its group's on
+     the same folds (``store_scales``, shrunk towards 1 with ``STORE_PRIOR_DAYS``): a volatile
+     store gets a wider band, a steady one a narrower.
 
 Per period and variant: P10-P90 coverage (overall and worst/best week of horizon), mean width
 relative to P50 and the weighted quantile loss.
@@ -31,8 +38,9 @@ store's previous-period error carried forward (in part: ``CARRY``). Written to
 ``benchmark/results/<date>-<commit>-calibration-study[-<label>].md``.
 
 Usage: ``python scripts/calibration_study.py [--data DIR] [--label LABEL] [--n-stores N]
-[--env ENV]``; without ``--data`` the full-size synthetic default is generated. About 7 minutes on full-size synthetic data and
-2 on the 82-store real dev slice (2 cores).
+[--env ENV]``; without ``--data`` the full-size synthetic default is generated. About 12
+minutes on full-size synthetic data and 3 on the 82-store real dev slice (2 cores; the run up to
+the calibration with ten folds is nearly all of it).
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.boosters import MEMBERS
 from rossmann_forecast.model.intervals import apply_calibration, fit_calibration, interval_scores
@@ -68,6 +77,11 @@ LEVELS = [0.1, 0.5, 0.9]
 MIN_ROWS = 300
 # Shares of a store's previous-period error carried into its next period's forecast.
 CARRY = (0.5, 1.0)
+# ``season``: the weeks a year earlier, and the history the median baseline needs before them.
+SEASON_LAG_DAYS = 364
+MIN_BASELINE_DAYS = 120
+# ``per-store``: a store's own spread counts as this many store-days against its group's.
+STORE_PRIOR_DAYS = 60
 STUDY_CONF = {
     "parameters_study.yml": (
         "training:\n  cv:\n    fold_offsets_days: [" + ", ".join(map(str, OFFSETS)) + "]\n"
@@ -85,7 +99,8 @@ STUDY_CONF = {
 def out_of_fold(
     project: Path, env: dict[str, str], base: Path, synthetic: bool, kedro_env: str | None
 ) -> tuple:
-    """Run the real pipeline up to the calibration; the blend's OOF forecasts and store groups."""
+    """Run the real pipeline up to the calibration; the blend's OOF forecasts, store groups
+    and the sales history (train.csv, for the ``season`` variant's median baseline)."""
     for name, text in STUDY_CONF.items():
         (project / "conf" / (kedro_env or "local") / name).write_text(text)
     if kedro_env:
@@ -106,7 +121,12 @@ def out_of_fold(
     with (output / "study_blend.pkl").open("rb") as f:
         blend = pickle.load(f)  # noqa: S301 (written by this run)
     stores = pd.read_csv(project / "data" / "01_raw" / "store.csv")
-    return blended_oof_forecasts(blend, oof), store_groups(stores)
+    sales = pd.read_csv(
+        project / "data" / "01_raw" / "train.csv",
+        usecols=["Store", "DayOfWeek", "Date", "Sales", "Open", "Promo"],
+        parse_dates=["Date"],
+    )
+    return blended_oof_forecasts(blend, oof), store_groups(stores), sales
 
 
 def recentred(frame: pd.DataFrame, groups: dict[int, str], recent_fold: Any) -> dict[str, Any]:
@@ -120,19 +140,106 @@ def recentred(frame: pd.DataFrame, groups: dict[int, str], recent_fold: Any) -> 
     )
 
 
-def variants(frame: pd.DataFrame, groups: dict[int, str], period: dict[int, Any], k: int) -> dict:
-    """The calibrations of the period ``k`` periods before the holdout, from older folds only."""
+def baseline_spread(sales: pd.DataFrame, start: pd.Timestamp) -> float | None:
+    """The median baseline's interdecile range of ``log(actual / baseline)`` over the 42 days
+    from ``start`` (selling days), fitted on every day before it; ``None`` with too little
+    history before it."""
+    history = sales[sales["Date"] < start]
+    if history["Date"].nunique() < MIN_BASELINE_DAYS:
+        return None
+    end = start + pd.Timedelta(days=PERIOD_DAYS)
+    rows = sales[(sales["Date"] >= start) & (sales["Date"] < end) & (sales["Sales"] > 0)]
+    ratio = np.log(rows["Sales"].to_numpy() / median_baseline(history, rows))
+    ratio = ratio[np.isfinite(ratio)]
+    if not len(ratio):
+        return None
+    return float(np.quantile(ratio, 0.9) - np.quantile(ratio, 0.1))
+
+
+def season_scale(sales: pd.DataFrame, origin: Any, fold_origins: list[Any]) -> float:
+    """How much harder the period from ``origin`` is than the calibration folds' periods, for
+    the median baseline on the same calendar weeks a year earlier (1 when unknown)."""
+    lag = pd.Timedelta(days=SEASON_LAG_DAYS)
+    period = baseline_spread(sales, pd.Timestamp(origin) - lag)
+    folds = [baseline_spread(sales, pd.Timestamp(o) - lag) for o in fold_origins]
+    folds = [s for s in folds if s]
+    if not period or not folds:
+        return 1.0
+    return period / float(np.mean(folds))
+
+
+def scaled(calibration: dict[str, Any], scale: float) -> dict[str, Any]:
+    """``calibration`` with every level's offset's distance from P50's times ``scale``."""
+    middle = LEVELS.index(0.5)
+
+    def stretch(values: list[float]) -> list[float]:
+        centre = values[middle]
+        return [centre + (v - centre) * scale for v in values]
+
+    offsets = {
+        group: {week: stretch(values) for week, values in by_week.items()}
+        for group, by_week in calibration["offsets"].items()
+    }
+    return {**calibration, "offsets": offsets}
+
+
+def store_scales(frame: pd.DataFrame, groups: dict[int, str]) -> dict[int, float]:
+    """Each store's interdecile range of its log ratios (each fold-week's median taken out)
+    over its group's, shrunk towards 1 by ``STORE_PRIOR_DAYS``."""
+    usable = frame[(frame["Sales"] > 0) & (frame["forecast"] > 0)]
+    ratio = np.log(usable["Sales"] / usable["forecast"])
+    centred = ratio - ratio.groupby([usable["fold"], usable["days_ahead"] // 7]).transform("median")
+
+    def spread(values: pd.Series) -> float:
+        return float(np.quantile(values, 0.9) - np.quantile(values, 0.1))
+
+    group = usable["Store"].map(groups).fillna("all")
+    by_group = centred.groupby(group).agg(spread)
+    by_store = centred.groupby(usable["Store"]).agg(spread)
+    days = centred.groupby(usable["Store"]).size()
+    own = by_store / by_store.index.map(lambda s: by_group[groups.get(s, "all")]).to_numpy()
+    shrunk = (days * own + STORE_PRIOR_DAYS) / (days + STORE_PRIOR_DAYS)
+    return {int(store): float(value) for store, value in shrunk.items()}
+
+
+def store_scaled(quantiles: np.ndarray, stores: np.ndarray, scales: dict[int, float]) -> np.ndarray:
+    """Each row's quantiles with their log distance from P50 times its store's scale."""
+    middle = LEVELS.index(0.5)
+    logs = np.log(np.maximum(quantiles, 1e-9))
+    factor = np.array([scales.get(int(s), 1.0) for s in stores])[:, None]
+    return np.exp(logs[:, [middle]] + (logs - logs[:, [middle]]) * factor)
+
+
+def variants(
+    frame: pd.DataFrame,
+    groups: dict[int, str],
+    period: dict[int, Any],
+    k: int,
+    sales: pd.DataFrame | None = None,
+) -> dict:
+    """The calibrations of the period ``k`` periods before the holdout, from older folds only.
+
+    Each is a calibration, or a calibration and per-store scales of its bands."""
     older = frame[frame["fold"].isin([period[k + back] for back in TODAY])]
     recent = frame[frame["fold"].isin([period[k + back] for back in (1, *TODAY)])]
-    return {
-        "today": fit_calibration(older, groups, LEVELS, MIN_ROWS),
+    today = fit_calibration(older, groups, LEVELS, MIN_ROWS)
+    found = {
+        "today": today,
         "fold_shift": fit_calibration(older, groups, LEVELS, MIN_ROWS, fold_shift=True),
         "+recent": fit_calibration(recent, groups, LEVELS, MIN_ROWS),
         "recentred": recentred(recent, groups, period[k + 1]),
     }
+    if sales is not None:
+        origins = frame.groupby("fold")["fold_origin"].first()
+        older_origins = [origins[period[k + back]] for back in TODAY]
+        found["season"] = scaled(today, season_scale(sales, origins[period[k]], older_origins))
+    found["per-store"] = (today, store_scales(older, groups))
+    return found
 
 
-def study(frame: pd.DataFrame, groups: dict[int, str]) -> list[dict[str, Any]]:
+def study(
+    frame: pd.DataFrame, groups: dict[int, str], sales: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
     origins = frame.groupby("fold")["fold_origin"].first().sort_values(ascending=False)
     period = {k: fold for k, fold in enumerate(origins.index, start=1)}  # 1 = just before
     rows = []
@@ -143,13 +250,16 @@ def study(frame: pd.DataFrame, groups: dict[int, str]) -> list[dict[str, Any]]:
         ratio = np.log(held["Sales"] / held["forecast"].where(held["forecast"] > 0))
         record = {"origin": str(pd.Timestamp(origins[period[k]]).date()),
                   "median_error": float(np.nanmedian(ratio)), "scores": {}}  # fmt: skip
-        for name, calibration in variants(frame, groups, period, k).items():
+        for name, made in variants(frame, groups, period, k, sales).items():
+            calibration, scales = made if isinstance(made, tuple) else (made, None)
             quantiles = apply_calibration(
                 calibration,
                 held["Store"].to_numpy(),
                 held["days_ahead"].to_numpy(),
                 held["forecast"].to_numpy(),
             )
+            if scales is not None:
+                quantiles = store_scaled(quantiles, held["Store"].to_numpy(), scales)
             record["scores"][name] = interval_scores(
                 held["Sales"].to_numpy(), quantiles, LEVELS, held["days_ahead"].to_numpy()
             )
@@ -265,8 +375,8 @@ def main() -> None:
         base = Path(tmp)
         raw = args.data.resolve() if args.data else None
         project, env = make_project(base, args.n_stores, raw)
-        frame, groups = out_of_fold(project, env, base, args.data is None, args.env)
-    rows = study(frame, groups)
+        frame, groups, sales = out_of_fold(project, env, base, args.data is None, args.env)
+    rows = study(frame, groups, sales)
     commit, dirty = git_commit(ROOT)
     data = f"the Kaggle files in `{args.data.name}`" if args.data else "full-size synthetic data"
     command = "python scripts/calibration_study.py" + (f" --data {args.data}" if args.data else "")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from calibration_study import ROOT, level_carry_over
+from calibration_study import LEVELS, ROOT, level_carry_over, scaled, store_scaled, store_scales
 
 
 def _periods(errors_by_period: list[list[float]]) -> pd.DataFrame:
@@ -42,6 +42,34 @@ def test_a_store_error_that_flips_is_found_and_carrying_it_forward_hurts():
     assert pair["rmspe"][0.0] < pair["rmspe"][0.5] < pair["rmspe"][1.0]
 
 
+def test_a_volatile_store_gets_a_wider_band_and_a_steady_one_a_narrower():
+    rng = np.random.default_rng(0)
+    rows = []
+    for fold in range(3):
+        for store, noise in ((1, 0.02), (2, 0.10), (3, 0.30)):
+            for day in range(42):
+                error = rng.normal(0.0, noise)
+                rows.append({"Store": store, "Sales": 1000.0, "forecast": 1000.0 * np.exp(error),
+                             "fold": fold, "days_ahead": day})  # fmt: skip
+    scales = store_scales(pd.DataFrame(rows), {1: "a", 2: "a", 3: "a"})
+
+    assert scales[1] < 1.0 < scales[3]
+    # Shrunk towards 1 by STORE_PRIOR_DAYS: 126 own days against 60.
+    assert scales[1] > 0.02 / 0.10 and scales[3] < 0.30 / 0.10
+
+
+def test_scaling_a_band_keeps_its_median_and_stretches_the_rest():
+    calibration = {"offsets": {"all": {"1": [-0.2, 0.01, 0.1]}}}
+    stretched = scaled(calibration, 1.5)["offsets"]["all"]["1"]
+    assert stretched == pytest.approx([0.01 - 0.21 * 1.5, 0.01, 0.01 + 0.09 * 1.5])
+
+    quantiles = np.array([[80.0, 100.0, 120.0], [50.0, 60.0, 70.0]])
+    wider = store_scaled(quantiles, np.array([7, 8]), {7: 2.0})
+    assert wider[:, LEVELS.index(0.5)] == pytest.approx([100.0, 60.0])
+    assert wider[0, 0] == pytest.approx(100 * 0.8**2) and wider[0, 2] == pytest.approx(100 * 1.2**2)
+    assert wider[1] == pytest.approx(quantiles[1])  # a store without a scale keeps its band
+
+
 def test_each_period_is_scored_by_every_variant_from_older_folds_only(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "KEDRO_ENV"}}
     completed = subprocess.run(
@@ -59,7 +87,7 @@ def test_each_period_is_scored_by_every_variant_from_older_folds_only(tmp_path):
     assert [p[0] for p in periods] == sorted((p[0] for p in periods), reverse=True)
     assert len(periods) == 6
     assert periods[0][0] == "2015-05-09"  # 42 days before the holdout (2015-06-20)
-    for variant in ("today", "fold_shift", "+recent", "recentred"):
+    for variant in ("today", "fold_shift", "+recent", "recentred", "season", "per-store"):
         (row,) = re.findall(rf"^\| {re.escape(variant)} \| ([\d.]+)% \|", text, re.MULTILINE)
         assert 0.0 < float(row) <= 100.0
     # fold_shift only ever widens today's band.
