@@ -23,6 +23,8 @@ several periods, and each way of making it, on the same out-of-fold forecasts:
      period's calendar weeks were than the calibration folds' a year earlier, for the median
      baseline (the interdecile range of ``log(actual / baseline)``, ``season_scale``): a band
      that widens for a harder season before its sales are known;
+   - ``widen``: the same, but only ever wider, by the square root of that ratio (a season
+     the median baseline found easier does not narrow the band);
    - ``per-store``: today's band, each store's scaled by its own spread over its group's on
      the same folds (``store_scales``, shrunk towards 1 with ``STORE_PRIOR_DAYS``): a volatile
      store gets a wider band, a steady one a narrower.
@@ -232,7 +234,9 @@ def variants(
     if sales is not None:
         origins = frame.groupby("fold")["fold_origin"].first()
         older_origins = [origins[period[k + back]] for back in TODAY]
-        found["season"] = scaled(today, season_scale(sales, origins[period[k]], older_origins))
+        ratio = season_scale(sales, origins[period[k]], older_origins)
+        found["season"] = scaled(today, ratio)
+        found["widen"] = scaled(today, max(1.0, float(np.sqrt(ratio))))
     found["per-store"] = (today, store_scales(older, groups))
     return found
 

@@ -87,12 +87,15 @@ def test_each_period_is_scored_by_every_variant_from_older_folds_only(tmp_path):
     assert [p[0] for p in periods] == sorted((p[0] for p in periods), reverse=True)
     assert len(periods) == 6
     assert periods[0][0] == "2015-05-09"  # 42 days before the holdout (2015-06-20)
-    for variant in ("today", "fold_shift", "+recent", "recentred", "season", "per-store"):
+    variants = ("today", "fold_shift", "+recent", "recentred", "season", "widen", "per-store")
+    for variant in variants:
         (row,) = re.findall(rf"^\| {re.escape(variant)} \| ([\d.]+)% \|", text, re.MULTILINE)
         assert 0.0 < float(row) <= 100.0
     # fold_shift only ever widens today's band.
-    widths = dict(re.findall(r"^\| (today|fold_shift) \|(?:[^|]*\|){6} ([\d.]+) \|", text, re.M))
+    pattern = r"^\| (today|fold_shift|widen) \|(?:[^|]*\|){6} ([\d.]+) \|"
+    widths = dict(re.findall(pattern, text, re.M))
     assert float(widths["fold_shift"]) >= float(widths["today"])
+    assert float(widths["widen"]) >= float(widths["today"])  # widen never narrows
     # The point forecast's side: one row per pair of consecutive folds (ten folds: nine).
     carried = re.findall(r"^\| (\d{4}-\d{2}-\d{2}) \| ([+-]\d\.\d{2}) \| ", text, re.MULTILINE)
     assert len(carried) == 9
