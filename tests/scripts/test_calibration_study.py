@@ -10,7 +10,15 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from calibration_study import LEVELS, ROOT, level_carry_over, scaled, store_scaled, store_scales
+from calibration_study import (
+    LEVELS,
+    ROOT,
+    level_carry_over,
+    scaled,
+    season_scale,
+    store_scaled,
+    store_scales,
+)
 
 
 def _periods(errors_by_period: list[list[float]]) -> pd.DataFrame:
@@ -56,6 +64,34 @@ def test_a_volatile_store_gets_a_wider_band_and_a_steady_one_a_narrower():
     assert scales[1] < 1.0 < scales[3]
     # Shrunk towards 1 by STORE_PRIOR_DAYS: 126 own days against 60.
     assert scales[1] > 0.02 / 0.10 and scales[3] < 0.30 / 0.10
+
+
+def _sales(noisy_from: str, noisy_days: int, days: int = 900) -> pd.DataFrame:
+    """Two stores' daily sales, steady but for ``noisy_days`` of large swings from a date."""
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2013-01-01", periods=days, freq="D")
+    noisy = (dates >= pd.Timestamp(noisy_from)) & (
+        dates < pd.Timestamp(noisy_from) + pd.Timedelta(days=noisy_days)
+    )
+    frames = []
+    for store in (1, 2):
+        swing = np.where(noisy, rng.normal(0.0, 0.4, days), rng.normal(0.0, 0.05, days))
+        frames.append(pd.DataFrame({
+            "Store": store, "Date": dates, "DayOfWeek": dates.day_of_week + 1, "Open": 1,
+            "Promo": 0, "Sales": 1000.0 * store * np.exp(swing),
+        }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_period_whose_weeks_were_hard_a_year_earlier_gets_a_season_scale_above_one():
+    # The weeks a year before the period (2013-06-01 on) were wild, the folds' calm.
+    sales = _sales("2013-06-01", 42)
+    folds = ["2014-08-30", "2014-10-11", "2014-11-22"]
+    assert season_scale(sales, "2014-05-31", folds) > 3.0
+    # The folds' weeks a year earlier were the wild ones: the period looks easier.
+    assert season_scale(sales, "2015-03-28", ["2014-05-31", "2014-10-11"]) < 1.0
+    # Too little history before the weeks a year earlier: no scale.
+    assert season_scale(sales, "2013-08-01", folds) == 1.0
 
 
 def test_scaling_a_band_keeps_its_median_and_stretches_the_rest():
