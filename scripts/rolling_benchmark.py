@@ -48,6 +48,7 @@ import yaml  # noqa: E402
 from rossmann_forecast.model.boosters import MEMBERS  # noqa: E402
 from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
     ESTIMATES,
+    PRODUCTION_COMPARISONS,
     SEASON,
     configured_method,
     estimate_from_windows,
@@ -226,7 +227,7 @@ def _gate_vs_production(report: dict[str, Any] | None) -> dict[str, float] | Non
     if not report or not report.get("production"):
         return None
     ours, theirs = report["metrics"], report["production"]["metrics"]
-    rescaled = f"{GATE_METRIC}_rescaled"
+    rescaled = PRODUCTION_COMPARISONS["rescaled"]  # the gate's own metric name
     return {
         "candidate": ours[GATE_METRIC],
         "production": theirs[GATE_METRIC],

@@ -13,6 +13,7 @@ import pytest
 from rolling_benchmark import (
     ESTIMATES,
     ROOT,
+    _gate_vs_production,
     forecast_origins,
     is_headline,
     origin_record,
@@ -156,3 +157,17 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
         assert origin["naive_intervals"]["quantile_loss"] > 0
         assert 0 < origin["gate_intervals"]["interval_coverage"] <= 1
     assert "lowest P10-P90 coverage" in result["targets"]
+
+
+def test_the_gate_comparison_with_production_is_read_from_the_report_as_the_gate_recorded_it():
+    report = {
+        "metrics": {"holdout_rmspe": 0.1076, "holdout_rmspe_rescaled": 0.0981},
+        "production": {"metrics": {"holdout_rmspe": 0.0882, "holdout_rmspe_rescaled": 0.0990}},
+    }
+    assert _gate_vs_production(report) == {
+        "candidate": 0.1076,
+        "production": 0.0882,
+        "candidate_rescaled": 0.0981,
+        "production_rescaled": 0.0990,
+    }
+    assert _gate_vs_production({"metrics": {}, "production": None}) is None  # first version
