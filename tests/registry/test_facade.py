@@ -177,6 +177,59 @@ def test_promote_archives_previous_production(registry, factory, client):
     assert_consistent(registry, client)
 
 
+class PromptCheckCountingClient(MlflowClient):
+    """A real client that counts MLflow's is-it-a-prompt checks, per model name."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prompt_checks: dict[str, int] = {}
+
+    def _raise_if_prompt(self, name):
+        self.prompt_checks[name] = self.prompt_checks.get(name, 0) + 1
+        super()._raise_if_prompt(name)
+
+
+@sqlite_only
+def test_a_promotion_checks_once_that_the_model_is_not_a_prompt(backend, model_name, factory):
+    # MLflow re-reads the registered model with all its versions before every alias and tag
+    # write; one operation needs that check once, not once per write (docs/benchmarks.md).
+    counting = PromptCheckCountingClient(tracking_uri=backend, registry_uri=backend)
+    registry = ModelRegistry(model_name, counting, lock_ttl_seconds=30, lock_wait_seconds=20)
+    v1 = validated(registry, factory)
+    registry.promote(reason="first model", user="ann")
+    v2 = validated(registry, factory)
+    counting.prompt_checks.clear()
+
+    registry.promote(reason="better on recent weeks", user="bob")  # 2 aliases, ~10 tags
+
+    assert counting.prompt_checks[model_name] == 1
+    assert "_raise_if_prompt" not in vars(counting)  # MLflow's own check is back afterwards
+    counting.set_model_version_tag(model_name, str(v2), "after", "1")
+    assert counting.prompt_checks[model_name] == 2
+    assert {r.version: r.stage for r in registry.status()} == {v1: "Archived", v2: "Production"}
+    assert_consistent(registry, counting)
+
+
+@sqlite_only
+def test_a_prompt_named_like_the_model_is_still_refused(backend, model_name, client):
+    # The check once per operation is MLflow's own: a prompt under the model's name is no
+    # model to it, and the operation stops before it writes anything.
+    client.register_prompt(name=model_name, template="Forecast {{store}}")
+    registry = ModelRegistry(model_name, client, lock_ttl_seconds=30, lock_wait_seconds=20)
+
+    with pytest.raises(RegistryError, match="has no version 1"):  # a prompt is no model
+        registry.promote(reason="should not happen", version=1, user="ann")
+
+    assert "_raise_if_prompt" not in vars(client)
+    assert (
+        client.search_runs(
+            [e.experiment_id for e in client.search_experiments()],
+            f"tags.`journal.model` = '{model_name}'",
+        )
+        == []
+    )
+
+
 def test_rollback_to_archived_version(registry, factory, client):
     v1 = validated(registry, factory)
     registry.promote(reason="first")

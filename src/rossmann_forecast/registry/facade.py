@@ -34,7 +34,7 @@ from rossmann_forecast.registry.errors import (
     RegistryError,
     VersionNotFound,
 )
-from rossmann_forecast.registry.journal import INTENT, Journal, crash_point
+from rossmann_forecast.registry.journal import INTENT, Journal, crash_point, model_checked_once
 from rossmann_forecast.registry.lock import RegistryLock
 from rossmann_forecast.registry.notifications import (
     WebhookSetting,
@@ -770,7 +770,8 @@ class ModelRegistry:
         check_may(self.client.tracking_uri, self.model_name, operation, user)
         token = self._lock.acquire(operation, user)
         try:
-            yield self._recover(user)
+            with model_checked_once(self.client, self.model_name):
+                yield self._recover(user)
         except MlflowException as exc:
             if exc.error_code != "PERMISSION_DENIED":
                 raise

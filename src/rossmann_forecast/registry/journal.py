@@ -23,11 +23,12 @@ so tests can prove it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -59,6 +60,43 @@ def crash_point(step: str) -> None:
     if os.environ.get(CRASH_ENV) == step:
         logger.warning("Fault injection: killing process %d at step %s", os.getpid(), step)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def model_checked_once(client: MlflowClient, model_name: str) -> Iterator[None]:
+    """MLflow's check that ``model_name`` is not a prompt, made once for a whole operation.
+
+    ``MlflowClient`` makes that check before every alias and version-tag write, and before
+    resolving a version's download URI, by reading the registered model with all its versions
+    and their tags (``_raise_if_prompt``): with 50 versions a third of a promotion's time, and
+    it grows with every version registered. A registered model does not turn into a prompt
+    between two writes of one operation, so the check runs once on entry, exactly as MLflow
+    makes it, and is skipped for this model's name on ``client`` until the block ends (other
+    names are checked as usual; nested blocks share the outer check). Before the model exists,
+    or with an MLflow that has no such method, every call is checked as MLflow does.
+    """
+    check = getattr(client, "_raise_if_prompt", None)
+    exists = check is not None and "_raise_if_prompt" not in vars(client)  # else none or nested
+    if exists:
+        try:
+            check(model_name)
+        except MlflowException as exc:
+            if exc.error_code != DOES_NOT_EXIST:
+                raise
+            exists = False  # no model yet: the operation's own reads say so, as without this
+    if not exists:
+        yield
+        return
+
+    def checked(name: str) -> None:
+        if name != model_name:
+            check(name)
+
+    client._raise_if_prompt = checked  # this client object only, until the block ends
+    try:
+        yield
+    finally:
+        del client._raise_if_prompt
 
 
 class Journal:
@@ -152,6 +190,10 @@ class Journal:
 
     def apply(self, plan: Plan) -> None:
         """Carry out a plan. Every write is idempotent, so an interrupted plan can be re-applied."""
+        with model_checked_once(self.client, self.model_name):
+            self._apply(plan)
+
+    def _apply(self, plan: Plan) -> None:
         for alias in ALIASES:  # production first: the commit point
             if alias not in plan.aliases:
                 continue
