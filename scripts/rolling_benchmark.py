@@ -209,6 +209,8 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "baseline_rmspe": float(cut["median_baseline"]),
         "skill": realised / float(cut["median_baseline"]),
         "gate_error": (figure - realised) / realised,
+        # Where the gate said the next weeks would likely land (validation.estimate_range).
+        **_likely_range(verdict.get("estimate_range"), realised),
         # Every way of making the gate's figure, from the same windows (validation.estimate).
         "estimates": estimates(
             verdict.get("windows"), scores["cv"].get("rmspe_ensemble"), first_date
@@ -220,6 +222,14 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
         "naive_intervals": cut.get("naive_intervals"),
         "gate_intervals": (verdict.get("intervals") or {}).get("scores"),
     }
+
+
+def _likely_range(likely: dict[str, Any] | None, realised: float) -> dict[str, Any]:
+    """The gate's likely range and whether what was realised fell in it (None without one)."""
+    if not likely:
+        return {"gate_range": None, "realised_in_range": None}
+    low, high = float(likely["low"]), float(likely["high"])
+    return {"gate_range": [low, high], "realised_in_range": bool(low <= realised <= high)}
 
 
 def _gate_vs_production(report: dict[str, Any] | None) -> dict[str, float] | None:
@@ -253,6 +263,9 @@ def summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
         # Flattery: the gate's figure below what was realised, as a share of realised.
         "gate_max_flattery": float(max(0.0, -errors.min())),
         "gate_passed": int(sum(o["gate_passed"] for o in origins)),
+        # Origins whose gate gave a likely range, and how many realised figures fell in it.
+        "range_origins": sum(o.get("realised_in_range") is not None for o in origins),
+        "range_hits": sum(bool(o.get("realised_in_range")) for o in origins),
         **_served_summary(origins),
         "last_window_rmspe": float(realised[-1]),
         "estimates": _estimate_errors(origins, realised),
@@ -370,6 +383,23 @@ def _served_sentence(s: dict[str, Any]) -> str:
     return text + "."
 
 
+def _range_sentence(s: dict[str, Any]) -> str:
+    """How often what was realised fell in the gate's likely range (older results: nothing)."""
+    if not s.get("range_origins"):
+        return ""
+    return (
+        f" What was realised fell within the gate's likely range (`validation.estimate_range`) "
+        f"at {s['range_hits']} of {s['range_origins']} origins."
+    )
+
+
+def _gate_cell(o: dict[str, Any]) -> str:
+    """The gate's figure, and its likely range where it gave one: ``0.0950 (0.0760-0.1140)``."""
+    likely = o.get("gate_range")
+    cell = _f(o["gate_figure"])
+    return cell if not likely else f"{cell} ({likely[0]:.4f}-{likely[1]:.4f})"
+
+
 def _served_cell(o: dict[str, Any]) -> str:
     """The version that served the window and its RMSPE there (and Production's, if not it)."""
     if o.get("served_version") is None or o.get("served_rmspe") is None:
@@ -395,7 +425,7 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
         f"{s['worst_skill']:.3f}). The gate's figure against what was realised: mean absolute "
         f"error {s['gate_mean_abs_error']:.1%}, mean {s['gate_mean_error']:+.1%}, worst "
         f"flattery {s['gate_max_flattery']:.1%}. Gate passed {s['gate_passed']} of "
-        f"{s['origins']}.{_served_sentence(s)}", "",
+        f"{s['origins']}.{_range_sentence(s)}{_served_sentence(s)}", "",
         f"{level} Per origin", "",
         "| origin | version | gate's figure | verdict | Production before | CV | realised | bias "
         "| baseline | skill | gate vs realised | served |",
@@ -405,7 +435,7 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
         verdict = "Staging" + (", promoted" if o["promoted"] else "") if o["gate_passed"] else (
             "rejected")  # fmt: skip
         lines.append(
-            f"| {o['origin']} | {o['version']} | {_f(o['gate_figure'])} | {verdict} | "
+            f"| {o['origin']} | {o['version']} | {_gate_cell(o)} | {verdict} | "
             f"{o['production_before'] or '-'} | {_f(o['cv_rmspe'])} | {_f(o['realised_rmspe'])} | "
             f"{o['realised_bias']:+.2%} | {_f(o['baseline_rmspe'])} | {o['skill']:.3f} | "
             f"{o['gate_error']:+.1%} | {_served_cell(o)} |"

@@ -93,7 +93,8 @@ GATES = Pipeline([Node(identity, "params:validation", "gate_report", name="gate"
     [({"season_change_factor": 0.8}, "validation.season_change_factor must be a number above 1"),
      ({"season_change_factor": "often"}, "validation.season_change_factor must be a number"),
      ({"estimate": "mean"}, "validation.estimate must be one of"),
-     ({"production_comparison": "level"}, "validation.production_comparison must be one of")],
+     ({"production_comparison": "level"}, "validation.production_comparison must be one of"),
+     ({"estimate_range": [1.2, 0.8]}, "validation.estimate_range must hold a low factor")],
 )  # fmt: skip
 def test_bad_estimate_settings_stop_the_run_before_training_naming_the_parameter(settings, says):
     catalog = DataCatalog()

@@ -76,6 +76,23 @@ def test_what_users_were_served_and_which_verdicts_against_production_the_next_w
     assert result["costly_rejections"] == 1 and result["costly_promotions"] == 1
 
 
+def test_the_summary_counts_how_often_what_was_realised_fell_in_the_gates_likely_range():
+    def record(realised: float, likely: dict | None) -> dict:
+        cut = {"ensemble": realised, "bias": 0.0, "median_baseline": 0.15, "rows": 100}
+        verdict = {"passed": True, "estimate_rmspe": 0.10, "estimate_range": likely}
+        return origin_record(pd.Timestamp("2015-01-03"), {"version": 1, "cv": {}, "cut": cut},
+                             {"verdict": verdict}, True, None, 60.0)  # fmt: skip
+
+    likely = {"low": 0.08, "high": 0.12, "factors": [0.8, 1.2]}
+    origins = [record(0.09, likely), record(0.125, likely), record(0.08, likely)]
+    older = record(0.09, None)  # a gate without a range (or an older result)
+
+    assert [o["realised_in_range"] for o in origins] == [True, False, True]  # bounds included
+    assert origins[0]["gate_range"] == [0.08, 0.12] and older["gate_range"] is None
+    result = summary([*origins, older])
+    assert (result["range_hits"], result["range_origins"]) == (2, 3)
+
+
 def test_before_the_first_promotion_a_rejection_leaves_nothing_serving():
     (record,) = [_record(1, passed=False, realised=0.12, production=None)]
 
@@ -128,6 +145,13 @@ def test_each_origin_is_trained_gated_promoted_and_scored_on_the_days_after_it(r
         assert origin["skill"] == pytest.approx(origin["realised_rmspe"] / origin["baseline_rmspe"])
         assert origin["gate_figure"] == pytest.approx(origin["estimates"][origin["gate_method"]])
         assert set(origin["estimates"]) == {*ESTIMATES, "conf", "cv"}
+        # conf/base's validation.estimate_range: the gate says where the next weeks may land.
+        assert origin["gate_range"] == pytest.approx(
+            [origin["gate_figure"] * 0.8, origin["gate_figure"] * 1.2]
+        )
+        assert origin["realised_in_range"] == (
+            origin["gate_range"][0] <= origin["realised_rmspe"] <= origin["gate_range"][1]
+        )
         assert origin["rows"] > 0
     # The lifecycle: a version the gate passed is promoted, so the next gate compares with it.
     assert first["gate_passed"] and first["promoted"]
@@ -150,6 +174,7 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
     assert "verdicts against a Production version" in markdown
     assert 0 < result["origins"][1]["production_rmspe"] < 1
     assert "The gate's estimate, made each way" in markdown
+    assert "within the gate's likely range" in markdown
     # The forecast quantiles at every origin, beside the naive interval, and their targets.
     assert "Forecast quantiles per origin" in markdown
     for origin in result["origins"]:

@@ -13,7 +13,9 @@ import pytest
 from rossmann_forecast.pipelines.validation.estimate import (
     HOLDOUT_SEASON,
     SEASON,
+    check_estimate_settings,
     configured_method,
+    estimate_range,
     estimate_windows,
     season_change,
 )
@@ -143,3 +145,19 @@ def test_the_rule_reads_recorded_windows_as_the_rolling_benchmark_gives_them():
 def test_a_factor_that_is_not_above_one_is_refused_naming_the_parameter(factor):
     with pytest.raises(ValueError, match=r"validation\.season_change_factor must be a number"):
         _estimate(1150.0, factor=factor)
+
+
+def test_the_likely_range_is_the_estimate_times_each_factor():
+    likely = estimate_range(0.10, [0.8, 1.2])
+    assert (likely["low"], likely["high"]) == pytest.approx((0.08, 0.12))
+    assert likely["factors"] == [0.8, 1.2]
+    assert estimate_range(0.10, None) is None  # conf may turn it off
+    assert estimate_range(float("nan"), [0.8, 1.2]) is None  # no figure, no range
+
+
+@pytest.mark.parametrize(
+    "factors", [[1.2, 0.8], [0.9, 0.95], [1.05, 1.2], [0, 1.2], [0.8], "0.8,1.2", [0.8, True]]
+)
+def test_a_range_that_does_not_hold_the_estimate_is_refused_naming_the_parameter(factors):
+    with pytest.raises(ValueError, match=r"validation\.estimate_range must"):
+        check_estimate_settings({"estimate_range": factors})

@@ -94,9 +94,9 @@ def test_train_gate_promote_rollback_reject_and_history(project):
                              "validation.threshold=0.05,validation.seasonal_waiver=false"))  # fmt: skip
     assert "✗ Model version 3 rejected" in strict.output
     status = _gate_status(project)
-    figures = ("evaluated_at", "estimate_rmspe", "estimate_method", "estimate_note",
-               "holdout_rmspe", "skill", "windows", "reason", "scored_model", "checks",
-               "intervals")  # fmt: skip
+    figures = ("evaluated_at", "estimate_rmspe", "estimate_range", "estimate_method",
+               "estimate_note", "holdout_rmspe", "skill", "windows", "reason", "scored_model",
+               "checks", "intervals")  # fmt: skip
     assert status | dict.fromkeys(figures) == {
         "version": 3,
         "passed": False,
@@ -106,8 +106,14 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     }
     assert status["checks"]["threshold"] is False and status["checks"]["waived"] is False
     _assert_interval_record(status)
+    # Where the next weeks may land: conf/base's validation.estimate_range times the estimate.
+    likely = status["estimate_range"]
+    assert (likely["low"], likely["high"]) == pytest.approx(
+        (status["estimate_rmspe"] * 0.8, status["estimate_rmspe"] * 1.2)
+    )
     assert status["reason"].startswith(
-        f"estimate RMSPE {status['estimate_rmspe']:.4f} >= threshold"
+        f"estimate RMSPE {status['estimate_rmspe']:.4f} (likely {likely['low']:.4f}-"
+        f"{likely['high']:.4f}) >= threshold"
     )
     assert [w["name"] for w in status["windows"]] == [
         "holdout",
@@ -127,6 +133,7 @@ def test_train_gate_promote_rollback_reject_and_history(project):
     }
     assert tags["validation.evidence.model_uri"] == tags["lineage.backtest.model_uri"]
     assert tags["validation.evidence.holdout_start"] == "2015-06-20"
+    assert float(tags["validation.estimate_rmspe_high"]) == pytest.approx(likely["high"])
     refused = project.kedro("model", "promote", "-e", "test", "--version", "3", "--reason", "try")
     assert refused.returncode != 0
     assert "Version 3 was rejected" in refused.output

@@ -158,6 +158,25 @@ def test_the_candidate_is_scored_by_its_backtest_and_passes_below_the_threshold(
     assert verdict["recorded_metrics"]["holdout_rmspe"] == pytest.approx(0.05, rel=1e-9)
 
 
+def test_the_verdict_gives_and_records_the_likely_range_of_the_next_weeks():
+    loaded: list[str] = []
+    holdout = _holdout()
+    scored = score_candidate(_backtested(3, 1.05, loaded), holdout)
+
+    verdict = decide_gate(
+        _evaluate(scored, score_production(None, holdout), {**PARAMS, "estimate_range": [0.8, 1.2]})
+    )
+    without = decide_gate(_evaluate(scored, score_production(None, holdout)))
+
+    likely = verdict["estimate_range"]
+    assert (likely["low"], likely["high"]) == pytest.approx((0.04, 0.06))
+    assert "estimate RMSPE 0.0500 (likely 0.0400-0.0600) < threshold 0.10" in verdict["reason"]
+    assert verdict["recorded_metrics"]["estimate_rmspe_low"] == pytest.approx(0.04)
+    assert verdict["recorded_metrics"]["estimate_rmspe_high"] == pytest.approx(0.06)
+    assert verdict["passed"] == without["passed"]  # it informs; the rule judges the estimate
+    assert without["estimate_range"] is None and "likely" not in without["reason"]
+
+
 def test_a_version_whose_interval_under_covers_is_rejected_with_the_reason():
     holdout = _holdout()
     # 5% high everywhere: P10 at 0.98 x 1.05 = 1.029 x the actual, so no store-day is inside.

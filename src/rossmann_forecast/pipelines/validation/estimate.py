@@ -28,6 +28,8 @@ PRODUCTION_COMPARISONS = {"rmspe": GATE_METRIC, "rescaled": f"{GATE_METRIC}_resc
 _YEAR_EARLIER = {"season": SEASON, "holdout_season": HOLDOUT_SEASON}
 # The parameter that says when the season changes, named in its refusal.
 SEASON_CHANGE_PARAMETER = "validation.season_change_factor"
+# The likely range of what the next weeks will score, as factors of the estimate.
+RANGE_PARAMETER = "validation.estimate_range"
 
 
 def check_season_change(factor: Any) -> float | None:
@@ -47,9 +49,46 @@ def check_season_change(factor: Any) -> float | None:
     return float(factor)
 
 
+def check_estimate_range(factors: Any) -> tuple[float, float] | None:
+    """``validation.estimate_range``, checked: ``None`` (no range) or two factors of the
+    estimate, ``[low, high]`` with ``0 < low <= 1 <= high``.
+
+    Raises:
+        ValueError: Naming the parameter and what is wrong with it.
+    """
+    if factors is None:
+        return None
+    where = f"Parameter {RANGE_PARAMETER}"
+    if (
+        isinstance(factors, str | bytes)
+        or not hasattr(factors, "__len__")
+        or len(factors) != 2
+        or any(isinstance(f, bool) or not isinstance(f, int | float) for f in factors)
+    ):
+        raise ValueError(f"{where} must be two factors such as [0.8, 1.2] or null, not {factors!r}")
+    low, high = float(factors[0]), float(factors[1])
+    if not 0 < low <= 1 <= high or not np.isfinite(high):
+        raise ValueError(
+            f"{where} must hold a low factor in (0, 1] and a high factor of at least 1 (the "
+            f"range holds the estimate), not {list(factors)!r}"
+        )
+    return low, high
+
+
+def estimate_range(figure: float, factors: Any) -> dict[str, Any] | None:
+    """The likely range of the RMSPE the next weeks will score: ``figure`` times each factor
+    (``validation.estimate_range``, measured over the rolling benchmark's origins), or
+    ``None`` without factors or a finite figure."""
+    checked = check_estimate_range(factors)
+    if checked is None or not np.isfinite(figure):
+        return None
+    low, high = checked
+    return {"low": float(figure * low), "high": float(figure * high), "factors": [low, high]}
+
+
 def check_estimate_settings(validation: dict[str, Any]) -> float | None:
-    """``validation.estimate``, ``estimate_fallback``, ``season_change_factor`` and
-    ``production_comparison``, checked.
+    """``validation.estimate``, ``estimate_fallback``, ``season_change_factor``,
+    ``estimate_range`` and ``production_comparison``, checked.
 
     Returns:
         The season-change factor (``check_season_change``).
@@ -69,6 +108,7 @@ def check_estimate_settings(validation: dict[str, Any]) -> float | None:
             "Parameter validation.production_comparison must be one of "
             f"{list(PRODUCTION_COMPARISONS)}, not {comparison!r}"
         )
+    check_estimate_range(validation.get("estimate_range"))
     return check_season_change(validation.get("season_change_factor"))
 
 

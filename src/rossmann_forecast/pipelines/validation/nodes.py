@@ -38,7 +38,7 @@ from rossmann_forecast.registry.errors import RegistryError
 from rossmann_forecast.registry.stages import GATE_METRIC, verdict_status
 from rossmann_forecast.registry.version import RegisteredVersion
 
-from .estimate import PRODUCTION_COMPARISONS, estimate_windows
+from .estimate import PRODUCTION_COMPARISONS, estimate_range, estimate_windows
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +292,10 @@ def evaluate_holdout(
         "intervals": holdout_intervals(candidate_predictions),
         "production": None,
     }
+    # How far the next weeks may land from the estimate (factors measured over origins).
+    report["estimate"]["range"] = estimate_range(
+        report["estimate"]["rmspe"], validation.get("estimate_range")
+    )
     if len(production_predictions):
         report["production"] = {
             "version": int(production_predictions["version"].iloc[0]),
@@ -372,15 +376,21 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
     return checks
 
 
+def _range_text(likely: dict[str, Any] | None) -> str:
+    """`` (likely 0.0800-0.1200)``: where the next weeks' RMSPE may land, when conf says."""
+    return "" if likely is None else f" (likely {likely['low']:.4f}-{likely['high']:.4f})"
+
+
 def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
     estimate, threshold, rule = report["estimate"], report["threshold"], report["rule"]
     figure = estimate["rmspe"]
     parts = []
+    likely = _range_text(estimate.get("range"))
     if threshold is None:
-        parts.append(f"estimate RMSPE {figure:.4f} (no absolute threshold)")
+        parts.append(f"estimate RMSPE {figure:.4f}{likely} (no absolute threshold)")
     else:
         op = "<" if checks["threshold"] else ">="
-        parts.append(f"estimate RMSPE {figure:.4f} {op} threshold {threshold:.2f}")
+        parts.append(f"estimate RMSPE {figure:.4f}{likely} {op} threshold {threshold:.2f}")
         if checks["waived"]:
             parts[-1] += " (waived: a hard season, and no worse than Production)"
     op = "<=" if checks["baseline"] else ">"
@@ -475,6 +485,9 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         estimate_baseline_rmspe=float(estimate["baseline_rmspe"]),
         estimate_skill=float(estimate["skill"]),
     )
+    likely = estimate.get("range")
+    if likely is not None:
+        metrics.update(estimate_rmspe_low=likely["low"], estimate_rmspe_high=likely["high"])
     if report.get("intervals") is not None:
         metrics.update({f"holdout_{k}": float(v) for k, v in report["intervals"]["scores"].items()})
     if production is not None:
@@ -486,6 +499,7 @@ def decide_gate(report: dict[str, Any]) -> dict[str, Any]:
         "passed": passed,
         "status": verdict_status(passed),
         "estimate_rmspe": estimate["rmspe"],
+        "estimate_range": likely,
         "estimate_method": estimate["method"],
         "estimate_note": estimate.get("note"),
         GATE_METRIC: report["metrics"][GATE_METRIC],
@@ -513,6 +527,10 @@ def gate_metrics_for_mlflow(report: dict[str, Any]) -> dict[str, dict[str, float
     metrics = {k: {"value": float(v), "step": 0} for k, v in report["metrics"].items()}
     for key in ("rmspe", "baseline_rmspe", "skill"):
         metrics[f"estimate_{key}"] = {"value": float(report["estimate"][key]), "step": 0}
+    likely = report["estimate"].get("range")
+    if likely is not None:
+        for key in ("low", "high"):
+            metrics[f"estimate_rmspe_{key}"] = {"value": float(likely[key]), "step": 0}
     if report.get("intervals") is not None:
         for key, value in report["intervals"]["scores"].items():
             metrics[f"holdout_{key}"] = {"value": float(value), "step": 0}
