@@ -76,15 +76,15 @@ def model_checked_once(client: MlflowClient, model_name: str) -> Iterator[None]:
     or with an MLflow that has no such method, every call is checked as MLflow does.
     """
     check = getattr(client, "_raise_if_prompt", None)
-    exists = check is not None and "_raise_if_prompt" not in vars(client)  # else none or nested
-    if exists:
+    skip = check is not None and "_raise_if_prompt" not in vars(client)  # else none, or nested
+    if skip:
         try:
             check(model_name)
         except MlflowException as exc:
             if exc.error_code != DOES_NOT_EXIST:
                 raise
-            exists = False  # no model yet: the operation's own reads say so, as without this
-    if not exists:
+            skip = False  # no model yet: the operation's own reads say so, as without this
+    if not skip:
         yield
         return
 
