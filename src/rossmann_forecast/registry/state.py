@@ -7,6 +7,7 @@ The aliases decide who is in Production and Staging; ``lifecycle.stage`` tags mi
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -281,6 +282,20 @@ def shadow_record(tags: Mapping[str, str]) -> dict[str, Any] | None:
         }
     except (KeyError, ValueError):
         return None
+
+
+def gate_estimate(tags: Mapping[str, str]) -> dict[str, float] | None:
+    """What the gate said a version would score over the six weeks it forecasts: ``rmspe``
+    (``validation.estimate_rmspe``) and, where conf gave a range (``validation.estimate_range``),
+    ``low`` and ``high``; None for a version the gate has not judged with an estimate."""
+    try:
+        found = {"rmspe": float(tags[VALIDATION_PREFIX + "estimate_rmspe"])}
+    except (KeyError, ValueError):
+        return None
+    for end in ("low", "high"):
+        with contextlib.suppress(KeyError, ValueError):
+            found[end] = float(tags[f"{VALIDATION_PREFIX}estimate_rmspe_{end}"])
+    return found
 
 
 def live_comparison(tags: Mapping[str, str], version: int) -> str | None:

@@ -250,6 +250,29 @@ def test_the_report_and_mlflow_metrics_show_the_forecast_ranges():
     assert not [key for key in logged if key.startswith("production_interval")]
 
 
+def test_the_report_gives_the_gates_estimate_and_its_likely_range_for_staging():
+    tags = {"validation.estimate_rmspe": "0.0873", "validation.estimate_rmspe_low": "0.06984",
+            "validation.estimate_rmspe_high": "0.10476"}  # fmt: skip
+    staging = RegisteredVersion("rossmann-ensemble", 2, "Staging", tags, 0.0873, loader=None)
+    older = RegisteredVersion(
+        "rossmann-ensemble", 1, "Production", {"validation.estimate_rmspe": "0.09"}, 0.09,
+        loader=None,
+    )  # fmt: skip
+    versions = resolve_review_versions(staging, older, {"model_name": "rossmann-ensemble"})
+    metrics = compute_review_metrics(_predictions(1.0, 1.05), STORES, PARAMS)
+
+    markdown = render_review_report(versions, metrics, [], {})["markdown"]
+
+    assert versions["staging"]["gate"] == pytest.approx(
+        {"rmspe": 0.0873, "low": 0.06984, "high": 0.10476}
+    )
+    assert versions["production"]["gate"] == {"rmspe": 0.09}  # gated before the range
+    assert (
+        "The gate's estimate of the six weeks version 2 will forecast: RMSPE 0.0873 "
+        "(likely 0.0698-0.1048)." in markdown
+    )
+
+
 def test_a_report_without_quantiles_says_so():
     predictions = _predictions(1.0, 1.05)
     metrics = compute_review_metrics(predictions, STORES, PARAMS)
@@ -343,6 +366,7 @@ def test_versions_are_resolved_and_scored_from_pure_inputs():
         "model_uri": "models:/rossmann-ensemble/2",
         "validation_run_id": "run2",
         "holdout_rmspe": 0.05,
+        "gate": None,  # these tags hold no gate estimate
         "live": None,  # not yet compared in Production's shadow
         "live_text": None,
     }

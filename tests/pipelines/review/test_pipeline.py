@@ -57,6 +57,8 @@ def test_the_review_compares_staging_with_production(second_review):
         assert 0 < metrics["intervals"]["scores"]["interval_coverage"] <= 1
     report = (folder / "review_report.md").read_text()
     assert "version 2 (Staging)" in report and "version 1 (Production)" in report
+    assert "The gate's estimate of the six weeks version 2 will forecast: RMSPE 0." in report
+    assert "(likely 0." in report  # conf/base's validation.estimate_range
     headings = ("## Checklist", "## Forecast ranges", "## By StoreType", "## By Assortment",
                 "## Distribution")  # fmt: skip
     for heading in headings:
