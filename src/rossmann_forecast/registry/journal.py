@@ -189,11 +189,10 @@ class Journal:
         return seq
 
     def apply(self, plan: Plan) -> None:
-        """Carry out a plan. Every write is idempotent, so an interrupted plan can be re-applied."""
-        with model_checked_once(self.client, self.model_name):
-            self._apply(plan)
+        """Carry out a plan. Every write is idempotent, so an interrupted plan can be re-applied.
 
-    def _apply(self, plan: Plan) -> None:
+        Called under the lock only (``execute``, ``roll_forward``), where the facade has made
+        MLflow's prompt check once for the whole operation (``model_checked_once``)."""
         for alias in ALIASES:  # production first: the commit point
             if alias not in plan.aliases:
                 continue

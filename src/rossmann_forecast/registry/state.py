@@ -298,6 +298,14 @@ def gate_estimate(tags: Mapping[str, str]) -> dict[str, float] | None:
     return found
 
 
+def likely_text(likely: Mapping[str, Any] | None) -> str:
+    """`` (likely 0.0698-0.1048)``: where the gate said the next weeks' RMSPE will likely land
+    (``low`` and ``high``), as the verdict and the review say it; '' without a range."""
+    if not likely or "low" not in likely or "high" not in likely:
+        return ""
+    return f" (likely {likely['low']:.4f}-{likely['high']:.4f})"
+
+
 def live_comparison(tags: Mapping[str, str], version: int) -> str | None:
     """``shadow_record`` in one line, e.g. "live since 2015-08-03, 4,212 store-days: version 3
     0.0910 vs version 2 0.1040 (the version that served them)"; None without one."""

@@ -20,7 +20,12 @@ from rossmann_forecast.model.ensemble import answer_through
 from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
 from rossmann_forecast.registry.stages import PRODUCTION_ALIAS as PRODUCTION
 from rossmann_forecast.registry.stages import STAGING_ALIAS as STAGING
-from rossmann_forecast.registry.state import gate_estimate, live_comparison, shadow_record
+from rossmann_forecast.registry.state import (
+    gate_estimate,
+    likely_text,
+    live_comparison,
+    shadow_record,
+)
 from rossmann_forecast.registry.version import RegisteredVersion
 from rossmann_forecast.segments import label_segments, segment_table
 
@@ -693,14 +698,10 @@ def _header_lines(versions: dict[str, Any], window: dict[str, Any]) -> list[str]
         lines.append(f"Compared with version {production['version']} (Production).")
     gate = staging.get("gate")
     if gate is not None:
-        likely = (
-            f" (likely {gate['low']:.4f}-{gate['high']:.4f})" if "low" in gate and "high" in gate
-            else ""
-        )  # fmt: skip
         lines += [
             "",
             f"The gate's estimate of the six weeks version {staging['version']} will forecast: "
-            f"RMSPE {gate['rmspe']:.4f}{likely}.",
+            f"RMSPE {gate['rmspe']:.4f}{likely_text(gate)}.",
         ]
     return [
         *lines,

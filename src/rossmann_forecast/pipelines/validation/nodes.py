@@ -36,6 +36,7 @@ from rossmann_forecast.model.ensemble import answer_through
 from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
 from rossmann_forecast.registry.errors import RegistryError
 from rossmann_forecast.registry.stages import GATE_METRIC, verdict_status
+from rossmann_forecast.registry.state import likely_text
 from rossmann_forecast.registry.version import RegisteredVersion
 
 from .estimate import PRODUCTION_COMPARISONS, estimate_range, estimate_windows
@@ -376,16 +377,11 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
     return checks
 
 
-def _range_text(likely: dict[str, Any] | None) -> str:
-    """`` (likely 0.0800-0.1200)``: where the next weeks' RMSPE may land, when conf says."""
-    return "" if likely is None else f" (likely {likely['low']:.4f}-{likely['high']:.4f})"
-
-
 def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
     estimate, threshold, rule = report["estimate"], report["threshold"], report["rule"]
     figure = estimate["rmspe"]
     parts = []
-    likely = _range_text(estimate.get("range"))
+    likely = likely_text(estimate.get("range"))
     if threshold is None:
         parts.append(f"estimate RMSPE {figure:.4f}{likely} (no absolute threshold)")
     else:
