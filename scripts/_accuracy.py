@@ -32,7 +32,7 @@ import pandas as pd
 
 from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
-from rossmann_forecast.model.ensemble import predict_member, to_model_input
+from rossmann_forecast.model.ensemble import to_model_input
 from rossmann_forecast.model.intervals import (
     QUANTILE_PREFIX,
     column_level,
@@ -63,8 +63,8 @@ def score(
         "rows": int(scored.sum()),
     }
     matrix = model.feature_matrix(request).to_numpy(dtype="float32")[scored]
-    for name, (library, booster) in model.members.items():
-        result[name] = rmspe(actual, np.expm1(predict_member(library, booster, matrix)))
+    for name, log_forecast in model.member_log_predictions(matrix).items():
+        result[name] = rmspe(actual, np.expm1(log_forecast))
     baseline = median_baseline(history, rows)
     result["median_baseline"] = rmspe(actual, baseline[scored])
     result["median_baseline_bias"] = mean_percentage_error(actual, baseline[scored])

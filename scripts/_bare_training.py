@@ -23,7 +23,7 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 
 from rossmann_forecast.model.boosters import booster
-from rossmann_forecast.model.features import FeatureConfig, feature_names
+from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
 from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, fold_origins
 
 
@@ -39,7 +39,8 @@ def main() -> None:
     table = pd.read_parquet("data/05_model_input/model_input_table.parquet")
     origins = json.loads(Path("data/05_model_input/forecast_origins.json").read_text())
     settings = json.loads(Path("data/05_model_input/feature_settings.json").read_text())
-    names = feature_names(FeatureConfig.from_params(settings))
+    config = FeatureConfig.from_params(settings)
+    names, level = feature_names(config), level_feature(config)
     holdout = pd.Timestamp(origins["holdout_origin"])
 
     dates = table["Date"]
@@ -54,7 +55,7 @@ def main() -> None:
         for role, where in subsets:
             # The pipeline's own draw and matrix (row-major float32): the same input, so that
             # only what happens around the library calls differs.
-            x, y = fit_arrays(table, fit_positions(where, training.get("fit_rows")), names)
+            x, y = fit_arrays(table, fit_positions(where, training.get("fit_rows")), names, level)
             started = time.perf_counter()
             fit(spec["library"], spec["params"], int(spec["num_rounds"]), x, y)
             fits.append({"member": member, "fit": role, "rows": len(y),

@@ -40,7 +40,7 @@ from kedro.config import OmegaConfigLoader
 from rossmann_forecast.metrics import rescaled_rmspe
 from rossmann_forecast.model.boosters import BOOSTERS, MEMBERS
 from rossmann_forecast.model.ensemble import MemberSpec, fit_member
-from rossmann_forecast.model.features import FeatureConfig, feature_names
+from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
 from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions
 from rossmann_forecast.settings import CONFIG_LOADER_ARGS
 
@@ -92,6 +92,7 @@ def score_origin(
     names: list[str],
     fit_rows: dict[str, Any] | None,
     rounds: list[int],
+    level: str | None = None,
 ) -> dict[str, Any]:
     """Each booster fitted once before ``origin``; its staged forecasts of the block after it.
 
@@ -101,8 +102,12 @@ def score_origin(
     """
     before = (table["Date"] < origin).to_numpy()
     scored = table[(table["block_origin"] == origin) & (table["Sales"] > 0)]
-    x, y = fit_arrays(table, fit_positions(before, fit_rows), names)
+    if level is not None:  # as in training: a store without a level is not forecast
+        scored = scored[scored[level].notna()]
+    x, y = fit_arrays(table, fit_positions(before, fit_rows), names, level)
     x_scored = scored[names].to_numpy(dtype=np.float32)
+    # The store's level the target was relative to (features.level_feature), added back.
+    offset = 0.0 if level is None else x_scored[:, names.index(level)].astype("float64")
     logs: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     for name, member in members.items():
@@ -110,7 +115,7 @@ def score_origin(
         started = time.perf_counter()
         model = fit_member(spec, x, y)
         seconds[name] = time.perf_counter() - started
-        logs[name] = {k: STAGED[spec.library](model, x_scored, k) for k in rounds}
+        logs[name] = {k: STAGED[spec.library](model, x_scored, k) + offset for k in rounds}
         print(f"{origin.date()} {name}: {seconds[name]:.0f} s", flush=True)
     return {"actual": scored["Sales"].to_numpy(dtype="float64"), "logs": logs, "seconds": seconds}
 
@@ -222,7 +227,8 @@ def main() -> None:
         settings = json.loads((model_input / "feature_settings.json").read_text())
         origins_file = json.loads((model_input / "forecast_origins.json").read_text())
         params = project_parameters(project, args.env)["training"]
-    names = feature_names(FeatureConfig.from_params(settings))
+    config = FeatureConfig.from_params(settings)
+    names = feature_names(config)
     members = {name: params["members"][name] for name in MEMBERS}
     configured = {name: int(member["num_rounds"]) for name, member in members.items()}
     rounds = sorted(
@@ -230,7 +236,9 @@ def main() -> None:
     )
     origins = study_origins(table, pd.Timestamp(origins_file["holdout_origin"]), count)
     scored = {
-        origin: score_origin(table, origin, members, names, params.get("fit_rows"), rounds)
+        origin: score_origin(
+            table, origin, members, names, params.get("fit_rows"), rounds, level_feature(config)
+        )
         for origin in origins
     }
     summary = summarise(scored, configured, grid)

@@ -30,6 +30,7 @@ from rossmann_forecast.model.boosters import BOOSTERS, booster
 from rossmann_forecast.model.features import (
     FeatureState,
     features_for_request,
+    level_feature,
     load_state,
     save_state,
 )
@@ -106,7 +107,7 @@ class MemberSpec:
 
 
 def fit_member(spec: MemberSpec, features: np.ndarray, target: np.ndarray) -> Any:
-    """Fit one booster on float32 features and the log1p target."""
+    """Fit one booster on float32 features and its target (``training_target``)."""
     return booster(spec.library).fit(spec.params, spec.num_rounds, features, target)
 
 
@@ -120,9 +121,21 @@ def load_member(library: str, path: Path) -> Any:
     return booster(library).load(path)
 
 
-def predict_member(library: str, model: Any, features: np.ndarray) -> np.ndarray:
-    """Log1p-scale predictions of one booster."""
-    return np.asarray(booster(library).predict(model, features), dtype="float64")
+def training_target(sales: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
+    """What a booster fits: log1p(Sales), minus the store's level when the target is relative
+    (``features.level_feature``: the boosters then learn how a day differs from the store's
+    usual, which carries across stores of every size)."""
+    target = np.log1p(np.asarray(sales, dtype="float64"))
+    return target if level is None else target - np.asarray(level, dtype="float64")
+
+
+def predict_member(
+    library: str, model: Any, features: np.ndarray, level: np.ndarray | None = None
+) -> np.ndarray:
+    """Log1p-scale predictions of one booster (its forecast plus ``level`` when its target
+    was relative to it: ``training_target``)."""
+    prediction = np.asarray(booster(library).predict(model, features), dtype="float64")
+    return prediction if level is None else prediction + np.asarray(level, dtype="float64")
 
 
 class RossmannEnsemble(mlflow.pyfunc.PythonModel):
@@ -227,10 +240,10 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         if open_rows.any():
             started = time.perf_counter()
             matrix = self._feature_matrix(rows)[open_rows]
+            logs = self.member_log_predictions(matrix)
             blend = np.zeros(len(matrix), dtype="float64")
             for name, weight in self.weights.items():
-                library, model = self.members[name]
-                blend += weight * predict_member(library, model, matrix)
+                blend += weight * logs[name]
             sales[open_rows] = np.expm1(blend) * self.scale
             logger.debug(
                 "Predicted %d open rows in %.2f s", len(matrix), time.perf_counter() - started
@@ -257,6 +270,17 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             for position, column in enumerate(quantile_columns(self.quantile_levels)):
                 answer[column] = bands[:, position]
         return answer
+
+    def member_log_predictions(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        """Each member's log1p-scale forecast of the rows of a feature matrix (in
+        ``feature_names`` order), the store's level added back where the target was relative
+        to it (``features.level_feature``)."""
+        column = level_feature(self.state.config)
+        level = None if column is None else matrix[:, self.feature_names.index(column)]
+        return {
+            name: predict_member(library, model, matrix, level)
+            for name, (library, model) in self.members.items()
+        }
 
     def feature_matrix(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The features the boosters see for every row of a request, closed days included.

@@ -24,8 +24,15 @@ from rossmann_forecast.model.ensemble import (
     RossmannEnsemble,
     fit_member,
     predict_member,
+    training_target,
 )
-from rossmann_forecast.model.features import FeatureConfig, FeatureState, feature_names, fit_state
+from rossmann_forecast.model.features import (
+    FeatureConfig,
+    FeatureState,
+    feature_names,
+    fit_state,
+    level_feature,
+)
 from rossmann_forecast.model.intervals import fit_calibration
 
 logger = logging.getLogger(__name__)
@@ -63,18 +70,28 @@ def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None
 
 
 def fit_arrays(
-    table: pd.DataFrame, positions: np.ndarray, names: list[str]
+    table: pd.DataFrame, positions: np.ndarray, names: list[str], level: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The boosters' inputs at ``positions``: float32 features in ``names`` order and log1p(Sales).
+    """The boosters' inputs at ``positions``: float32 features in ``names`` order and the
+    target (``training_target``: log1p(Sales), relative to the feature ``level`` if given).
 
     Gathers the feature columns one by one into the matrix instead of copying the drawn rows
     of the whole table first (some 60 columns, mixed types) and converting them: on full-size data
-    this takes a fit's preparation from about a second to a fifth of that.
+    this takes a fit's preparation from about a second to a fifth of that. With ``level``,
+    rows without it (no sales in its window, which requests are refused for) are left out;
+    the level is read from the float32 matrix, as the model reads it when it forecasts.
     """
     x = np.empty((len(positions), len(names)), dtype=np.float32)
     for column, name in enumerate(names):
         x[:, column] = table[name].to_numpy()[positions]
-    return x, np.log1p(table["Sales"].to_numpy()[positions])
+    sales = table["Sales"].to_numpy()[positions]
+    if level is None:
+        return x, training_target(sales)
+    values = x[:, names.index(level)]
+    known = ~np.isnan(values)
+    if not known.all():
+        x, sales, values = x[known], sales[known], values[known]
+    return x, training_target(sales, values)
 
 
 def _rows_note(drawn: int, available: int) -> str:
@@ -127,7 +144,8 @@ def cross_validate_member(
     """
     spec = MemberSpec.from_params(member)
     label = MEMBER_LABELS[spec.library]
-    names = feature_names(FeatureConfig.from_params(feature_settings))
+    config = FeatureConfig.from_params(feature_settings)
+    names, level = feature_names(config), level_feature(config)
     holdout = _origin(forecast_origins, "holdout_origin")
     origins = fold_origins(forecast_origins, cv)
     parts = []
@@ -135,7 +153,7 @@ def cross_validate_member(
         if origin >= holdout:
             raise ValueError(f"CV fold origin {origin.date()} is not before the holdout")
         name = f"{label} fold {fold}/{len(origins)} (origin {origin.date()})"
-        part = _validate_fold(model_input_table, fold, origin, spec, names, fit_rows, name)
+        part = _validate_fold(model_input_table, fold, origin, spec, names, level, fit_rows, name)
         if part is not None:
             parts.append(part)
     if not parts:
@@ -155,10 +173,12 @@ def _validate_fold(
     origin: pd.Timestamp,
     spec: MemberSpec,
     names: list[str],
+    level: str | None,
     fit_rows: dict[str, Any] | None,
     name: str,
 ) -> pd.DataFrame | None:
-    """One CV fold: fit on the rows before ``origin``, predict the block that starts there.
+    """One CV fold: fit on the rows before ``origin``, predict the block that starts there
+    (``level``: the feature the target is relative to, ``features.level_feature``).
 
     Returns:
         The block's rows as ``cross_validate_member`` returns them; None (logged) when the
@@ -166,6 +186,8 @@ def _validate_fold(
     """
     before = (table["Date"] < origin).to_numpy()
     valid_rows = table.loc[table["block_origin"] == origin]
+    if level is not None:  # a store without a level is not forecast (nor served)
+        valid_rows = valid_rows.loc[valid_rows[level].notna()]
     if valid_rows.empty or not before.any():
         logger.warning(
             "CV %s skipped: train.csv has no %s there (a fold origin must be a block start "
@@ -176,8 +198,13 @@ def _validate_fold(
         )
         return None
     started = time.perf_counter()
-    model = fit_member(spec, *fit_arrays(table, fit_positions(before, fit_rows), names))
-    prediction = predict_member(spec.library, model, _matrix(valid_rows, names))
+    model = fit_member(spec, *fit_arrays(table, fit_positions(before, fit_rows), names, level))
+    prediction = predict_member(
+        spec.library,
+        model,
+        _matrix(valid_rows, names),
+        None if level is None else valid_rows[level].to_numpy(dtype="float32"),
+    )
     logger.info(
         "CV %s: RMSPE %.4f, %d rows, %.1f s",
         name,
@@ -200,12 +227,13 @@ def _fit_before(
 ) -> tuple[str, Any]:
     """Fit one booster on the rows of ``table`` dated before ``before`` (None: every row)."""
     spec = MemberSpec.from_params(member)
-    names = feature_names(FeatureConfig.from_params(feature_settings))
+    config = FeatureConfig.from_params(feature_settings)
+    names = feature_names(config)
     started = time.perf_counter()
     dates = table["Date"].to_numpy()
     where = np.ones(len(table), dtype=bool) if before is None else dates < before.to_datetime64()
     positions = fit_positions(where, fit_rows)
-    model = fit_member(spec, *fit_arrays(table, positions, names))
+    model = fit_member(spec, *fit_arrays(table, positions, names, level_feature(config)))
     logger.info(
         "Training %s... ✓ (%s: %s up to %s, %d rounds, %.1f s)",
         MEMBER_LABELS[spec.library],

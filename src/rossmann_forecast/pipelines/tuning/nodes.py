@@ -23,8 +23,14 @@ import optuna
 import pandas as pd
 
 from rossmann_forecast.metrics import rmspe
-from rossmann_forecast.model.ensemble import MEMBER_LABELS, MemberSpec, fit_member, predict_member
-from rossmann_forecast.model.features import FeatureConfig, feature_names
+from rossmann_forecast.model.ensemble import (
+    MEMBER_LABELS,
+    MemberSpec,
+    fit_member,
+    predict_member,
+    training_target,
+)
+from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
 from rossmann_forecast.pipelines.training.nodes import fit_positions, fold_origins
 
 logger = logging.getLogger(__name__)
@@ -189,6 +195,7 @@ class _FoldData:
 
     matrix: np.ndarray
     target: np.ndarray
+    level: np.ndarray | None  # what the target is relative to (features.level_feature)
     actual: np.ndarray
     folds: list[tuple[np.ndarray, np.ndarray, str]]
 
@@ -201,12 +208,19 @@ class _FoldData:
         feature_settings: dict[str, Any],
         fit_rows: dict[str, Any] | None,
     ) -> _FoldData:
-        names = feature_names(FeatureConfig.from_params(feature_settings))
+        config = FeatureConfig.from_params(feature_settings)
+        column = level_feature(config)
+        level = None if column is None else table[column].to_numpy(dtype="float32")
+        folds = _folds(table, forecast_origins, cv, fit_rows)
+        if level is not None:  # as in training: rows without a level are neither fit nor scored
+            known = ~np.isnan(level)
+            folds = [(fit[known[fit]], valid[known[valid]], origin) for fit, valid, origin in folds]
         return cls(
-            matrix=table[names].to_numpy(dtype="float32"),
-            target=np.log1p(table["Sales"].to_numpy(dtype="float64")),
+            matrix=table[feature_names(config)].to_numpy(dtype="float32"),
+            target=training_target(table["Sales"].to_numpy(dtype="float64"), level),
+            level=level,
             actual=table["Sales"].to_numpy(dtype="float64"),
-            folds=_folds(table, forecast_origins, cv, fit_rows),
+            folds=folds,
         )
 
     def score(self, spec: MemberSpec) -> tuple[float, dict[str, float]]:
@@ -214,7 +228,8 @@ class _FoldData:
         predicted, truth, per_fold = [], [], {}
         for fit, valid, origin in self.folds:
             model = fit_member(spec, self.matrix[fit], self.target[fit])
-            prediction = np.expm1(predict_member(spec.library, model, self.matrix[valid]))
+            level = None if self.level is None else self.level[valid]
+            prediction = np.expm1(predict_member(spec.library, model, self.matrix[valid], level))
             per_fold[f"rmspe_{origin}"] = rmspe(self.actual[valid], prediction)
             predicted.append(prediction)
             truth.append(self.actual[valid])
