@@ -23,6 +23,7 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 
 from rossmann_forecast.model.boosters import booster
+from rossmann_forecast.model.ensemble import MemberSpec
 from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
 from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, fold_origins
 
@@ -40,7 +41,7 @@ def main() -> None:
     origins = json.loads(Path("data/05_model_input/forecast_origins.json").read_text())
     settings = json.loads(Path("data/05_model_input/feature_settings.json").read_text())
     config = FeatureConfig.from_params(settings)
-    names, level = feature_names(config), level_feature(config)
+    names, level = feature_names(config), level_feature(config)  # level: relative members
     holdout = pd.Timestamp(origins["holdout_origin"])
 
     dates = table["Date"]
@@ -52,10 +53,12 @@ def main() -> None:
     subsets += [("backtest", (dates < holdout).to_numpy()), ("served", np.ones(len(table), bool))]
     fits = []
     for member, spec in training["members"].items():
+        relative = MemberSpec.from_params(spec).relative_to_level
         for role, where in subsets:
-            # The pipeline's own draw and matrix (row-major float32): the same input, so that
-            # only what happens around the library calls differs.
-            x, y = fit_arrays(table, fit_positions(where, training.get("fit_rows")), names, level)
+            # The pipeline's own draw, matrix (row-major float32) and target: the same input,
+            # so that only what happens around the library calls differs.
+            positions = fit_positions(where, training.get("fit_rows"))
+            x, y = fit_arrays(table, positions, names, level if relative else None)
             started = time.perf_counter()
             fit(spec["library"], spec["params"], int(spec["num_rounds"]), x, y)
             fits.append({"member": member, "fit": role, "rows": len(y),

@@ -92,7 +92,7 @@ def score_origin(
     names: list[str],
     fit_rows: dict[str, Any] | None,
     rounds: list[int],
-    level: str | None = None,
+    level: str,
 ) -> dict[str, Any]:
     """Each booster fitted once before ``origin``; its staged forecasts of the block after it.
 
@@ -102,18 +102,22 @@ def score_origin(
     """
     before = (table["Date"] < origin).to_numpy()
     scored = table[(table["block_origin"] == origin) & (table["Sales"] > 0)]
-    if level is not None:  # as in training: a store without a level is not forecast
-        scored = scored[scored[level].notna()]
-    x, y = fit_arrays(table, fit_positions(before, fit_rows), names, level)
+    scored = scored[scored[level].notna()]  # a store without a level is not served
+    x, y = fit_arrays(table, fit_positions(before, fit_rows), names)
     x_scored = scored[names].to_numpy(dtype=np.float32)
-    # The store's level the target was relative to (features.level_feature), added back.
-    offset = 0.0 if level is None else x_scored[:, names.index(level)].astype("float64")
+    # The store's level, for a member whose target is relative to it (training_target).
+    fit_level, scored_level = x[:, names.index(level)], x_scored[:, names.index(level)]
+    known = ~np.isnan(fit_level)
     logs: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     for name, member in members.items():
         spec = MemberSpec.from_params({**member, "num_rounds": max(rounds)})
         started = time.perf_counter()
-        model = fit_member(spec, x, y)
+        if spec.relative_to_level:
+            model = fit_member(spec, x[known], y[known] - fit_level[known])
+            offset = scored_level.astype("float64")
+        else:
+            model, offset = fit_member(spec, x, y), 0.0
         seconds[name] = time.perf_counter() - started
         logs[name] = {k: STAGED[spec.library](model, x_scored, k) + offset for k in rounds}
         print(f"{origin.date()} {name}: {seconds[name]:.0f} s", flush=True)

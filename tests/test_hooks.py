@@ -114,3 +114,35 @@ def test_the_configured_estimate_settings_pass_the_parameter_check():
     catalog["params:validation"] = MemoryDataset(yaml.safe_load(conf.read_text())["validation"])
 
     ParametersCheckHook().before_pipeline_run(GATES, catalog)
+
+
+FITS = Pipeline(
+    [Node(identity, "params:training.members.xgboost", "xgboost_model", name="fit_xgboost")]
+)
+
+
+@pytest.mark.parametrize(
+    ("member", "says"),
+    [({"library": "xgboost", "num_rounds": 5, "params": {}, "relative_to_level": "yes"},
+      "relative_to_level of the xgboost member must be true or false, not 'yes'"),
+     ({"library": "sklearn", "num_rounds": 5, "params": {}}, "Unknown booster library")],
+)  # fmt: skip
+def test_bad_member_settings_stop_the_run_before_any_node_naming_the_member(member, says):
+    catalog = DataCatalog()
+    catalog["params:training.members.xgboost"] = MemoryDataset(member)
+
+    with pytest.raises(click.ClickException) as raised:
+        ParametersCheckHook().before_pipeline_run(FITS, catalog)
+
+    assert raised.value.message.startswith("Parameter training.members.xgboost: ")
+    assert says in raised.value.message
+
+
+def test_the_configured_members_pass_the_parameter_check():
+    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_training.yml"
+    catalog = DataCatalog()
+    members = yaml.safe_load(conf.read_text())["training"]["members"]
+    catalog["params:training.members.xgboost"] = MemoryDataset(members["xgboost"])
+
+    ParametersCheckHook().before_pipeline_run(FITS, catalog)
+    assert members["xgboost"]["relative_to_level"] is True

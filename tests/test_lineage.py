@@ -38,3 +38,21 @@ def test_a_booster_added_to_the_table_is_named_in_the_description(fourth_booster
 
     assert "LightGBM + XGBoost + CatBoost + FourthBoost ensemble" in text
     assert "fourth nan (w=0.00)" in text  # listed among the members before weights exist
+
+
+def test_the_description_says_what_the_boosters_fit():
+    """log1p(Sales) itself for a version of before ``relative_to_level`` (no such setting),
+    and which members fit it relative to the store's level over the longest window."""
+    members = {
+        "lightgbm": {"library": "lightgbm", "relative_to_level": True},
+        "xgboost": {"library": "xgboost", "relative_to_level": True},
+        "catboost": {"library": "catboost", "relative_to_level": False},
+    }
+    relative = {**LINEAGE, "hyperparameters": members,
+                "feature_settings": {"windows_days": [28, 91, 364]}}  # fmt: skip
+
+    assert "ensemble on log1p(Sales), " in version_description("rossmann-ensemble", LINEAGE)
+    assert (
+        "ensemble on log1p(Sales) (LightGBM and XGBoost relative to the store's 364-day level), "
+        in version_description("rossmann-ensemble", relative)
+    )

@@ -70,9 +70,10 @@ class ParametersCheckHook:
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
-        """Check ``training.quantiles.levels`` if the pipeline reads it (training does, after
-        minutes of cross-validation), and the gate's estimate settings if it gates (the gate
-        runs after training and registration).
+        """Check each booster's settings (``training.members.<name>``: library, rounds,
+        ``relative_to_level``) and ``training.quantiles.levels`` if the pipeline reads them
+        (training does, after minutes of cross-validation), and the gate's estimate settings
+        if it gates (the gate runs after training and registration).
 
         Raises:
             click.ClickException: The levels are not an increasing list inside (0, 1) with 0.5,
@@ -81,6 +82,16 @@ class ParametersCheckHook:
         """
         inputs = pipeline.inputs()
         try:
+            prefix = "params:training.members."
+            for dataset in sorted(i for i in inputs if i.startswith(prefix)):
+                from rossmann_forecast.model.ensemble import MemberSpec  # noqa: PLC0415
+
+                try:
+                    MemberSpec.from_params(catalog.load(dataset) or {})
+                except (KeyError, ValueError) as exc:
+                    raise ValueError(
+                        f"Parameter {dataset.removeprefix('params:')}: {exc}"
+                    ) from None
             if "params:training.quantiles" in inputs:
                 from rossmann_forecast.model.intervals import check_levels  # noqa: PLC0415
 

@@ -101,8 +101,19 @@ def version_description(name: str, lineage: dict[str, Any]) -> str:
         if backtest
         else ""
     )
+    relative = [
+        BOOSTERS[params["library"]].label
+        for params in (lineage.get("hyperparameters") or {}).values()
+        if params.get("relative_to_level") and params.get("library") in BOOSTERS
+    ]
+    windows = (lineage.get("feature_settings") or {}).get("windows_days") or ["?"]
+    target = (
+        f"log1p(Sales) ({' and '.join(relative)} relative to the store's {max(windows)}-day level)"
+        if relative
+        else "log1p(Sales)"
+    )
     return (
-        f"{name}: {' + '.join(b.label for b in BOOSTERS.values())} ensemble on log1p(Sales), "
+        f"{name}: {' + '.join(b.label for b in BOOSTERS.values())} ensemble on {target}, "
         f"{lineage.get('ensemble_method', 'fitted')} weights, scale "
         f"{float(lineage.get('ensemble_scale', float('nan'))):.3f}.\n"
         f"CV RMSPE {cv.get('rmspe_ensemble', float('nan')):.4f} over {len(folds) or '?'} "

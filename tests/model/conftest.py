@@ -23,12 +23,13 @@ from rossmann_forecast.io.models.packaging import (
     model_pip_requirements,
 )
 from rossmann_forecast.model.boosters import booster
-from rossmann_forecast.model.ensemble import RossmannEnsemble
+from rossmann_forecast.model.ensemble import RossmannEnsemble, predict_member, training_target
 from rossmann_forecast.model.features import (
     FeatureConfig,
     feature_names,
     features_for_request,
     fit_state,
+    level_feature,
 )
 from rossmann_forecast.model.intervals import fit_calibration
 from rossmann_forecast.raw.synthetic import generate
@@ -78,8 +79,13 @@ def _typed_synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
     return sales, synthetic.store
 
 
-def build_tiny_model(directory: Path) -> TinyModel:
-    """Fit, save (as the training pipeline logs it) and load a tiny ensemble."""
+def build_tiny_model(directory: Path, relative_target: bool = False) -> TinyModel:
+    """Fit, save (as the training pipeline logs it) and load a tiny ensemble.
+
+    ``relative_target``: its booster fits log1p(Sales) minus the store's level, as a member
+    with ``relative_to_level: true`` does (the default fixture stays a model of before that
+    setting, whose members fitted log1p(Sales) itself).
+    """
     sales, stores = _typed_synthetic()
     config = FeatureConfig()
     origin = sales["Date"].max() + pd.Timedelta(days=1)
@@ -88,17 +94,17 @@ def build_tiny_model(directory: Path) -> TinyModel:
     features = features_for_request(block, fit_state(sales, stores, block_start, config))
     selling = ((block["Open"] == 1) & (block["Sales"] > 0)).to_numpy()
     names = feature_names(config)
+    matrix = features.loc[selling, names].to_numpy(dtype="float32")
+    level = matrix[:, names.index(level_feature(config))] if relative_target else None
     fitted = booster("lightgbm").fit(
         LIGHTGBM,
         20,
-        features.loc[selling, names].to_numpy(dtype="float32"),
-        np.log1p(block.loc[selling, "Sales"].to_numpy(dtype="float64")),
+        matrix,
+        training_target(block.loc[selling, "Sales"].to_numpy(dtype="float64"), level),
     )
     # Quantiles calibrated on the block's own residuals: in-sample, which a fixture may be
     # (the training pipeline calibrates on out-of-fold rows).
-    fitted_block = np.expm1(
-        booster("lightgbm").predict(fitted, features.loc[selling, names].to_numpy("float32"))
-    )
+    fitted_block = np.expm1(predict_member("lightgbm", fitted, matrix, level))
     residuals = pd.DataFrame(
         {
             "Store": block.loc[selling, "Store"].to_numpy(),
@@ -115,6 +121,7 @@ def build_tiny_model(directory: Path) -> TinyModel:
         feature_names=names,
         horizon_days=HORIZON_DAYS,
         intervals=fit_calibration(residuals, groups, QUANTILE_LEVELS, min_rows=50),
+        relative_members=["lightgbm"] if relative_target else None,
     )
     path = directory / "model"
     mlflow.pyfunc.save_model(
@@ -138,3 +145,9 @@ def build_tiny_model(directory: Path) -> TinyModel:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     """A tiny ensemble saved as a real MLflow model and loaded back through the pyfunc."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_relative_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """The same, its booster fitted on log1p(Sales) relative to the store's level."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_relative_model"), relative_target=True)

@@ -96,13 +96,28 @@ class MemberSpec:
     library: str
     num_rounds: int
     params: dict[str, Any]
+    # True: it fits log1p(Sales) minus the store's level (``features.level_feature``), which
+    # is added back to its forecasts (``training_target``, ``predict_member``).
+    relative_to_level: bool = False
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MemberSpec":
-        """Build from ``params:training.members.<name>``."""
+        """Build from ``params:training.members.<name>``.
+
+        Raises:
+            ValueError: ``relative_to_level`` is not true or false.
+        """
         library = booster(params["library"]).library  # an unknown library is refused here
+        relative = params.get("relative_to_level", False)
+        if not isinstance(relative, bool):
+            raise ValueError(
+                f"relative_to_level of the {library} member must be true or false, not {relative!r}"
+            )
         return cls(
-            library=library, num_rounds=int(params["num_rounds"]), params=dict(params["params"])
+            library=library,
+            num_rounds=int(params["num_rounds"]),
+            params=dict(params["params"]),
+            relative_to_level=relative,
         )
 
 
@@ -122,9 +137,9 @@ def load_member(library: str, path: Path) -> Any:
 
 
 def training_target(sales: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
-    """What a booster fits: log1p(Sales), minus the store's level when the target is relative
-    (``features.level_feature``: the boosters then learn how a day differs from the store's
-    usual, which carries across stores of every size)."""
+    """What a booster fits: log1p(Sales), minus the store's level for a member relative to it
+    (``MemberSpec.relative_to_level``, ``features.level_feature``: it then learns how a day
+    differs from the store's usual, in one shape for stores of every size)."""
     target = np.log1p(np.asarray(sales, dtype="float64"))
     return target if level is None else target - np.asarray(level, dtype="float64")
 
@@ -151,6 +166,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         lineage: dict[str, Any] | None = None,
         horizon_days: int | None = None,
         intervals: dict[str, Any] | None = None,
+        relative_members: list[str] | None = None,
     ) -> None:
         # Empty when MLflow builds it from entrypoint.py; load_context fills it in.
         self.state = state
@@ -164,6 +180,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         # The quantiles' calibration (model.intervals.fit_calibration); None for a version
         # trained before forecasts had quantiles: its answer has Sales alone.
         self.intervals = intervals
+        # Members whose target is relative to the store's level (MemberSpec.relative_to_level);
+        # none in a version saved before members could be.
+        self.relative_members = sorted(relative_members or [])
 
     @property
     def quantile_levels(self) -> list[float]:
@@ -192,6 +211,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
             "lineage": self.lineage,
             "horizon_days": self.horizon_days,
             "intervals": self.intervals,
+            "relative_to_level": self.relative_members,
         }
         (directory / "ensemble.json").write_text(json.dumps(header, indent=2, default=str))
         artifacts["ensemble"] = str(directory / "ensemble.json")
@@ -213,6 +233,7 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         self.lineage = header["lineage"]
         self.horizon_days = header.get("horizon_days")
         self.intervals = header.get("intervals")
+        self.relative_members = sorted(header.get("relative_to_level") or [])
         self.state = load_state(Path(artifacts["feature_state"]))
 
     def predict(
@@ -273,12 +294,17 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
 
     def member_log_predictions(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         """Each member's log1p-scale forecast of the rows of a feature matrix (in
-        ``feature_names`` order), the store's level added back where the target was relative
-        to it (``features.level_feature``)."""
-        column = level_feature(self.state.config)
-        level = None if column is None else matrix[:, self.feature_names.index(column)]
+        ``feature_names`` order), the store's level (``features.level_feature``) added back
+        for a member whose target was relative to it."""
+        level = (
+            matrix[:, self.feature_names.index(level_feature(self.state.config))]
+            if self.relative_members
+            else None
+        )
         return {
-            name: predict_member(library, model, matrix, level)
+            name: predict_member(
+                library, model, matrix, level if name in self.relative_members else None
+            )
             for name, (library, model) in self.members.items()
         }
 

@@ -107,10 +107,6 @@ class FeatureConfig:
     min_window_share: float = 0.0
     # False when train.csv has no Customers column: the customer statistics are left out.
     customers: bool = True
-    # True: the boosters fit log1p(Sales) relative to the store's level (its mean log sales
-    # over the longest window, ``level_feature``) and the level is added back to their
-    # forecasts (False: log1p(Sales) itself, as in the models saved before it existed).
-    relative_target: bool = False
 
     @classmethod
     def from_params(cls, params: dict | None) -> FeatureConfig:
@@ -666,14 +662,14 @@ def feature_names(config: FeatureConfig) -> list[str]:
     return [*names, "easter_effect"] if config.easter_window_days else names
 
 
-def level_feature(config: FeatureConfig) -> str | None:
-    """The feature the boosters' target is relative to: the store's mean log sales over the
-    longest window (None: they fit log1p(Sales) itself).
+def level_feature(config: FeatureConfig) -> str:
+    """The store's level a booster's target can be relative to (``training.members.<name>.
+    relative_to_level``): its mean log sales over the longest window.
 
     A store without it has no sales in that window: requests for it are refused
-    (``FeatureState.stores_with_history``) and training rows without it are left out.
+    (``FeatureState.stores_with_history``), and a relative booster is not fit on such rows.
     """
-    return f"w{max(config.windows_days)}_mean" if config.relative_target else None
+    return f"w{max(config.windows_days)}_mean"
 
 
 def block_origins(

@@ -156,3 +156,20 @@ def test_fit_arrays_are_the_drawn_rows_features_and_log_sales():
     assert x.dtype == np.float32 and x.shape == (1_000, 3)
     np.testing.assert_array_equal(x, drawn[["c", "a", "b"]].to_numpy(dtype="float32"))
     np.testing.assert_array_equal(y, np.log1p(drawn["Sales"].to_numpy()))
+
+
+def test_fit_arrays_relative_to_a_level_subtract_it_and_leave_out_rows_without_one():
+    """With a level feature the target is log1p(Sales) minus the level the matrix holds
+    (float32, as the model reads it when it forecasts); a row without a level is not fit."""
+    table = pd.DataFrame(
+        {"Sales": [100, 2_000, 30_000, 400],
+         "level": np.array([4.5, np.nan, 10.2, 6.0], dtype="float32"),
+         "a": np.arange(4, dtype="float32")}
+    )  # fmt: skip
+
+    x, y = fit_arrays(table, np.arange(4), ["a", "level"], level="level")
+
+    np.testing.assert_array_equal(x[:, 0], [0, 2, 3])
+    np.testing.assert_allclose(
+        y, np.log1p([100, 30_000, 400]) - np.array([4.5, 10.2, 6.0], dtype="float32")
+    )

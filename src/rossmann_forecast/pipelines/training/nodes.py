@@ -145,7 +145,8 @@ def cross_validate_member(
     spec = MemberSpec.from_params(member)
     label = MEMBER_LABELS[spec.library]
     config = FeatureConfig.from_params(feature_settings)
-    names, level = feature_names(config), level_feature(config)
+    names = feature_names(config)
+    level = level_feature(config) if spec.relative_to_level else None
     holdout = _origin(forecast_origins, "holdout_origin")
     origins = fold_origins(forecast_origins, cv)
     parts = []
@@ -178,7 +179,7 @@ def _validate_fold(
     name: str,
 ) -> pd.DataFrame | None:
     """One CV fold: fit on the rows before ``origin``, predict the block that starts there
-    (``level``: the feature the target is relative to, ``features.level_feature``).
+    (``level``: the feature a relative member's target is relative to, or None).
 
     Returns:
         The block's rows as ``cross_validate_member`` returns them; None (logged) when the
@@ -233,7 +234,8 @@ def _fit_before(
     dates = table["Date"].to_numpy()
     where = np.ones(len(table), dtype=bool) if before is None else dates < before.to_datetime64()
     positions = fit_positions(where, fit_rows)
-    model = fit_member(spec, *fit_arrays(table, positions, names, level_feature(config)))
+    level = level_feature(config) if spec.relative_to_level else None
+    model = fit_member(spec, *fit_arrays(table, positions, names, level))
     logger.info(
         "Training %s... ✓ (%s: %s up to %s, %d rounds, %.1f s)",
         MEMBER_LABELS[spec.library],
@@ -505,6 +507,12 @@ def _ensemble(
 ) -> RossmannEnsemble:
     if intervals is not None:
         lineage = {**lineage, "intervals": interval_lineage(intervals)}
+    # What each member fit is among its settings, which the lineage records as they were run.
+    relative = [
+        name
+        for name, params in lineage["hyperparameters"].items()
+        if name in members and MemberSpec.from_params(params).relative_to_level
+    ]
     return RossmannEnsemble(
         state=state,
         members=members,
@@ -514,6 +522,7 @@ def _ensemble(
         lineage=lineage,
         horizon_days=horizon_days,
         intervals=intervals,
+        relative_members=relative,
     )
 
 

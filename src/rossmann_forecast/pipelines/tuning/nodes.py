@@ -194,8 +194,7 @@ class _FoldData:
     """The CV folds' boosters inputs, built once per study and shared by every trial."""
 
     matrix: np.ndarray
-    target: np.ndarray
-    level: np.ndarray | None  # what the target is relative to (features.level_feature)
+    level: np.ndarray  # the store's level a relative member's target is relative to
     actual: np.ndarray
     folds: list[tuple[np.ndarray, np.ndarray, str]]
 
@@ -209,27 +208,29 @@ class _FoldData:
         fit_rows: dict[str, Any] | None,
     ) -> _FoldData:
         config = FeatureConfig.from_params(feature_settings)
-        column = level_feature(config)
-        level = None if column is None else table[column].to_numpy(dtype="float32")
-        folds = _folds(table, forecast_origins, cv, fit_rows)
-        if level is not None:  # as in training: rows without a level are neither fit nor scored
-            known = ~np.isnan(level)
-            folds = [(fit[known[fit]], valid[known[valid]], origin) for fit, valid, origin in folds]
         return cls(
             matrix=table[feature_names(config)].to_numpy(dtype="float32"),
-            target=training_target(table["Sales"].to_numpy(dtype="float64"), level),
-            level=level,
+            level=table[level_feature(config)].to_numpy(dtype="float32"),
             actual=table["Sales"].to_numpy(dtype="float64"),
-            folds=folds,
+            folds=_folds(table, forecast_origins, cv, fit_rows),
         )
+
+    @property
+    def known(self) -> np.ndarray:
+        """Rows with a level (a store with sales in the longest window)."""
+        return ~np.isnan(self.level)
 
     def score(self, spec: MemberSpec) -> tuple[float, dict[str, float]]:
         """Pooled out-of-fold RMSPE of one parameter set, and each fold's (``rmspe_<origin>``)."""
         predicted, truth, per_fold = [], [], {}
-        for fit, valid, origin in self.folds:
-            model = fit_member(spec, self.matrix[fit], self.target[fit])
-            level = None if self.level is None else self.level[valid]
-            prediction = np.expm1(predict_member(spec.library, model, self.matrix[valid], level))
+        for drawn, scored, origin in self.folds:
+            fit, valid, level = drawn, scored, None
+            if spec.relative_to_level:  # as in training: rows without a level are left out
+                fit, valid, level = drawn[self.known[drawn]], scored[self.known[scored]], self.level
+            target = training_target(self.actual[fit], None if level is None else level[fit])
+            model = fit_member(spec, self.matrix[fit], target)
+            offset = None if level is None else level[valid]
+            prediction = np.expm1(predict_member(spec.library, model, self.matrix[valid], offset))
             per_fold[f"rmspe_{origin}"] = rmspe(self.actual[valid], prediction)
             predicted.append(prediction)
             truth.append(self.actual[valid])
