@@ -145,8 +145,7 @@ def cross_validate_member(
     spec = MemberSpec.from_params(member)
     label = MEMBER_LABELS[spec.library]
     config = FeatureConfig.from_params(feature_settings)
-    names = feature_names(config)
-    level = level_feature(config) if spec.relative_to_level else None
+    names, level = feature_names(config), level_feature(config)
     holdout = _origin(forecast_origins, "holdout_origin")
     origins = fold_origins(forecast_origins, cv)
     parts = []
@@ -179,7 +178,8 @@ def _validate_fold(
     name: str,
 ) -> pd.DataFrame | None:
     """One CV fold: fit on the rows before ``origin``, predict the block that starts there
-    (``level``: the feature a relative member's target is relative to, or None).
+    (``level``: the store's level, ``features.level_feature``; a relative member's target is
+    relative to it, and a store without it is not forecast by any member, as it is not served).
 
     Returns:
         The block's rows as ``cross_validate_member`` returns them; None (logged) when the
@@ -187,8 +187,7 @@ def _validate_fold(
     """
     before = (table["Date"] < origin).to_numpy()
     valid_rows = table.loc[table["block_origin"] == origin]
-    if level is not None:  # a store without a level is not forecast (nor served)
-        valid_rows = valid_rows.loc[valid_rows[level].notna()]
+    valid_rows = valid_rows.loc[valid_rows[level].notna()]
     if valid_rows.empty or not before.any():
         logger.warning(
             "CV %s skipped: train.csv has no %s there (a fold origin must be a block start "
@@ -199,12 +198,14 @@ def _validate_fold(
         )
         return None
     started = time.perf_counter()
-    model = fit_member(spec, *fit_arrays(table, fit_positions(before, fit_rows), names, level))
+    relative = spec.relative_to_level
+    positions = fit_positions(before, fit_rows)
+    model = fit_member(spec, *fit_arrays(table, positions, names, level if relative else None))
     prediction = predict_member(
         spec.library,
         model,
         _matrix(valid_rows, names),
-        None if level is None else valid_rows[level].to_numpy(dtype="float32"),
+        valid_rows[level].to_numpy(dtype="float32") if relative else None,
     )
     logger.info(
         "CV %s: RMSPE %.4f, %d rows, %.1f s",
