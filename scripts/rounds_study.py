@@ -103,23 +103,23 @@ def score_origin(
     before = (table["Date"] < origin).to_numpy()
     scored = table[(table["block_origin"] == origin) & (table["Sales"] > 0)]
     scored = scored[scored[level].notna()]  # a store without a level is not served
-    x, y = fit_arrays(table, fit_positions(before, fit_rows), names)
+    positions = fit_positions(before, fit_rows)
     x_scored = scored[names].to_numpy(dtype=np.float32)
-    # The store's level, for a member whose target is relative to it (training_target).
-    fit_level, scored_level = x[:, names.index(level)], x_scored[:, names.index(level)]
-    known = ~np.isnan(fit_level)
+    # As training fits them: log1p(Sales), or relative to the store's level (fit_arrays with
+    # it: training_target), which is added back to the staged forecasts as predict_member does.
+    arrays = {
+        relative: fit_arrays(table, positions, names, level if relative else None)
+        for relative in {MemberSpec.from_params(m).relative_to_level for m in members.values()}
+    }
     logs: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     for name, member in members.items():
         spec = MemberSpec.from_params({**member, "num_rounds": max(rounds)})
         started = time.perf_counter()
-        if spec.relative_to_level:
-            model = fit_member(spec, x[known], y[known] - fit_level[known])
-            offset = scored_level.astype("float64")
-        else:
-            model, offset = fit_member(spec, x, y), 0.0
+        model = fit_member(spec, *arrays[spec.relative_to_level])
         seconds[name] = time.perf_counter() - started
-        logs[name] = {k: STAGED[spec.library](model, x_scored, k) + offset for k in rounds}
+        added = x_scored[:, names.index(level)].astype("float64") if spec.relative_to_level else 0
+        logs[name] = {k: STAGED[spec.library](model, x_scored, k) + added for k in rounds}
         print(f"{origin.date()} {name}: {seconds[name]:.0f} s", flush=True)
     return {"actual": scored["Sales"].to_numpy(dtype="float64"), "logs": logs, "seconds": seconds}
 

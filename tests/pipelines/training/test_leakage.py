@@ -27,15 +27,8 @@ from rossmann_forecast.pipelines.training.nodes import (
     fit_ensemble_weights,
     fit_model_states,
 )
-from rossmann_forecast.raw.synthetic import generate
+from tests.pipelines.training.support import FEATURES, synthetic_raw
 
-FEATURES = {
-    "windows_days": [28, 91, 364],
-    "block_days": 42,
-    "block_offsets_days": [0, 14, 28],
-    "min_history_days": 91,
-    "easter_window_days": 70,
-}
 CV = {"fold_offsets_days": [42, 364]}
 QUANTILES = {"levels": [0.1, 0.5, 0.9], "min_rows": 300, "fold_shift": False}
 MEMBERS = {
@@ -59,12 +52,7 @@ MEMBERS = {
 
 @pytest.fixture(scope="module")
 def raw():
-    synthetic = generate(n_stores=15, seed=11)
-    sales = synthetic.train.assign(
-        Date=lambda f: pd.to_datetime(f["Date"]),
-        StateHoliday=lambda f: f["StateHoliday"].astype(str),
-    )
-    return sales, synthetic.store
+    return synthetic_raw(n_stores=15, seed=11)
 
 
 def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:
@@ -79,7 +67,7 @@ def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame
     backtest_state, _ = fit_model_states(sales, stores, origins, settings)
     lineage = collect_lineage({}, table, sales, origins, blend, {"members": MEMBERS}, settings)
     model = assemble_backtest_ensemble(
-        backtest_state, blend, lineage, settings, intervals, **fitted
+        backtest_state, blend, lineage, settings, intervals, MEMBERS, **fitted
     )
     rows = to_model_input(holdout.drop(columns=["Sales", "Customers"]))
     return model.predict(None, rows)

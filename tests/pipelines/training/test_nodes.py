@@ -1,4 +1,5 @@
-"""Node tests of the training pipeline: the blend weights and the scale."""
+"""Node tests of the training pipeline: the blend weights and the scale, the fits' rows, the
+CV's rows and which members fit sales relative to the store's level."""
 
 import numpy as np
 import pandas as pd
@@ -6,14 +7,29 @@ import pytest
 
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.boosters import MEMBERS
+from rossmann_forecast.model.features import FeatureConfig, level_feature
+from rossmann_forecast.pipelines.data_processing.nodes import (
+    build_model_input,
+    resolve_feature_settings,
+    split_holdout,
+)
 from rossmann_forecast.pipelines.training.nodes import (
+    cross_validate_member,
     fit_arrays,
     fit_ensemble_weights,
     fit_positions,
     fold_origins,
+    relative_members,
     rmspe_scale,
     simplex_grid,
 )
+from tests.pipelines.training.support import FEATURES, synthetic_raw
+
+LIGHTGBM = {
+    "library": "lightgbm",
+    "num_rounds": 10,
+    "params": {"objective": "regression", "num_leaves": 7, "num_threads": 1, "seed": 1},
+}
 
 
 def _oof(actual: np.ndarray, noise: float, bias: float, seed: int) -> pd.DataFrame:
@@ -173,3 +189,55 @@ def test_fit_arrays_relative_to_a_level_subtract_it_and_leave_out_rows_without_o
     np.testing.assert_allclose(
         y, np.log1p([100, 30_000, 400]) - np.array([4.5, 10.2, 6.0], dtype="float32")
     )
+
+
+@pytest.fixture(scope="module")
+def small_table():
+    """A real training table of 6 synthetic stores, its origins and feature settings."""
+    sales, stores = synthetic_raw(n_stores=6, seed=3)
+    _, _, origins = split_holdout(sales, {"holdout_days": 42, "features": FEATURES})
+    settings = resolve_feature_settings(sales, FEATURES)
+    return build_model_input(sales, stores, settings), origins, settings
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_cv_leaves_out_a_store_without_a_level_for_every_member(small_table, relative):
+    """A store with no level in a fold's block is not served, so no member forecasts it there,
+    relative or not: the members' out-of-fold rows line up whichever of them are relative."""
+    table, origins, settings = small_table
+    cv = {"fold_offsets_days": [42]}
+    (origin,) = fold_origins(origins, cv)
+    level = level_feature(FeatureConfig.from_params(settings))
+    block = table["block_origin"] == origin
+    stores = sorted(table.loc[block, "Store"].unique())
+    without = table.copy()
+    without.loc[block & (without["Store"] == stores[0]), level] = np.nan
+    member = {**LIGHTGBM, "relative_to_level": relative}
+
+    oof = cross_validate_member(without, origins, cv, member, settings)
+
+    assert sorted(oof["Store"].unique()) == stores[1:]
+    assert len(oof) == int((block & (table["Store"] != stores[0])).sum())
+    assert np.isfinite(oof["log_prediction"]).all()
+
+
+def test_relative_members_are_the_fitted_ones_their_settings_say():
+    settings = {  # fmt: skip
+        "lightgbm": {**LIGHTGBM, "relative_to_level": True},
+        "xgboost": {
+            "library": "xgboost",
+            "num_rounds": 5,
+            "params": {},
+            "relative_to_level": False,
+        },
+        "catboost": {"library": "catboost", "num_rounds": 5, "params": {}},  # absent: absolute
+    }
+    fitted = {name: ("library", object()) for name in settings}
+
+    assert relative_members(settings, fitted) == ["lightgbm"]
+    assert relative_members(settings, {"xgboost": fitted["xgboost"]}) == []
+
+
+def test_a_fitted_member_without_settings_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"\['xgboost'\].*relative_to_level"):
+        relative_members({"lightgbm": LIGHTGBM}, {"lightgbm": (), "xgboost": ()})

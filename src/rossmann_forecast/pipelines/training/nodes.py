@@ -505,15 +505,10 @@ def _ensemble(
     feature_settings: dict[str, Any],
     intervals: dict[str, Any] | None,
     horizon_days: int,
+    member_settings: dict[str, dict[str, Any]],
 ) -> RossmannEnsemble:
     if intervals is not None:
         lineage = {**lineage, "intervals": interval_lineage(intervals)}
-    # What each member fit is among its settings, which the lineage records as they were run.
-    relative = [
-        name
-        for name, params in lineage["hyperparameters"].items()
-        if name in members and MemberSpec.from_params(params).relative_to_level
-    ]
     return RossmannEnsemble(
         state=state,
         members=members,
@@ -523,7 +518,27 @@ def _ensemble(
         lineage=lineage,
         horizon_days=horizon_days,
         intervals=intervals,
-        relative_members=relative,
+        relative_members=relative_members(member_settings, members),
+    )
+
+
+def relative_members(
+    member_settings: dict[str, dict[str, Any]], members: dict[str, Any]
+) -> list[str]:
+    """The fitted members whose target was relative to the store's level (``relative_to_level``
+    in their settings): the model adds the level back to their forecasts.
+
+    Raises:
+        ValueError: A fitted member has no settings, so what it fit cannot be told.
+    """
+    missing = sorted(set(members) - set(member_settings))
+    if missing:
+        raise ValueError(
+            f"No settings in params:training.members for the fitted member(s) {missing}: "
+            "what each booster fits (relative_to_level) cannot be told"
+        )
+    return sorted(
+        name for name in members if MemberSpec.from_params(member_settings[name]).relative_to_level
     )
 
 
@@ -555,12 +570,14 @@ def assemble_backtest_ensemble(
     lineage: dict[str, Any],
     feature_settings: dict[str, Any],
     intervals: dict[str, Any],
+    member_settings: dict[str, dict[str, Any]],
     **members: tuple[str, Any],
 ) -> RossmannEnsemble:
     """The backtest: the procedure fit on the rows before the holdout, forecasting from it.
 
-    ``members`` are the fitted boosters by member name (``(library, booster)``); ``intervals``
-    the quantiles' calibration (``calibrate_intervals``, on folds before the holdout).
+    ``members`` are the fitted boosters by member name (``(library, booster)``), fit as
+    ``member_settings`` (``params:training.members``) say; ``intervals`` the quantiles'
+    calibration (``calibrate_intervals``, on folds before the holdout).
     """
     window = {**lineage["training_window"], **lineage["backtest_window"]}
     return _ensemble(
@@ -573,6 +590,7 @@ def assemble_backtest_ensemble(
         # The backtest forecasts the holdout itself: none of its days lies past the horizon
         # (computed from the lineage before its windows are merged above).
         validated_horizon_days(lineage),
+        member_settings,
     )
 
 
@@ -604,11 +622,13 @@ def assemble_served_ensemble(
     feature_settings: dict[str, Any],
     drift_reference: dict[str, Any],
     intervals: dict[str, Any],
+    member_settings: dict[str, dict[str, Any]],
     **members: tuple[str, Any],
 ) -> RossmannEnsemble:
     """The served model: the same procedure fit on every row, forecasting from after the last.
 
-    ``members`` are the fitted boosters by member name. Its lineage names the backtest that
+    ``members`` are the fitted boosters by member name, fit as ``member_settings`` say. Its
+    lineage names the backtest that
     the gate will judge in its place and the drift reference logged beside it (taken as an
     input so that the reference is on the run before the version is registered).
     """
@@ -620,6 +640,7 @@ def assemble_served_ensemble(
         feature_settings,
         intervals,
         validated_horizon_days(lineage),
+        member_settings,
     )
     backtest = {**lineage["backtest_window"], **backtest_reference}
     served = {key: value for key, value in model.lineage.items() if key != "backtest_window"}
