@@ -628,9 +628,9 @@ def assemble_served_ensemble(
     """The served model: the same procedure fit on every row, forecasting from after the last.
 
     ``members`` are the fitted boosters by member name, fit as ``member_settings`` say. Its
-    lineage names the backtest that
-    the gate will judge in its place and the drift reference logged beside it (taken as an
-    input so that the reference is on the run before the version is registered).
+    lineage names the backtest that the gate will judge in its place and the drift reference
+    logged beside it (taken as an input so that the reference is on the run before the
+    version is registered).
     """
     model = _ensemble(
         served_state,
