@@ -32,7 +32,7 @@ from rossmann_forecast.model.features import (
     level_feature,
 )
 from rossmann_forecast.model.intervals import fit_calibration
-from rossmann_forecast.raw.synthetic import generate
+from tests.synthetic_support import typed_synthetic
 
 HORIZON_DAYS = 42
 QUANTILE_LEVELS = [0.1, 0.5, 0.9]
@@ -69,14 +69,10 @@ class TinyModel:
 
 
 def _typed_synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
-    synthetic = generate(n_stores=NO_HISTORY_STORE, seed=3)
-    sales = synthetic.train.assign(
-        Date=pd.to_datetime(synthetic.train["Date"]),
-        StateHoliday=synthetic.train["StateHoliday"].astype(str),
-    )
+    sales, stores = typed_synthetic(n_stores=NO_HISTORY_STORE, seed=3)
     # A store of store.csv that never sold anything: opened after the data ends, say.
     sales = sales.loc[sales["Store"] != NO_HISTORY_STORE].reset_index(drop=True)
-    return sales, synthetic.store
+    return sales, stores
 
 
 def build_tiny_model(directory: Path, relative_target: bool = False) -> TinyModel:

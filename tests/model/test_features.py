@@ -17,7 +17,7 @@ from rossmann_forecast.model.features import (
     load_state,
     save_state,
 )
-from rossmann_forecast.raw.synthetic import generate
+from tests.synthetic_support import typed_synthetic
 
 # As conf/base sets it: the Easter-aligned day effect on, thin windows filled from longer ones
 # (FeatureConfig() leaves both off, as in the models saved before they existed).
@@ -28,11 +28,7 @@ REFURBISHED_STORE = 7
 
 @pytest.fixture(scope="module")
 def data():
-    synthetic = generate(n_stores=12, seed=3)
-    sales = synthetic.train.copy()
-    sales["Date"] = pd.to_datetime(sales["Date"])
-    sales["StateHoliday"] = sales["StateHoliday"].astype(str)
-    return sales, synthetic.store
+    return typed_synthetic(n_stores=12, seed=3)
 
 
 def test_event_counters_count_days_to_and_from_events():

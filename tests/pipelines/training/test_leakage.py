@@ -27,7 +27,8 @@ from rossmann_forecast.pipelines.training.nodes import (
     fit_ensemble_weights,
     fit_model_states,
 )
-from tests.pipelines.training.support import FEATURES, synthetic_raw
+from tests.pipelines.training.support import FEATURES
+from tests.synthetic_support import typed_synthetic
 
 CV = {"fold_offsets_days": [42, 364]}
 QUANTILES = {"levels": [0.1, 0.5, 0.9], "min_rows": 300, "fold_shift": False}
@@ -52,7 +53,7 @@ MEMBERS = {
 
 @pytest.fixture(scope="module")
 def raw():
-    return synthetic_raw(n_stores=15, seed=11)
+    return typed_synthetic(n_stores=15, seed=11)
 
 
 def _holdout_forecast(sales: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,8 @@ from rossmann_forecast.pipelines.training.nodes import (
     rmspe_scale,
     simplex_grid,
 )
-from tests.pipelines.training.support import FEATURES, synthetic_raw
+from tests.pipelines.training.support import FEATURES
+from tests.synthetic_support import typed_synthetic
 
 LIGHTGBM = {
     "library": "lightgbm",
@@ -194,7 +195,7 @@ def test_fit_arrays_relative_to_a_level_subtract_it_and_leave_out_rows_without_o
 @pytest.fixture(scope="module")
 def small_table():
     """A real training table of 6 synthetic stores, its origins and feature settings."""
-    sales, stores = synthetic_raw(n_stores=6, seed=3)
+    sales, stores = typed_synthetic(n_stores=6, seed=3)
     _, _, origins = split_holdout(sales, {"holdout_days": 42, "features": FEATURES})
     settings = resolve_feature_settings(sales, FEATURES)
     return build_model_input(sales, stores, settings), origins, settings
