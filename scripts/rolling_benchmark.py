@@ -233,7 +233,8 @@ def _likely_range(likely: dict[str, Any] | None, realised: float) -> dict[str, A
 
 
 def _gate_vs_production(report: dict[str, Any] | None) -> dict[str, float] | None:
-    """Candidate and Production on the gate's holdout: RMSPE as forecast and rescaled."""
+    """Candidate and Production on the gate's holdout: RMSPE as forecast and rescaled, and the
+    comparison with the stores resampled (None where the gate compared the figures as is)."""
     if not report or not report.get("production"):
         return None
     ours, theirs = report["metrics"], report["production"]["metrics"]
@@ -243,6 +244,7 @@ def _gate_vs_production(report: dict[str, Any] | None) -> dict[str, float] | Non
         "production": theirs[GATE_METRIC],
         "candidate_rescaled": ours.get(rescaled),
         "production_rescaled": theirs.get(rescaled),
+        "resampled": report["production"].get("comparison"),
     }
 
 

@@ -94,7 +94,13 @@ GATES = Pipeline([Node(identity, "params:validation", "gate_report", name="gate"
      ({"season_change_factor": "often"}, "validation.season_change_factor must be a number"),
      ({"estimate": "mean"}, "validation.estimate must be one of"),
      ({"production_comparison": "level"}, "validation.production_comparison must be one of"),
-     ({"estimate_range": [1.2, 0.8]}, "validation.estimate_range must hold a low factor")],
+     ({"estimate_range": [1.2, 0.8]}, "validation.estimate_range must hold a low factor"),
+     ({"production_bootstrap": {"confidence": 1.5, "resamples": 100, "min_stores": 20,
+                                "seed": 0}}, "validation.production_bootstrap.confidence must be"),
+     ({"production_bootstrap": {"confidence": 0.95, "resamples": 0, "min_stores": 20,
+                                "seed": 0}}, "validation.production_bootstrap.resamples must be"),
+     ({"production_bootstrap": {"confidence": 0.95}},
+      "validation.production_bootstrap must be null or hold exactly")],
 )  # fmt: skip
 def test_bad_estimate_settings_stop_the_run_before_training_naming_the_parameter(settings, says):
     catalog = DataCatalog()

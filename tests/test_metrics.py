@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.metrics import error_summary, mean_percentage_error, rescaled_rmspe, rmspe
+from rossmann_forecast.metrics import (
+    error_summary,
+    mean_percentage_error,
+    paired_store_bootstrap,
+    rescaled_rmspe,
+    rmspe,
+)
 
 
 def test_rmspe_is_zero_for_perfect_predictions():
@@ -82,3 +88,77 @@ def test_the_rescaled_rmspe_is_the_rmspe_at_the_best_constant_scale():
 
 def test_the_rescaled_rmspe_of_a_zero_forecast_is_one():
     assert rescaled_rmspe([100.0, 200.0], [0.0, 0.0]) == 1.0
+
+
+def _stores_days(stores: int = 40, days: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Store ids, positive sales, and a forecast 5% off either way on alternate days."""
+    store = np.repeat(np.arange(1, stores + 1), days)
+    sales = 1000.0 + 10.0 * np.arange(store.size) % 3000
+    wobble = np.where(np.arange(store.size) % 2 == 0, 1.05, 0.95)
+    return store, sales, sales * wobble
+
+
+def _compare(store, sales, candidate, reference, **settings):
+    options = {"rescaled": True, "tolerance": 0.02, "confidence": 0.95, "resamples": 2000,
+               "seed": 0} | settings  # fmt: skip
+    return paired_store_bootstrap(store, sales, candidate, reference, **options)
+
+
+@pytest.mark.parametrize("rescaled", [True, False])
+def test_the_resampled_comparison_reads_the_ratio_of_the_two_scores_on_all_rows(rescaled):
+    store, sales, reference = _stores_days()
+    # Off by more on some stores than on others: the resamples differ.
+    candidate = reference * np.where(np.arange(sales.size) % 3 == 0, 1.0 + store / 500, 0.99)
+    score = rescaled_rmspe if rescaled else rmspe
+
+    result = _compare(store, sales, candidate, reference, rescaled=rescaled)
+
+    assert result["ratio"] == pytest.approx(score(sales, candidate) / score(sales, reference))
+    assert result["low"] < result["ratio"] < result["high"]
+    assert result["stores"] == 40 and result["resamples"] == 2000
+    assert result == _compare(store, sales, candidate, reference, rescaled=rescaled)  # seeded
+
+
+def test_a_candidate_worse_on_every_store_is_worse_with_confidence():
+    store, sales, reference = _stores_days()
+    candidate = sales * np.where(np.arange(sales.size) % 2 == 0, 1.08, 0.92)  # 8% off, not 5%
+
+    result = _compare(store, sales, candidate, reference)
+
+    assert result["worse"] and result["low"] > 1.02
+    # Rescaled, a forecast off by +-a on alternate days scores a / sqrt(1 + a^2).
+    assert result["ratio"] == pytest.approx(0.08 / 1.0064**0.5 / (0.05 / 1.0025**0.5))
+
+
+def test_a_candidate_worse_on_one_store_only_is_not_shown_worse():
+    # Worse on 1 of 40 stores: 10% above Production's RMSPE on all rows, but a third of the
+    # resamples do not hold that store, so it cannot be told from a draw of the stores.
+    store, sales, reference = _stores_days()
+    candidate = np.where(store == 7, sales * np.where(np.arange(sales.size) % 2 == 0, 1.2, 0.8),
+                         reference)  # fmt: skip
+
+    result = _compare(store, sales, candidate, reference)
+
+    assert result["ratio"] > 1.1
+    assert not result["worse"] and result["low"] <= 1.02
+    # The same excess on every store is worse with confidence.
+    everywhere = sales * np.where(np.arange(sales.size) % 2 == 0, 1.0 + 0.05 * result["ratio"],
+                                  1.0 - 0.05 * result["ratio"])  # fmt: skip
+    assert _compare(store, sales, everywhere, reference)["worse"]
+
+
+def test_identical_forecasts_are_never_worse_and_closed_days_are_ignored():
+    store, sales, reference = _stores_days()
+    sales[::5] = 0.0  # closed days: no percentage error, as in RMSPE
+
+    result = _compare(store, sales, reference, reference, rescaled=False)
+
+    assert result["ratio"] == 1.0 and result["low"] == 1.0 and not result["worse"]
+
+
+def test_the_resampled_comparison_refuses_rows_that_do_not_line_up():
+    store, sales, reference = _stores_days()
+    with pytest.raises(ValueError, match="same length"):
+        _compare(store[1:], sales, reference, reference)
+    with pytest.raises(ValueError, match="no row has y_true > 0"):
+        _compare(store, sales * 0, reference, reference)

@@ -91,3 +91,88 @@ def error_summary(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float | int
         "bias": mean_percentage_error(actual[selling], predicted[selling]),
         "rows": int(selling.sum()),
     }
+
+
+def paired_store_bootstrap(
+    stores: ArrayLike,
+    y_true: ArrayLike,
+    candidate: ArrayLike,
+    reference: ArrayLike,
+    *,
+    rescaled: bool,
+    tolerance: float,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> dict[str, float | int | bool]:
+    """How much worse ``candidate`` forecasts than ``reference`` on the same rows, and how sure.
+
+    Two forecasts of the same store-days are compared on RMSPE (``rescaled``: each at its own
+    best constant scale, ``rescaled_rmspe``) over bootstrap resamples of the stores: a store's
+    days err together, so the store, not the day, is what is drawn (with replacement, all of
+    its days at once). Each resample's scores come from per-store sums (rows, ``sum r``,
+    ``sum r^2`` with ``r = forecast / actual``), so a resample costs a matrix product.
+
+    The candidate is ``worse`` only when even the ``1 - confidence`` quantile of its excess
+    over the reference, ``candidate - (1 + tolerance) * reference``, is above zero: it is
+    worse by more than ``tolerance`` with that confidence, not by a draw of the stores.
+
+    Returns:
+        ``ratio`` (candidate / reference on all rows), ``low`` and ``high`` (the ratio's
+        ``1 - confidence`` and ``confidence`` quantiles over resamples), ``worse``,
+        ``stores``, ``resamples``, ``confidence``, ``tolerance``.
+
+    Raises:
+        ValueError: If the lengths differ, or no row has ``y_true > 0``.
+    """
+    y = np.asarray(y_true, dtype=float).ravel()
+    arrays = [np.asarray(a).ravel() for a in (stores, candidate, reference)]
+    if any(a.shape != y.shape for a in arrays):
+        raise ValueError(
+            "stores, y_true and both forecasts must have the same length, got "
+            f"{[y.size, *(a.size for a in arrays)]}"
+        )
+    keep = y > 0
+    if not keep.any():
+        raise ValueError(
+            "no row has y_true > 0: RMSPE is only defined over days with positive sales"
+        )
+    store, forecasts = arrays[0][keep], [a[keep].astype(float) / y[keep] for a in arrays[1:]]
+    _, code = np.unique(store, return_inverse=True)
+    k = int(code.max()) + 1
+    rows = np.bincount(code, minlength=k).astype(float)
+    sums = [
+        (np.bincount(code, r, minlength=k), np.bincount(code, r * r, minlength=k))
+        for r in forecasts
+    ]
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(k, np.full(k, 1.0 / k), size=int(resamples)).astype(float)
+    weights = np.vstack([np.ones(k), draws])  # row 0: every store once (the rows as they are)
+
+    def score(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        n, s1, s2 = weights @ rows, weights @ first, weights @ second
+        if rescaled:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                left = np.where(s2 > 0, 1.0 - s1**2 / (n * s2), 1.0)
+        else:
+            left = (n - 2.0 * s1 + s2) / n
+        return np.sqrt(np.clip(left, 0.0, None))
+
+    ours, theirs = (score(*pair) for pair in sums)
+    excess = ours[1:] - (1.0 + tolerance) * theirs[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ours / theirs
+    finite = ratio[1:][np.isfinite(ratio[1:])]
+    low, high = (
+        np.quantile(finite, [1.0 - confidence, confidence]) if finite.size else (np.nan, np.nan)
+    )
+    return {
+        "ratio": float(ratio[0]),
+        "low": float(low),
+        "high": float(high),
+        "worse": bool(np.quantile(excess, 1.0 - confidence) > 0.0),
+        "stores": k,
+        "resamples": int(resamples),
+        "confidence": float(confidence),
+        "tolerance": float(tolerance),
+    }

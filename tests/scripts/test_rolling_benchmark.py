@@ -194,5 +194,9 @@ def test_the_gate_comparison_with_production_is_read_from_the_report_as_the_gate
         "production": 0.0882,
         "candidate_rescaled": 0.0981,
         "production_rescaled": 0.0990,
+        "resampled": None,
     }
+    resampled = {"ratio": 0.99, "low": 0.95, "high": 1.03, "worse": False, "stores": 82}
+    report["production"]["comparison"] = resampled
+    assert _gate_vs_production(report)["resampled"] == resampled
     assert _gate_vs_production({"metrics": {}, "production": None}) is None  # first version

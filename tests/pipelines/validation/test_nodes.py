@@ -7,6 +7,7 @@ which model of a version may be scored, not MLflow's loading (the lifecycle test
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -95,6 +96,7 @@ PARAMS = {
     "estimate_fallback": "holdout",
     "max_skill": 0.85,
     "production_tolerance": 0.02,
+    "production_bootstrap": {"confidence": 0.95, "resamples": 500, "min_stores": 20, "seed": 0},
     "seasonal_waiver": True,
     "min_interval_coverage": 0.70,
 }
@@ -273,6 +275,97 @@ def test_production_fit_on_the_holdout_without_a_backtest_is_not_compared():
 
     assert score_production(production, _holdout()).empty
     assert loaded == []  # nothing was loaded, let alone scored on rows it was fit on
+
+
+def _many_stores(count: int = 40, days: int = 14):
+    """A holdout of ``count`` stores, the four weeks before it (each store selling twice its
+    holdout level: the median baseline's RMSPE is 1.0), and store.csv."""
+    holdout = pd.DataFrame(
+        [{"Store": s, "DayOfWeek": d.day_of_week + 1, "Date": d, "Sales": 1000.0 * s + d.day,
+          "Open": 1, "Promo": 0, "StateHoliday": "0", "SchoolHoliday": 0}
+         for s in range(1, count + 1) for d in pd.date_range("2015-07-01", periods=days)]
+    )  # fmt: skip
+    history = pd.concat(
+        holdout.assign(Date=holdout["Date"] - pd.Timedelta(days=back), Sales=2 * holdout["Sales"])
+        for back in (14, 28)
+    )
+    stores = pd.DataFrame({"Store": range(1, count + 1), "StoreType": "a"})
+    return holdout, history, stores
+
+
+def _predicted(holdout: pd.DataFrame, version: int, factor: np.ndarray) -> pd.DataFrame:
+    """What ``score_candidate`` or ``score_production`` return, for a known forecast."""
+    return holdout[["Store", "Date", "Sales"]].assign(
+        version=version, prediction=holdout["Sales"] * factor, scored_kind="backtest",
+        scored_model_uri=f"models:/m-backtest{version}", scored_origin="2015-07-01",
+    )  # fmt: skip
+
+
+def _alternating(holdout: pd.DataFrame, off: float | np.ndarray) -> np.ndarray:
+    """``off`` high on one day, as much low on the next: an error no scale takes away."""
+    return 1.0 + np.where(np.arange(len(holdout)) % 2 == 0, off, -off)
+
+
+@pytest.mark.parametrize("resampled", [True, False])
+def test_a_candidate_worse_on_one_store_only_is_not_shown_worse_than_production(resampled):
+    holdout, history, stores = _many_stores()
+    production = _predicted(holdout, 1, _alternating(holdout, 0.05))
+    # As Production on 39 of 40 stores, 25% off on store 7: 13% worse over all rows, all of it
+    # one store's. A draw of the stores without it (a third of them) scores the two alike.
+    off = np.where(holdout["Store"] == 7, 0.25, 0.05)
+    candidate = _predicted(holdout, 4, _alternating(holdout, off))
+    params = {**PARAMS, "production_comparison": "rescaled"}
+    if not resampled:
+        params["production_bootstrap"] = None
+    report = evaluate_holdout(candidate, production, holdout, stores, history, NO_SEASON,
+                              params, block_days=42)  # fmt: skip
+    verdict = decide_gate(report)
+
+    ratio = (
+        report["metrics"]["holdout_rmspe_rescaled"]
+        / (report["production"]["metrics"]["holdout_rmspe_rescaled"])
+    )
+    assert ratio > 1.1
+    if resampled:
+        comparison = report["production"]["comparison"]
+        assert comparison["ratio"] == pytest.approx(ratio)
+        assert comparison["stores"] == 40 and comparison["low"] <= 1.02 < comparison["high"]
+        assert verdict["checks"]["production"] and verdict["passed"]
+        assert "not shown worse than Production v1's" in verdict["reason"]
+        assert "90% sure" in verdict["reason"] and "over 40 stores resampled" in verdict["reason"]
+        assert verdict["recorded_metrics"]["production_ratio_low"] == comparison["low"]
+    else:
+        assert report["production"]["comparison"] is None
+        assert not verdict["checks"]["production"] and not verdict["passed"]
+
+
+def test_a_candidate_worse_on_every_store_is_rejected_with_the_stores_resampled():
+    holdout, history, stores = _many_stores()
+    production = _predicted(holdout, 1, _alternating(holdout, 0.05))
+    candidate = _predicted(holdout, 4, _alternating(holdout, 0.06))  # 20% worse everywhere
+
+    report = evaluate_holdout(candidate, production, holdout, stores, history, NO_SEASON,
+                              {**PARAMS, "production_comparison": "rescaled"}, block_days=42)  # fmt: skip
+    verdict = decide_gate(report)
+
+    assert report["production"]["comparison"]["low"] > 1.02
+    assert not verdict["checks"]["production"] and not verdict["passed"]
+    assert "worse than Production v1's" in verdict["reason"]
+    assert "not shown" not in verdict["reason"]
+    assert "over 40 stores resampled" in verdict["reason"]
+
+
+def test_with_fewer_stores_than_min_stores_the_figures_are_compared_as_they_are():
+    holdout, history, stores = _many_stores(count=19)
+    production = _predicted(holdout, 1, _alternating(holdout, 0.05))
+    candidate = _predicted(holdout, 4, _alternating(holdout, 0.06))
+
+    report = evaluate_holdout(candidate, production, holdout, stores, history, NO_SEASON,
+                              {**PARAMS, "production_comparison": "rescaled"}, block_days=42)  # fmt: skip
+
+    assert report["production"]["comparison"] is None  # 19 < min_stores 20
+    assert not decide_gate(report)["checks"]["production"]
+    assert "resampled" not in decide_gate(report)["reason"]
 
 
 def test_a_candidate_without_an_honest_model_is_refused():
