@@ -86,6 +86,11 @@ def test_the_rescaled_rmspe_is_the_rmspe_at_the_best_constant_scale():
     assert rescaled_rmspe(y, yhat) < rmspe(y, yhat)
 
 
+def test_a_forecast_with_a_hole_scores_nan_rescaled_as_as_is():
+    assert np.isnan(rmspe([100.0, 200.0], [100.0, np.nan]))
+    assert np.isnan(rescaled_rmspe([100.0, 200.0], [100.0, np.nan]))  # not a perfect 0
+
+
 def test_the_rescaled_rmspe_of_a_zero_forecast_is_one():
     assert rescaled_rmspe([100.0, 200.0], [0.0, 0.0]) == 1.0
 

@@ -76,7 +76,8 @@ def rescaled_rmspe(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     second = float(np.mean(ratio**2))
     if second == 0.0:
         return 1.0  # a forecast of zero everywhere: no scale helps
-    return float(np.sqrt(max(0.0, 1.0 - float(np.mean(ratio)) ** 2 / second)))
+    # np.maximum, not max: a forecast with a hole (NaN) scores NaN, as in rmspe, not 0.
+    return float(np.sqrt(np.maximum(0.0, 1.0 - float(np.mean(ratio)) ** 2 / second)))
 
 
 def error_summary(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float | int]:

@@ -368,6 +368,21 @@ def test_with_fewer_stores_than_min_stores_the_figures_are_compared_as_they_are(
     assert "resampled" not in decide_gate(report)["reason"]
 
 
+def test_a_forecast_with_holes_is_judged_on_the_figures_and_fails():
+    holdout, history, stores = _many_stores()
+    production = _predicted(holdout, 1, _alternating(holdout, 0.05))
+    factor = _alternating(holdout, 0.05)
+    factor[3] = np.nan  # one store-day the candidate did not forecast
+    candidate = _predicted(holdout, 4, factor)
+
+    report = evaluate_holdout(candidate, production, holdout, stores, history, NO_SEASON,
+                              {**PARAMS, "production_comparison": "rescaled"}, block_days=42)  # fmt: skip
+    verdict = decide_gate(report)
+
+    assert report["production"]["comparison"] is None
+    assert not verdict["checks"]["production"] and not verdict["passed"]
+
+
 def test_a_candidate_without_an_honest_model_is_refused():
     loaded: list[str] = []
     fitted_on_holdout = _version(5, 1.0, loaded, **{"lineage.training_window.origin": "2015-08-01"})

@@ -194,9 +194,9 @@ def compare_with_production(
     (docs/benchmarks.md, "The comparison with Production, stores resampled"). Whether the
     candidate is worse by more than ``production_tolerance`` is therefore asked of the
     stores' spread (``metrics.paired_store_bootstrap``) with ``production_bootstrap``'s
-    confidence. ``None`` when ``production_bootstrap`` is null or the holdout has fewer than
-    its ``min_stores`` stores (too few to resample): the two figures are then compared as
-    they are.
+    confidence. ``None`` when ``production_bootstrap`` is null, the holdout has fewer than
+    its ``min_stores`` stores (too few to resample) or a forecast is not finite: the two
+    figures are then compared as they are.
     """
     settings = check_production_bootstrap(rule.get("production_bootstrap"))
     if settings is None:
@@ -207,7 +207,13 @@ def compare_with_production(
         suffixes=("", "_production"),
         validate="one_to_one",
     )
-    stores = int(pairs.loc[pairs["Sales"] > 0, "Store"].nunique())
+    selling = pairs[pairs["Sales"] > 0]
+    if not np.isfinite(selling[["prediction", "prediction_production"]].to_numpy()).all():
+        # No interval for a forecast with holes: the figures as they are judge it (a
+        # non-finite RMSPE is never within the tolerance).
+        logger.warning("Production compared without resampling: a forecast is not finite")
+        return None
+    stores = int(selling["Store"].nunique())
     if stores < settings["min_stores"]:
         logger.info(
             "Production compared without resampling: the holdout has %d store(s) with sales, "
