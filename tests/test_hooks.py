@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from rossmann_forecast.hooks import FINGERPRINT_DATASET, ParametersCheckHook, RawFilesCheckHook
 from rossmann_forecast.io.raw import RawFilesFingerprintDataset
 from rossmann_forecast.raw.schemas import RawDataError
+from rossmann_forecast.settings import CONFIG_LOADER_ARGS
 
 
 def identity(df):
@@ -115,9 +117,11 @@ def test_bad_estimate_settings_stop_the_run_before_training_naming_the_parameter
 
 
 def test_the_configured_estimate_settings_pass_the_parameter_check():
-    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_validation.yml"
+    # Through Kedro's loader, as a run reads them (globals resolved: production_bootstrap).
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    loader = OmegaConfigLoader(conf_source=str(conf), env="base", **CONFIG_LOADER_ARGS)
     catalog = DataCatalog()
-    catalog["params:validation"] = MemoryDataset(yaml.safe_load(conf.read_text())["validation"])
+    catalog["params:validation"] = MemoryDataset(loader["parameters"]["validation"])
 
     ParametersCheckHook().before_pipeline_run(GATES, catalog)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.colors
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
@@ -24,6 +25,7 @@ from rossmann_forecast.registry.version import RegisteredVersion
 PARAMS = {
     "recent_days": 2,
     "plot_stores": 2,
+    "bootstrap": {"confidence": 0.95, "resamples": 500, "min_stores": 20, "seed": 0},
     "checklist": {
         "max_rmspe_increase": 0.0,
         "max_group_rmspe": 0.15,
@@ -147,6 +149,35 @@ def test_a_worse_and_biased_candidate_fails():
     assert statuses["No systematic over- or under-prediction"] == "fail"
     assert statuses["Good on recent data"] == "fail"
     assert statuses["Reasonable across store types"] == "fail"
+
+
+def test_the_comparison_with_production_says_how_sure_it_is_over_the_stores_resampled():
+    # 40 stores: Staging 6% off on alternate days where Production is 5% off, on every store.
+    dates = pd.date_range("2015-07-01", periods=4)
+    base = pd.DataFrame([(s, d, 1, 1000.0 + s) for s in range(1, 41) for d in dates],
+                        columns=["Store", "Date", "Open", "Sales"]).assign(scored_origin=ORIGIN)  # fmt: skip
+    alternate = np.where(np.arange(len(base)) % 2 == 0, 1.0, -1.0)
+    predictions = pd.concat(
+        [base.assign(role="staging", version=2, prediction=base["Sales"] * (1 + 0.06 * alternate)),
+         base.assign(role="production", version=1,
+                     prediction=base["Sales"] * (1 + 0.05 * alternate))], ignore_index=True
+    )  # fmt: skip
+    stores = pd.DataFrame({"Store": range(1, 41), "StoreType": "a", "Assortment": "a"})
+
+    metrics = compute_review_metrics(predictions, stores, PARAMS)
+    (item,) = [i for i in evaluate_checklist(metrics, PARAMS, NO_LIVE)
+               if i["item"] == "Staging better than Production"]  # fmt: skip
+
+    assert metrics["comparison"]["ratio"] == pytest.approx(1.2)
+    assert metrics["comparison"]["stores"] == 40
+    assert item["status"] == "fail"
+    assert "; Staging / Production +20.0%, 90% sure" in item["detail"]
+    assert item["detail"].endswith("over 40 stores resampled")
+    logged = review_metrics_for_mlflow(metrics)
+    assert logged["staging_vs_production_ratio"]["value"] == pytest.approx(1.2)
+    # Two stores are too few to resample: the figures alone, as before.
+    _, few = _statuses(1.01, 1.05)
+    assert few["comparison"] is None
 
 
 def test_without_production_the_comparison_is_skipped():

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rossmann_forecast.comparison import resampled_comparison, resampled_text
 from rossmann_forecast.metrics import error_summary
 from rossmann_forecast.model.ensemble import answer_through
 from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
@@ -205,13 +206,15 @@ def compute_review_metrics(
     Args:
         review_predictions: Output of ``score_review_versions``.
         stores_validated: Store attributes (StoreType, Assortment).
-        review: ``params:review`` (``recent_days``).
+        review: ``params:review`` (``recent_days``, ``bootstrap``).
 
     Returns:
         ``{"window": {...}, "<role>": {"version", "overall", "recent", "store_type": {...},
         "assortment": {...}, "predictions": {...}, "intervals": {...} | None},
-        "actuals": {...}}``; ``intervals`` is ``_interval_stats``'s (None for a version
-        without quantiles).
+        "actuals": {...}, "comparison": {...} | None}``; ``intervals`` is
+        ``_interval_stats``'s (None for a version without quantiles); ``comparison`` (with a
+        Production version only) is Staging's RMSPE over Production's with its interval over
+        the stores resampled (``comparison.resampled_comparison``).
     """
     frame = review_predictions.merge(
         stores_validated[["Store", "StoreType", "Assortment"]], on="Store", how="left"
@@ -239,6 +242,17 @@ def compute_review_metrics(
         }
     first_role = frame[frame["role"] == frame["role"].iloc[0]]
     metrics["actuals"] = _distribution(first_role.loc[first_role["Open"] == 1, "Sales"])
+    if PRODUCTION in metrics:
+        # Staging / Production RMSPE as forecast, with its interval over the stores resampled
+        # (the checklist's item compares the figures; this says how sure the difference is).
+        metrics["comparison"] = resampled_comparison(
+            frame[frame["role"] == STAGING],
+            frame[frame["role"] == PRODUCTION],
+            review.get("bootstrap"),
+            rescaled=False,
+            tolerance=0.0,
+            parameter="review.bootstrap",
+        )
     return metrics
 
 
@@ -291,7 +305,12 @@ def evaluate_checklist(
     staging, production = review_metrics[STAGING], review_metrics.get(PRODUCTION)
     recent_days = review_metrics["window"]["recent_days"]
     return [
-        _better_than_production(staging, production, float(limits["max_rmspe_increase"])),
+        _better_than_production(
+            staging,
+            production,
+            float(limits["max_rmspe_increase"]),
+            review_metrics.get("comparison"),
+        ),
         _reasonable_across_groups(staging, float(limits["max_group_rmspe"])),
         _unbiased(staging, float(limits["max_abs_bias"]), float(limits["max_abs_group_bias"])),
         _good_on_recent_data(
@@ -310,9 +329,13 @@ def evaluate_checklist(
 
 
 def _better_than_production(
-    staging: dict[str, Any], production: dict[str, Any] | None, max_increase: float
+    staging: dict[str, Any],
+    production: dict[str, Any] | None,
+    max_increase: float,
+    comparison: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Staging's holdout RMSPE at most ``max_increase`` above Production's (skipped if none)."""
+    """Staging's holdout RMSPE at most ``max_increase`` above Production's (skipped if none);
+    the detail gives ``comparison``, the ratio's interval over the stores resampled."""
     name = "Staging better than Production"
     if production is None:
         return _item(
@@ -321,11 +344,13 @@ def _better_than_production(
     overall = staging["overall"]["rmspe"]
     reference = production["overall"]["rmspe"]
     allowed = reference + max_increase
+    resampled = resampled_text(comparison)
     return _item(
         name,
         PASS if overall <= allowed else FAIL,
         f"holdout RMSPE {overall:.4f} (v{staging['version']}) vs {reference:.4f} "
-        f"(v{production['version']}); allowed up to {allowed:.4f}",
+        f"(v{production['version']}); allowed up to {allowed:.4f}"
+        + (f"; Staging / Production {resampled}" if resampled else ""),
     )
 
 
@@ -644,8 +669,9 @@ def review_summary(
 
 
 def review_metrics_for_mlflow(review_metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Overall and recent RMSPE and bias per role, and the interval's coverage (overall and
-    per week), width and quantile loss of a role with quantiles, for kedro-mlflow (prefixed
+    """Overall and recent RMSPE and bias per role, the interval's coverage (overall and per
+    week), width and quantile loss of a role with quantiles, and Staging's RMSPE over
+    Production's with its interval (stores resampled), for kedro-mlflow (prefixed
     ``review.``)."""
     logged = {}
     for role in ROLES:
@@ -660,6 +686,9 @@ def review_metrics_for_mlflow(review_metrics: dict[str, Any]) -> dict[str, dict[
         for key, value in (intervals or {}).get("scores", {}).items():
             if np.isfinite(value):
                 logged[f"{role}_{key}"] = {"value": float(value), "step": 0}
+    comparison = review_metrics.get("comparison")
+    for key in ("ratio", "low", "high") if comparison else ():
+        logged[f"staging_vs_production_{key}"] = {"value": float(comparison[key]), "step": 0}
     return logged
 
 

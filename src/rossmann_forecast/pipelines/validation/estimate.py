@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.baseline import median_baseline
+from rossmann_forecast.comparison import check_production_bootstrap
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.registry.stages import GATE_METRIC
 
@@ -30,9 +31,6 @@ _YEAR_EARLIER = {"season": SEASON, "holdout_season": HOLDOUT_SEASON}
 SEASON_CHANGE_PARAMETER = "validation.season_change_factor"
 # The likely range of what the next weeks will score, as factors of the estimate.
 RANGE_PARAMETER = "validation.estimate_range"
-# How sure the comparison with Production must be that the candidate is worse.
-BOOTSTRAP_PARAMETER = "validation.production_bootstrap"
-BOOTSTRAP_KEYS = ("confidence", "resamples", "min_stores", "seed")
 
 
 def check_season_change(factor: Any) -> float | None:
@@ -87,37 +85,6 @@ def estimate_range(figure: float, factors: Any) -> dict[str, Any] | None:
         return None
     low, high = checked
     return {"low": float(figure * low), "high": float(figure * high), "factors": [low, high]}
-
-
-def check_production_bootstrap(settings: Any) -> dict[str, Any] | None:
-    """``validation.production_bootstrap``, checked: ``None`` (compare the two holdout figures
-    as they are) or ``confidence`` in (0.5, 1), ``resamples`` and ``min_stores`` positive
-    whole numbers, and a whole-number ``seed``.
-
-    Raises:
-        ValueError: Naming the parameter and what is wrong with it.
-    """
-    if settings is None:
-        return None
-    where = f"Parameter {BOOTSTRAP_PARAMETER}"
-    if not isinstance(settings, dict) or set(settings) != set(BOOTSTRAP_KEYS):
-        raise ValueError(
-            f"{where} must be null or hold exactly {list(BOOTSTRAP_KEYS)}, not {settings!r}"
-        )
-    confidence = settings["confidence"]
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not (0.5 < confidence < 1.0)
-    ):
-        raise ValueError(f"{where}.confidence must be a share in (0.5, 1), not {confidence!r}")
-    for key in ("resamples", "min_stores", "seed"):
-        value, least = settings[key], 0 if key == "seed" else 1
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(
-                f"{where}.{key} must be a whole number of at least {least}, not {value!r}"
-            )
-    return dict(settings)
 
 
 def check_estimate_settings(validation: dict[str, Any]) -> float | None:

@@ -31,12 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.metrics import (
-    mean_percentage_error,
-    paired_store_bootstrap,
-    rescaled_rmspe,
-    rmspe,
-)
+from rossmann_forecast.comparison import resampled_comparison, resampled_text
+from rossmann_forecast.metrics import mean_percentage_error, rescaled_rmspe, rmspe
 from rossmann_forecast.model.ensemble import answer_through
 from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
 from rossmann_forecast.registry.errors import RegistryError
@@ -44,12 +40,7 @@ from rossmann_forecast.registry.stages import GATE_METRIC, verdict_status
 from rossmann_forecast.registry.state import likely_text
 from rossmann_forecast.registry.version import RegisteredVersion
 
-from .estimate import (
-    PRODUCTION_COMPARISONS,
-    check_production_bootstrap,
-    estimate_range,
-    estimate_windows,
-)
+from .estimate import PRODUCTION_COMPARISONS, estimate_range, estimate_windows
 
 logger = logging.getLogger(__name__)
 
@@ -193,45 +184,15 @@ def compare_with_production(
     real stores of the dev slice, by up to 5% with only the boosters' seed changed
     (docs/benchmarks.md, "The comparison with Production, stores resampled"). Whether the
     candidate is worse by more than ``production_tolerance`` is therefore asked of the
-    stores' spread (``metrics.paired_store_bootstrap``) with ``production_bootstrap``'s
-    confidence. ``None`` when ``production_bootstrap`` is null, the holdout has fewer than
-    its ``min_stores`` stores (too few to resample) or a forecast is not finite: the two
-    figures are then compared as they are.
+    stores' spread with ``production_bootstrap``'s confidence
+    (``comparison.resampled_comparison``; ``None``: the two figures as they are).
     """
-    settings = check_production_bootstrap(rule.get("production_bootstrap"))
-    if settings is None:
-        return None
-    pairs = candidate_predictions[["Store", "Date", "Sales", "prediction"]].merge(
-        production_predictions[["Store", "Date", "prediction"]],
-        on=["Store", "Date"],
-        suffixes=("", "_production"),
-        validate="one_to_one",
-    )
-    selling = pairs[pairs["Sales"] > 0]
-    if not np.isfinite(selling[["prediction", "prediction_production"]].to_numpy()).all():
-        # No interval for a forecast with holes: the figures as they are judge it (a
-        # non-finite RMSPE is never within the tolerance).
-        logger.warning("Production compared without resampling: a forecast is not finite")
-        return None
-    stores = int(selling["Store"].nunique())
-    if stores < settings["min_stores"]:
-        logger.info(
-            "Production compared without resampling: the holdout has %d store(s) with sales, "
-            "fewer than validation.production_bootstrap.min_stores (%d)",
-            stores,
-            settings["min_stores"],
-        )
-        return None
-    return paired_store_bootstrap(
-        pairs["Store"].to_numpy(),
-        pairs["Sales"].to_numpy(),
-        pairs["prediction"].to_numpy(),
-        pairs["prediction_production"].to_numpy(),
+    return resampled_comparison(
+        candidate_predictions,
+        production_predictions,
+        rule.get("production_bootstrap"),
         rescaled=comparison_metric(rule) == RESCALED_METRIC,
         tolerance=float(rule["production_tolerance"]),
-        confidence=float(settings["confidence"]),
-        resamples=int(settings["resamples"]),
-        seed=int(settings["seed"]),
     )
 
 
@@ -479,13 +440,14 @@ def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
         metric = comparison_metric(rule)
         ours, theirs = report["metrics"][metric], production["metrics"][metric]
         verdict = "not worse than" if checks["production"] else "worse than"
-        if production.get("comparison") is not None and checks["production"]:
+        comparison = production.get("comparison")
+        if comparison is not None and checks["production"]:
             verdict = "not shown worse than"
         rescaled = " rescaled" if metric == RESCALED_METRIC else ""
         parts.append(
             f"holdout{rescaled} {ours:.4f} {verdict} Production v{production['version']}'s "
             f"{theirs:.4f} (tolerance {rule['production_tolerance']:.0%}"
-            + _resampled_text(production.get("comparison"))
+            + (f"; {resampled_text(comparison)}" if comparison else "")
             + (
                 f"; as is {report['metrics'][GATE_METRIC]:.4f} against "
                 f"{production['metrics'][GATE_METRIC]:.4f})"
@@ -494,18 +456,6 @@ def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
             )
         )
     return "; ".join(parts)
-
-
-def _resampled_text(comparison: dict[str, Any] | None) -> str:
-    """``; +4.1%, 90% sure -0.8% to +9.0% over 82 stores resampled``: by how much, and how
-    sure (the central interval whose lower end the rule reads)."""
-    if comparison is None:
-        return ""
-    share = 2 * comparison["confidence"] - 1
-    return (
-        f"; {comparison['ratio'] - 1:+.1%}, {share:.0%} sure {comparison['low'] - 1:+.1%} to "
-        f"{comparison['high'] - 1:+.1%} over {comparison['stores']} stores resampled"
-    )
 
 
 def _recorded_metrics(report: dict[str, Any]) -> dict[str, float]:
