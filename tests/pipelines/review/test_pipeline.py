@@ -55,6 +55,12 @@ def test_the_review_compares_staging_with_production(second_review):
         assert metrics["predictions"]["q05"] <= metrics["predictions"]["q95"]
         assert metrics["intervals"]["interval"] == "P10-P90"  # both trained with quantiles
         assert 0 < metrics["intervals"]["scores"]["interval_coverage"] <= 1
+    # 30 stores: the difference comes with its interval over the stores resampled.
+    comparison = summary["metrics"]["comparison"]
+    assert comparison["stores"] == 30 and comparison["low"] <= comparison["high"]
+    (first,) = [item for item in summary["checklist"] if item["item"] == CHECKLIST[0]]
+    assert "; Staging / Production " in first["detail"]
+    assert first["detail"].endswith(" over 30 stores resampled")
     report = (folder / "review_report.md").read_text()
     assert "version 2 (Staging)" in report and "version 1 (Production)" in report
     assert "The gate's estimate of the six weeks version 2 will forecast: RMSPE 0." in report
