@@ -46,19 +46,23 @@ def main() -> None:
 
     dates = table["Date"]
     subsets = [
-        (f"cv fold {k}", (dates < origin).to_numpy())
+        (f"cv fold {k}", (dates < origin).to_numpy(), origin)
         for k, origin in enumerate(fold_origins(origins, training["cv"]), start=1)
         if (table["block_origin"] == origin).any()
     ]
-    subsets += [("backtest", (dates < holdout).to_numpy()), ("served", np.ones(len(table), bool))]
+    subsets += [
+        ("backtest", (dates < holdout).to_numpy(), holdout),
+        ("served", np.ones(len(table), bool), None),
+    ]
     fits = []
     for member, spec in training["members"].items():
         relative = MemberSpec.from_params(spec).relative_to_level
-        for role, where in subsets:
+        for role, where, origin in subsets:
             # The pipeline's own draw, matrix (row-major float32) and target: the same input,
             # so that only what happens around the library calls differs.
             positions = fit_positions(where, training.get("fit_rows"))
-            x, y = fit_arrays(table, positions, names, level if relative else None)
+            known_at = None if origin is None else (origin, config.counter_cap_days)
+            x, y = fit_arrays(table, positions, names, level if relative else None, known_at)
             started = time.perf_counter()
             fit(spec["library"], spec["params"], int(spec["num_rounds"]), x, y)
             fits.append({"member": member, "fit": role, "rows": len(y),

@@ -10,6 +10,7 @@ from rossmann_forecast.model.features import (
     FeatureConfig,
     block_origins,
     build_training_table,
+    counters_known_at,
     event_counters,
     feature_names,
     features_for_request,
@@ -209,6 +210,44 @@ def test_training_table_equals_the_block_by_block_build(data, row_order, config)
     assert refurbished.loc[~known, "days_since_reopen"].isna().all()
     assert refurbished.loc[known, "days_since_reopen"].between(0, 364).all() and known.any()
     assert (table.dtypes[feature_names(config)] == np.float32).all()
+
+
+@pytest.mark.parametrize("weeks_back", [6, 46])
+def test_rows_before_an_earlier_origin_with_counters_known_there_are_that_origins_table(
+    data, weeks_back
+):
+    """A fit at an earlier origin (a CV fold, the backtest) takes the served table's rows
+    before it with ``counters_known_at``: that is, to the bit, the table a run at that origin
+    builds (the model Production was fit on when the data were the same)."""
+    sales, stores = data
+    served = sales["Date"].max() + pd.Timedelta(days=1)
+    # A block start of every alignment (0, 14, 28) is 42 days apart: 6 and 46 weeks back are
+    # the holdout's and the year-earlier fold's origins of conf/base.
+    origin = served - pd.Timedelta(weeks=weeks_back)
+    table = build_training_table(sales, stores, served, CONFIG)
+    earlier = build_training_table(sales.loc[sales["Date"] < origin], stores, origin, CONFIG)
+    names = feature_names(CONFIG)
+
+    before = table.loc[table["Date"] < origin].reset_index(drop=True)
+    as_served = before[names].to_numpy(dtype="float32")
+    known = counters_known_at(as_served.copy(), before["Date"].to_numpy(), names, origin, 30)
+
+    keys = ["Store", "Date", "Sales", "block_origin"]
+    pd.testing.assert_frame_equal(before[keys], earlier[keys], check_exact=True)
+    np.testing.assert_array_equal(known, earlier[names].to_numpy(dtype="float32"))
+    # The served table's counters did see past the origin (so the check above can fail).
+    changed = ((known != as_served) & ~np.isnan(as_served)).any(axis=0)
+    assert changed.any()
+    assert {names[i] for i in np.flatnonzero(changed)} <= {
+        n for n in names if n.startswith("days_until_")
+    }
+
+
+def test_counters_known_at_refuses_rows_on_or_after_the_origin():
+    names = ["days_until_promo"]
+    dates = np.array(["2015-03-01", "2015-03-02"], dtype="datetime64[ns]")
+    with pytest.raises(ValueError, match="on or after 2015-03-02"):
+        counters_known_at(np.zeros((2, 1), "float32"), dates, names, pd.Timestamp("2015-03-02"), 30)
 
 
 def test_training_table_needs_history_before_a_block(data):

@@ -770,6 +770,50 @@ def build_training_table(
     return table
 
 
+def counters_known_at(
+    features: np.ndarray,
+    dates: np.ndarray,
+    names: list[str],
+    origin: pd.Timestamp,
+    cap: int,
+) -> np.ndarray:
+    """Training rows' days-until counters as a model fit at ``origin`` would have them.
+
+    The training table is built once, at the served origin; a model fit on its rows before an
+    earlier ``origin`` (a CV fold, the backtest the gate judges) takes them from blocks that
+    may run past ``origin``, whose counters were counted over the block's whole calendar: a
+    row a week before ``origin`` knew of a promo two weeks later. Fit at ``origin`` itself,
+    that block would end there, and the promo would be unknown (``cap``), as on a request's
+    last days. So every days-until counter that reaches ``origin`` or beyond is set to
+    ``cap``; counters of blocks that end by ``origin`` never reach it, and days-since counters
+    look back. The rows before ``origin`` then hold exactly the features of a table built at
+    ``origin``, and the backtest is the procedure that would have been served there.
+
+    Args:
+        features: Float32 matrix of rows dated before ``origin``, columns in ``names`` order;
+            changed in place.
+        dates: The rows' dates (datetime64).
+        names: The matrix's columns (``feature_names``).
+        origin: The day the fit's knowledge ends.
+        cap: ``FeatureConfig.counter_cap_days``.
+
+    Returns:
+        ``features``.
+    """
+    left = (pd.Timestamp(origin).to_datetime64() - np.asarray(dates, dtype="datetime64[ns]")) / (
+        np.timedelta64(1, "D")
+    )
+    if (left <= 0).any():
+        raise ValueError(
+            f"counters_known_at received rows on or after {pd.Timestamp(origin).date()}"
+        )
+    for column, name in enumerate(names):
+        if name.startswith("days_until_"):
+            values = features[:, column]
+            values[values >= left] = cap
+    return features
+
+
 def _sorted_keys(
     sales: pd.DataFrame, kept: list[np.ndarray], starts: list[pd.Timestamp]
 ) -> tuple[pd.DataFrame, list[np.ndarray]]:

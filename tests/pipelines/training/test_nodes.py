@@ -7,7 +7,8 @@ import pytest
 
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.boosters import MEMBERS
-from rossmann_forecast.model.features import FeatureConfig, level_feature
+from rossmann_forecast.model.ensemble import MemberSpec, fit_member, predict_member
+from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
 from rossmann_forecast.pipelines.data_processing.nodes import (
     build_model_input,
     resolve_feature_settings,
@@ -16,8 +17,10 @@ from rossmann_forecast.pipelines.data_processing.nodes import (
 from rossmann_forecast.pipelines.training.nodes import (
     cross_validate_member,
     fit_arrays,
+    fit_backtest_member,
     fit_ensemble_weights,
     fit_positions,
+    fit_served_member,
     fold_origins,
     relative_members,
     rmspe_scale,
@@ -220,6 +223,41 @@ def test_cv_leaves_out_a_store_without_a_level_for_every_member(small_table, rel
     assert sorted(oof["Store"].unique()) == stores[1:]
     assert len(oof) == int((block & (table["Store"] != stores[0])).sum())
     assert np.isfinite(oof["log_prediction"]).all()
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_the_backtest_is_the_model_a_run_at_the_holdout_origin_serves(relative):
+    """The gate judges the backtest as the version a run on the rows before the holdout would
+    have served (the Production version, when the data and settings were the same): fit on
+    the served table's rows before the holdout with the counters known there, it is that
+    model, to the bit. The rows as the served table holds them fit another model."""
+    sales, stores = typed_synthetic(n_stores=6, seed=3)
+    _, _, origins = split_holdout(sales, {"holdout_days": 42, "features": FEATURES})
+    settings = resolve_feature_settings(sales, FEATURES)
+    holdout = pd.Timestamp(origins["holdout_origin"])
+    table = build_model_input(sales, stores, settings)
+    at_holdout = build_model_input(sales.loc[sales["Date"] < holdout], stores, settings)
+    # Big enough to split on the days-until counters (so the last check can fail).
+    params = {**LIGHTGBM["params"], "num_leaves": 31, "min_data_in_leaf": 5}
+    member = {**LIGHTGBM, "num_rounds": 60, "params": params, "relative_to_level": relative}
+    config = FeatureConfig.from_params(settings)
+    names, level = feature_names(config), level_feature(config)
+    block = table.loc[table["block_origin"] == holdout].dropna(subset=[level])
+    x = block[names].to_numpy(dtype="float32")
+    offset = block[level].to_numpy(dtype="float32") if relative else None
+
+    def forecast(fitted):
+        library, model = fitted
+        return predict_member(library, model, x, offset)
+
+    backtest = forecast(fit_backtest_member(table, origins, member, settings))
+    served_there = forecast(fit_served_member(at_holdout, member, settings))
+    np.testing.assert_array_equal(backtest, served_there)
+
+    rows = np.flatnonzero((table["Date"] < holdout).to_numpy())
+    as_built = fit_arrays(table, rows, names, level if relative else None)
+    from_table = forecast(("lightgbm", fit_member(MemberSpec.from_params(member), *as_built)))
+    assert not np.array_equal(from_table, backtest)
 
 
 def test_relative_members_are_the_fitted_ones_their_settings_say():

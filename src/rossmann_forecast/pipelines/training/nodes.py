@@ -29,6 +29,7 @@ from rossmann_forecast.model.ensemble import (
 from rossmann_forecast.model.features import (
     FeatureConfig,
     FeatureState,
+    counters_known_at,
     feature_names,
     fit_state,
     level_feature,
@@ -70,10 +71,18 @@ def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None
 
 
 def fit_arrays(
-    table: pd.DataFrame, positions: np.ndarray, names: list[str], level: str | None = None
+    table: pd.DataFrame,
+    positions: np.ndarray,
+    names: list[str],
+    level: str | None = None,
+    known_at: tuple[pd.Timestamp, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The boosters' inputs at ``positions``: float32 features in ``names`` order and the
     target (``training_target``: log1p(Sales), relative to the feature ``level`` if given).
+
+    ``known_at`` (an origin and the counters' cap) fits as if at that origin: the drawn rows'
+    days-until counters are cut there (``features.counters_known_at``), so a CV fold or the
+    backtest fits exactly the rows a run at its origin would have fit.
 
     Gathers the feature columns one by one into the matrix instead of copying the drawn rows
     of the whole table first (some 60 columns, mixed types) and converting them: on full-size data
@@ -84,6 +93,8 @@ def fit_arrays(
     x = np.empty((len(positions), len(names)), dtype=np.float32)
     for column, name in enumerate(names):
         x[:, column] = table[name].to_numpy()[positions]
+    if known_at is not None:
+        counters_known_at(x, table["Date"].to_numpy()[positions], names, *known_at)
     sales = table["Sales"].to_numpy()[positions]
     if level is None:
         return x, training_target(sales)
@@ -153,7 +164,10 @@ def cross_validate_member(
         if origin >= holdout:
             raise ValueError(f"CV fold origin {origin.date()} is not before the holdout")
         name = f"{label} fold {fold}/{len(origins)} (origin {origin.date()})"
-        part = _validate_fold(model_input_table, fold, origin, spec, names, level, fit_rows, name)
+        part = _validate_fold(
+            model_input_table, fold, origin, spec, (names, level, config.counter_cap_days),
+            fit_rows, name,
+        )  # fmt: skip
         if part is not None:
             parts.append(part)
     if not parts:
@@ -172,19 +186,22 @@ def _validate_fold(
     fold: int,
     origin: pd.Timestamp,
     spec: MemberSpec,
-    names: list[str],
-    level: str | None,
+    columns: tuple[list[str], str | None, int],
     fit_rows: dict[str, Any] | None,
     name: str,
 ) -> pd.DataFrame | None:
-    """One CV fold: fit on the rows before ``origin``, predict the block that starts there
-    (``level``: the store's level, ``features.level_feature``; a relative member's target is
-    relative to it, and a store without it is not forecast by any member, as it is not served).
+    """One CV fold: fit on the rows before ``origin`` as a run there would have (counters
+    known at ``origin``: ``fit_arrays``), predict the block that starts there.
+
+    ``columns``: the feature names, the store's level (``features.level_feature``; a relative
+    member's target is relative to it, and a store without it is not forecast by any member,
+    as it is not served) and the counters' cap.
 
     Returns:
         The block's rows as ``cross_validate_member`` returns them; None (logged) when the
         fold has no rows to validate on or none to fit on.
     """
+    names, level, cap = columns
     before = (table["Date"] < origin).to_numpy()
     valid_rows = table.loc[table["block_origin"] == origin]
     valid_rows = valid_rows.loc[valid_rows[level].notna()]
@@ -200,7 +217,10 @@ def _validate_fold(
     started = time.perf_counter()
     relative = spec.relative_to_level
     positions = fit_positions(before, fit_rows)
-    model = fit_member(spec, *fit_arrays(table, positions, names, level if relative else None))
+    model = fit_member(
+        spec,
+        *fit_arrays(table, positions, names, level if relative else None, (origin, cap)),
+    )
     prediction = predict_member(
         spec.library,
         model,
@@ -227,7 +247,8 @@ def _fit_before(
     role: str,
     fit_rows: dict[str, Any] | None,
 ) -> tuple[str, Any]:
-    """Fit one booster on the rows of ``table`` dated before ``before`` (None: every row)."""
+    """Fit one booster on the rows of ``table`` dated before ``before`` (None: every row), as
+    a run at ``before`` would have fit it (``fit_arrays``' ``known_at``)."""
     spec = MemberSpec.from_params(member)
     config = FeatureConfig.from_params(feature_settings)
     names = feature_names(config)
@@ -236,7 +257,8 @@ def _fit_before(
     where = np.ones(len(table), dtype=bool) if before is None else dates < before.to_datetime64()
     positions = fit_positions(where, fit_rows)
     level = level_feature(config) if spec.relative_to_level else None
-    model = fit_member(spec, *fit_arrays(table, positions, names, level))
+    known_at = None if before is None else (before, config.counter_cap_days)
+    model = fit_member(spec, *fit_arrays(table, positions, names, level, known_at))
     logger.info(
         "Training %s... ✓ (%s: %s up to %s, %d rounds, %.1f s)",
         MEMBER_LABELS[spec.library],

@@ -30,7 +30,12 @@ from rossmann_forecast.model.ensemble import (
     predict_member,
     training_target,
 )
-from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
+from rossmann_forecast.model.features import (
+    FeatureConfig,
+    counters_known_at,
+    feature_names,
+    level_feature,
+)
 from rossmann_forecast.pipelines.training.nodes import fit_positions, fold_origins
 
 logger = logging.getLogger(__name__)
@@ -197,6 +202,9 @@ class _FoldData:
     level: np.ndarray  # the store's level a relative member's target is relative to
     actual: np.ndarray
     folds: list[tuple[np.ndarray, np.ndarray, str]]
+    dates: np.ndarray
+    names: list[str]
+    cap: int  # the counters' cap: each fold fits with its counters known at its origin
 
     @classmethod
     def build(
@@ -213,6 +221,9 @@ class _FoldData:
             level=table[level_feature(config)].to_numpy(dtype="float32"),
             actual=table["Sales"].to_numpy(dtype="float64"),
             folds=_folds(table, forecast_origins, cv, fit_rows),
+            dates=table["Date"].to_numpy(),
+            names=feature_names(config),
+            cap=config.counter_cap_days,
         )
 
     @property
@@ -228,7 +239,10 @@ class _FoldData:
             if spec.relative_to_level:  # as in training: rows without a level are left out
                 fit, valid, level = drawn[self.known[drawn]], scored[self.known[scored]], self.level
             target = training_target(self.actual[fit], None if level is None else level[fit])
-            model = fit_member(spec, self.matrix[fit], target)
+            known = counters_known_at(
+                self.matrix[fit], self.dates[fit], self.names, pd.Timestamp(origin), self.cap
+            )  # as training's folds fit (a copy: the shared matrix stays as built)
+            model = fit_member(spec, known, target)
             offset = None if level is None else level[valid]
             prediction = np.expm1(predict_member(spec.library, model, self.matrix[valid], offset))
             per_fold[f"rmspe_{origin}"] = rmspe(self.actual[valid], prediction)
