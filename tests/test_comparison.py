@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.comparison import resampled_comparison, resampled_text
+from rossmann_forecast.comparison import resampled_comparison, resampled_text, store_comparison
 
 SETTINGS = {"confidence": 0.95, "resamples": 500, "min_stores": 20, "seed": 0}
 
@@ -53,3 +53,40 @@ def test_bad_settings_are_refused_naming_the_parameter_they_came_from():
     with pytest.raises(ValueError, match=r"Parameter review\.bootstrap\.seed must be a whole"):
         _compare(_forecasts(30, 0.06), _forecasts(30, 0.05), {**SETTINGS, "seed": -1},
                  parameter="review.bootstrap")  # fmt: skip
+
+
+def test_each_stores_rmspe_is_scored_on_its_days_with_sales_the_biggest_loss_first():
+    candidate = _forecasts(3, 0.05)
+    reference = _forecasts(3, 0.05)
+    store_2 = candidate["Store"] == 2
+    candidate.loc[store_2, "prediction"] = candidate.loc[store_2, "Sales"] * 1.2
+    candidate.loc[candidate.index[0], "Sales"] = 0.0  # a closed day of store 1: not scored
+
+    table = store_comparison(candidate, reference.sample(frac=1, random_state=0), min_days=6)
+
+    assert table["Store"].tolist() == [2, 3]  # store 1 has 5 days with sales, fewer than 6
+    assert table["days"].tolist() == [6, 6]
+    np.testing.assert_allclose(table["rmspe"], [0.2, 0.05])
+    np.testing.assert_allclose(table["rmspe_reference"], [0.05, 0.05])
+    np.testing.assert_allclose(table["increase"], [0.15, 0.0], atol=1e-12)
+    assert store_comparison(candidate, reference, min_days=5)["Store"].tolist() == [2, 1, 3]
+
+
+def test_a_store_forecast_with_holes_comes_first():
+    candidate, reference = _forecasts(3, 0.05), _forecasts(3, 0.05)
+    candidate.loc[candidate["Store"] == 3, "prediction"] = np.nan
+
+    table = store_comparison(candidate, reference, min_days=1)
+
+    assert table["Store"].iloc[0] == 3 and np.isnan(table["increase"].iloc[0])
+
+
+def test_one_model_compared_with_itself_reads_plus_zero():
+    """Float noise around a ratio of 1 (the backtest against the Production version it is)
+    is not shown as a sign: "+0.0%", never "-0.0%"."""
+    itself = {"confidence": 0.95, "ratio": 1 - 4e-14, "low": 1 - 9e-14, "high": 1 + 4e-14,
+              "stores": 82}  # fmt: skip
+    barely = {**itself, "ratio": 0.9996, "low": 0.9984, "high": 1.0012}
+
+    assert resampled_text(itself) == "+0.0%, 90% sure +0.0% to +0.0% over 82 stores resampled"
+    assert resampled_text(barely) == "+0.0%, 90% sure -0.2% to +0.1% over 82 stores resampled"

@@ -102,7 +102,13 @@ GATES = Pipeline([Node(identity, "params:validation", "gate_report", name="gate"
      ({"production_bootstrap": {"confidence": 0.95, "resamples": 0, "min_stores": 20,
                                 "seed": 0}}, "validation.production_bootstrap.resamples must be"),
      ({"production_bootstrap": {"confidence": 0.95}},
-      "validation.production_bootstrap must be null or hold exactly")],
+      "validation.production_bootstrap must be null or hold exactly"),
+     ({"store_check": {"min_days": 14, "max_rmspe_increase": 0}},
+      "validation.store_check.max_rmspe_increase must be a number above 0"),
+     ({"store_check": {"min_days": 0.5, "max_rmspe_increase": 0.05}},
+      "validation.store_check.min_days must be a whole number of at least 1"),
+     ({"store_check": {"max_rmspe_increase": 0.05}},
+      "validation.store_check must be null or hold exactly")],
 )  # fmt: skip
 def test_bad_estimate_settings_stop_the_run_before_training_naming_the_parameter(settings, says):
     catalog = DataCatalog()

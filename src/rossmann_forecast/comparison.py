@@ -6,7 +6,9 @@ for Staging. One six-week holdout is a draw of stores and days: two versions fit
 rows differ on it by a few percent (on the 82 real stores of the dev slice, up to 5% with only
 the boosters' seed changed). So the comparison comes with an interval over bootstrap resamples
 of the stores (``metrics.paired_store_bootstrap``), set by ``production_bootstrap`` in
-``conf/base/globals.yml``.
+``conf/base/globals.yml``. A resampled comparison judges the stores as a population, so the
+review also looks store by store (``store_comparison``): a candidate much worse on one or two
+stores only shows there.
 
 Pure functions: numpy and pandas only.
 """
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 # The parameter named in a refusal (the review reads the same global setting).
 BOOTSTRAP_PARAMETER = "validation.production_bootstrap"
 BOOTSTRAP_KEYS = ("confidence", "resamples", "min_stores", "seed")
+STORE_CHECK_PARAMETER = "validation.store_check"
+STORE_CHECK_KEYS = ("min_days", "max_rmspe_increase")
 
 
 def check_production_bootstrap(
@@ -61,6 +65,16 @@ def check_production_bootstrap(
     return dict(settings)
 
 
+def _paired(candidate: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The store-days both forecast: ``Store, Date, Sales, prediction, prediction_reference``."""
+    return candidate[["Store", "Date", "Sales", "prediction"]].merge(
+        reference[["Store", "Date", "prediction"]],
+        on=["Store", "Date"],
+        suffixes=("", "_reference"),
+        validate="one_to_one",
+    )
+
+
 def resampled_comparison(
     candidate: pd.DataFrame,
     reference: pd.DataFrame,
@@ -88,12 +102,7 @@ def resampled_comparison(
     checked = check_production_bootstrap(settings, parameter)
     if checked is None:
         return None
-    pairs = candidate[["Store", "Date", "Sales", "prediction"]].merge(
-        reference[["Store", "Date", "prediction"]],
-        on=["Store", "Date"],
-        suffixes=("", "_reference"),
-        validate="one_to_one",
-    )
+    pairs = _paired(candidate, reference)
     selling = pairs[pairs["Sales"] > 0]
     if not np.isfinite(selling[["prediction", "prediction_reference"]].to_numpy()).all():
         # No interval for a forecast with holes: the figures as they are judge it (a
@@ -129,7 +138,113 @@ def resampled_text(comparison: dict[str, Any] | None) -> str:
     if comparison is None:
         return ""
     share = 2 * comparison["confidence"] - 1
+
+    def change(ratio: float) -> str:
+        # Rounded first, so that one model compared with itself reads +0.0%, not -0.0%.
+        return f"{round(ratio - 1, 3) + 0.0:+.1%}"
+
     return (
-        f"{comparison['ratio'] - 1:+.1%}, {share:.0%} sure {comparison['low'] - 1:+.1%} to "
-        f"{comparison['high'] - 1:+.1%} over {comparison['stores']} stores resampled"
+        f"{change(comparison['ratio'])}, {share:.0%} sure {change(comparison['low'])} to "
+        f"{change(comparison['high'])} over {comparison['stores']} stores resampled"
     )
+
+
+def store_comparison(
+    candidate: pd.DataFrame, reference: pd.DataFrame, min_days: int
+) -> pd.DataFrame:
+    """Each store's RMSPE under the two versions on the store-days both forecast, the stores
+    where the candidate lost most first.
+
+    The resampled comparison judges the stores as a population: a candidate much worse on one
+    or two stores (a broken history, a store the new code mishandles) is not shown worse.
+    This table is where such a store shows.
+
+    Args:
+        candidate, reference: ``Store, Date, Sales, prediction`` (the reference's ``Sales``
+            is not read).
+        min_days: Stores with fewer days with sales are left out (too few to score).
+
+    Returns:
+        ``Store``, ``days`` (with sales), ``rmspe`` (the candidate's), ``rmspe_reference``
+        and ``increase`` (their difference, in RMSPE points), sorted by ``increase``,
+        largest first; a forecast that is not finite scores NaN, sorted first.
+    """
+    pairs = _paired(candidate, reference)
+    selling = pairs[pairs["Sales"] > 0]
+    sales = selling["Sales"].to_numpy(dtype="float64")
+    squares = pd.DataFrame(
+        {
+            "Store": selling["Store"].to_numpy(),
+            "rmspe": (selling["prediction"].to_numpy(dtype="float64") / sales - 1) ** 2,
+            "rmspe_reference": (
+                selling["prediction_reference"].to_numpy(dtype="float64") / sales - 1
+            )
+            ** 2,
+        }
+    )
+    grouped = squares.groupby("Store")
+    table = np.sqrt(grouped[["rmspe", "rmspe_reference"]].mean()).assign(days=grouped.size())
+    table = table.loc[table["days"] >= int(min_days)].reset_index()
+    table["increase"] = table["rmspe"] - table["rmspe_reference"]
+    table = table.sort_values("increase", ascending=False, na_position="first", kind="stable")
+    columns = ["Store", "days", "rmspe", "rmspe_reference", "increase"]
+    return table[columns].reset_index(drop=True)
+
+
+def store_records(table: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
+    """The first ``rows`` of ``store_comparison``'s table as plain records (for JSON)."""
+    return [
+        {"Store": int(row.Store), "days": int(row.days), "rmspe": float(row.rmspe),
+         "rmspe_reference": float(row.rmspe_reference), "increase": float(row.increase)}
+        for row in table.head(int(rows)).itertuples()
+    ]  # fmt: skip
+
+
+def check_store_check(settings: Any, parameter: str = STORE_CHECK_PARAMETER) -> dict | None:
+    """The gate's store check, checked: ``None`` (no check) or ``min_days`` a whole number of
+    at least 1 and ``max_rmspe_increase`` a number above 0.
+
+    Raises:
+        ValueError: Naming ``parameter`` and what is wrong with it.
+    """
+    if settings is None:
+        return None
+    where = f"Parameter {parameter}"
+    if not isinstance(settings, dict) or set(settings) != set(STORE_CHECK_KEYS):
+        raise ValueError(
+            f"{where} must be null or hold exactly {list(STORE_CHECK_KEYS)}, not {settings!r}"
+        )
+    days, limit = settings["min_days"], settings["max_rmspe_increase"]
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"{where}.min_days must be a whole number of at least 1, not {days!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+        raise ValueError(
+            f"{where}.max_rmspe_increase must be a number above 0 (RMSPE points, such as "
+            f"0.05), not {limit!r}"
+        )
+    return {"min_days": days, "max_rmspe_increase": float(limit)}
+
+
+def store_check(
+    candidate: pd.DataFrame, reference: pd.DataFrame, settings: Any, rows: int = 3
+) -> dict[str, Any] | None:
+    """How many stores the candidate forecasts more than ``max_rmspe_increase`` worse than
+    the reference (``store_comparison``; a store forecast with holes counts), and the worst.
+
+    Returns:
+        ``None`` without settings; else ``min_days``, ``limit``, ``compared`` (stores with
+        enough days), ``above`` (how many are over the limit) and ``worst`` (the first
+        ``rows`` stores, ``store_records``).
+    """
+    checked = check_store_check(settings)
+    if checked is None:
+        return None
+    table = store_comparison(candidate, reference, checked["min_days"])
+    limit = checked["max_rmspe_increase"]
+    return {
+        "min_days": checked["min_days"],
+        "limit": limit,
+        "compared": len(table),
+        "above": int((~(table["increase"] <= limit)).sum()),
+        "worst": store_records(table, rows),
+    }

@@ -13,6 +13,7 @@ CHECKLIST = [
     "No systematic over- or under-prediction",
     "Good on recent data",
     "Calibrated ranges",
+    "No store much worse than Production",
 ]
 PLOTS = ("forecast_vs_actual", "residuals_by_store_type", "error_distribution")
 
@@ -58,6 +59,11 @@ def test_the_review_compares_staging_with_production(second_review):
     # 30 stores: the difference comes with its interval over the stores resampled.
     comparison = summary["metrics"]["comparison"]
     assert comparison["stores"] == 30 and comparison["low"] <= comparison["high"]
+    # Every store has 14 days with sales in the holdout: each is compared, the worst first.
+    stores = summary["metrics"]["stores"]
+    assert stores["compared"] == 30 and len(stores["worst"]) == 10
+    increases = [row["increase"] for row in stores["worst"]]
+    assert increases == sorted(increases, reverse=True)
     (first,) = [item for item in summary["checklist"] if item["item"] == CHECKLIST[0]]
     assert "; Staging / Production " in first["detail"]
     assert first["detail"].endswith(" over 30 stores resampled")
@@ -66,7 +72,7 @@ def test_the_review_compares_staging_with_production(second_review):
     assert "The gate's estimate of the six weeks version 2 will forecast: RMSPE 0." in report
     assert "(likely 0." in report  # conf/base's validation.estimate_range
     headings = ("## Checklist", "## Forecast ranges", "## By StoreType", "## By Assortment",
-                "## Distribution")  # fmt: skip
+                "## Stores where Staging lost most", "## Distribution")  # fmt: skip
     for heading in headings:
         assert heading in report
 

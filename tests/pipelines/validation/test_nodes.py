@@ -221,7 +221,7 @@ def test_a_candidate_at_or_above_the_threshold_is_rejected_with_production_compa
     assert "holdout 0.2500 worse than Production v1's 0.0200" in verdict["reason"]
     assert verdict["checks"] | {"finite": None} == {
         "finite": None, "threshold": False, "baseline": True, "production": False, "coverage": True,
-        "waived": False, "passed": False,
+        "stores": True, "waived": False, "passed": False,
     }  # fmt: skip
     assert verdict["recorded_metrics"]["production_version"] == 1.0
     assert verdict["recorded_metrics"]["production_holdout_rmspe"] == pytest.approx(0.02, rel=1e-9)
@@ -337,6 +337,61 @@ def test_a_candidate_worse_on_one_store_only_is_not_shown_worse_than_production(
     else:
         assert report["production"]["comparison"] is None
         assert not verdict["checks"]["production"] and not verdict["passed"]
+
+
+STORE_CHECK = {"min_days": 14, "max_rmspe_increase": 0.05}
+
+
+def _one_store_off(off_store_7: float, store_check=STORE_CHECK, waiver_needed=False):
+    """Candidate as Production (5% off on alternate days) except ``off_store_7`` on store 7."""
+    holdout, history, stores = _many_stores()
+    production = _predicted(holdout, 1, _alternating(holdout, 0.05))
+    off = np.where(holdout["Store"] == 7, off_store_7, 0.05)
+    candidate = _predicted(holdout, 4, _alternating(holdout, off))
+    params = {**PARAMS, "production_comparison": "rescaled", "store_check": store_check}
+    if waiver_needed:
+        params["threshold"] = 0.01  # only the seasonal waiver can let it through
+    report = evaluate_holdout(candidate, production, holdout, stores, history, NO_SEASON,
+                              params, block_days=42)  # fmt: skip
+    return report, decide_gate(report)
+
+
+def test_a_candidate_much_worse_on_one_store_is_rejected_by_the_store_check_naming_it():
+    """The case the resampled comparison lets through (above) is caught store by store."""
+    report, verdict = _one_store_off(0.25)
+
+    assert verdict["checks"]["production"]  # the stores resampled do not show it worse
+    assert not verdict["checks"]["stores"] and not verdict["passed"]
+    assert report["production"]["stores"]["above"] == 1
+    assert verdict["reason"].endswith(
+        "1 of 40 stores more than +0.05 above Production v1 (worst: store 7 0.2500 against "
+        "0.0500, +0.2000)"
+    )
+    assert verdict["recorded_metrics"]["production_stores_above"] == 1.0
+    assert verdict["recorded_metrics"]["production_store_worst_increase"] == pytest.approx(0.2)
+    # Nor does the seasonal waiver let it through.
+    _, waived = _one_store_off(0.25, waiver_needed=True)
+    assert not waived["checks"]["waived"] and not waived["passed"]
+
+
+def test_within_the_store_limit_or_without_the_check_the_candidate_passes():
+    _, within = _one_store_off(0.09)  # store 7: +0.04
+    _, unchecked = _one_store_off(0.25, store_check=None)
+
+    assert within["passed"] and within["checks"]["stores"]
+    assert within["reason"].endswith(
+        "no store more than +0.05 above Production v1 (worst: store 7 0.0900 against 0.0500, "
+        "+0.0400, of 40 stores)"
+    )
+    assert unchecked["passed"] and unchecked["checks"]["stores"]
+    assert "above Production" not in unchecked["reason"]
+
+
+def test_a_store_with_too_few_days_is_not_checked():
+    report, verdict = _one_store_off(0.25, store_check={**STORE_CHECK, "min_days": 15})
+
+    assert verdict["passed"] and report["production"]["stores"]["compared"] == 0
+    assert verdict["reason"].endswith("(no store has 15 days with sales)")
 
 
 def test_a_candidate_worse_on_every_store_is_rejected_with_the_stores_resampled():

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.comparison import resampled_comparison, resampled_text
+from rossmann_forecast.comparison import (
+    resampled_comparison,
+    resampled_text,
+    store_comparison,
+    store_records,
+)
 from rossmann_forecast.metrics import error_summary
 from rossmann_forecast.model.ensemble import answer_through
 from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
@@ -206,7 +211,7 @@ def compute_review_metrics(
     Args:
         review_predictions: Output of ``score_review_versions``.
         stores_validated: Store attributes (StoreType, Assortment).
-        review: ``params:review`` (``recent_days``, ``bootstrap``).
+        review: ``params:review`` (``recent_days``, ``bootstrap``, ``stores``).
 
     Returns:
         ``{"window": {...}, "<role>": {"version", "overall", "recent", "store_type": {...},
@@ -214,7 +219,8 @@ def compute_review_metrics(
         "actuals": {...}, "comparison": {...} | None}``; ``intervals`` is
         ``_interval_stats``'s (None for a version without quantiles); ``comparison`` (with a
         Production version only) is Staging's RMSPE over Production's with its interval over
-        the stores resampled (``comparison.resampled_comparison``).
+        the stores resampled (``comparison.resampled_comparison``); ``stores`` (with a
+        Production version only) the stores where Staging lost most (``_store_rows``).
     """
     frame = review_predictions.merge(
         stores_validated[["Store", "StoreType", "Assortment"]], on="Store", how="left"
@@ -253,7 +259,23 @@ def compute_review_metrics(
             tolerance=0.0,
             parameter="review.bootstrap",
         )
+        metrics["stores"] = _store_rows(
+            frame[frame["role"] == STAGING], frame[frame["role"] == PRODUCTION], review
+        )
     return metrics
+
+
+def _store_rows(
+    staging: pd.DataFrame, production: pd.DataFrame, review: dict[str, Any]
+) -> dict[str, Any]:
+    """The stores where Staging lost most against Production (``comparison.store_comparison``):
+    ``min_days``, ``compared`` (stores with at least that many days with sales) and ``worst``,
+    the first ``store_rows`` of them (``Store``, ``days``, ``rmspe``, ``rmspe_reference``,
+    ``increase``)."""
+    settings = review["stores"]
+    table = store_comparison(staging, production, int(settings["min_days"]))
+    worst = store_records(table, int(settings["rows"]))
+    return {"min_days": int(settings["min_days"]), "compared": len(table), "worst": worst}
 
 
 def compute_review_segments(
@@ -294,7 +316,7 @@ def evaluate_checklist(
         review_metrics: Output of ``compute_review_metrics``.
         review: ``params:review.checklist`` thresholds: ``max_rmspe_increase``,
             ``max_group_rmspe``, ``max_abs_bias``, ``max_abs_group_bias``, ``max_recent_rmspe``,
-            ``min_interval_coverage``, ``max_interval_coverage``.
+            ``min_interval_coverage``, ``max_interval_coverage``, ``max_store_rmspe_increase``.
         review_versions: ``resolve_review_versions``'s output: Staging's live comparison in
             Production's shadow, if monitoring has one.
 
@@ -324,6 +346,9 @@ def evaluate_checklist(
             staging,
             float(limits["min_interval_coverage"]),
             float(limits["max_interval_coverage"]),
+        ),
+        _no_store_much_worse(
+            review_metrics.get("stores"), production, float(limits["max_store_rmspe_increase"])
         ),
     ]
 
@@ -448,6 +473,36 @@ def _calibrated_ranges(
         f"(allowed {min_coverage:.0%}..{max_coverage:.0%}: {verdict}){by_week}; "
         f"mean relative width {scores['interval_width']:.2f}",
     )
+
+
+def _no_store_much_worse(
+    stores: dict[str, Any] | None, production: dict[str, Any] | None, limit: float
+) -> dict[str, str]:
+    """No store's holdout RMSPE more than ``limit`` above Production's on the same days: the
+    comparison over all stores (and the gate's, stores resampled) lets a version through that
+    is much worse on one or two stores only. Skipped without Production or a store with
+    enough days."""
+    name = "No store much worse than Production"
+    if production is None:
+        return _item(name, SKIPPED, "no version in Production yet: nothing to compare with")
+    if stores is None or not stores["worst"]:
+        return _item(
+            name,
+            SKIPPED,
+            f"no store has {0 if stores is None else stores['min_days']} days with sales in "
+            "the holdout: too few to compare a store",
+        )
+    worst = stores["worst"]
+    above = [row for row in worst if not row["increase"] <= limit]  # NaN counts as above
+    shown = len(worst) < stores["compared"]
+    count = f"at least {len(above)}" if shown and len(above) == len(worst) else len(above)
+    first = worst[0]
+    detail = (
+        f"worst store {first['Store']}: RMSPE {_fmt(first['rmspe'])} vs "
+        f"{_fmt(first['rmspe_reference'])} ({_points(first['increase'])} over {first['days']} "
+        f"days); allowed up to +{limit:.2f}; {count} of {stores['compared']} stores above it"
+    )
+    return _item(name, FAIL if above else PASS, detail)
 
 
 def _weeks(scores: dict[str, float]) -> list[tuple[int, float]]:
@@ -692,6 +747,11 @@ def review_metrics_for_mlflow(review_metrics: dict[str, Any]) -> dict[str, dict[
     return logged
 
 
+def _points(value: float) -> str:
+    """A difference of RMSPE: ``+0.0123``, or ``not finite`` (a forecast with holes)."""
+    return f"{value:+.4f}" if np.isfinite(value) else "not finite"
+
+
 def _fmt(value: float, pct: bool = False) -> str:
     if value is None or not np.isfinite(value):
         return "-"
@@ -709,6 +769,7 @@ def _markdown(
         *_interval_lines(metrics, roles),
         *_group_lines(metrics, roles, "store_type", "StoreType"),
         *_group_lines(metrics, roles, "assortment", "Assortment"),
+        *_store_lines(metrics),
         *_distribution_lines(metrics, roles),
         *_plot_lines(plots),
     ]
@@ -835,6 +896,30 @@ def _group_lines(metrics: dict[str, Any], roles: list[str], key: str, title: str
         rows = metrics[STAGING][key][name]["rows"]
         lines.append(f"| {name} | {rows:,} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _store_lines(metrics: dict[str, Any]) -> list[str]:
+    """The stores where Staging lost most against Production (none without Production)."""
+    stores = metrics.get("stores")
+    if not stores or not stores["worst"]:
+        return []
+    staging, production = metrics[STAGING]["version"], metrics[PRODUCTION]["version"]
+    return [
+        "",
+        "## Stores where Staging lost most",
+        "",
+        f"Holdout RMSPE per store, the {len(stores['worst'])} of {stores['compared']} stores "
+        f"(with at least {stores['min_days']} days with sales) where Staging is furthest above "
+        "Production:",
+        "",
+        f"| Store | days | Staging v{staging} | Production v{production} | difference |",
+        "|---:|---:|---:|---:|---:|",
+        *(
+            f"| {row['Store']} | {row['days']} | {_fmt(row['rmspe'])} | "
+            f"{_fmt(row['rmspe_reference'])} | {_points(row['increase'])} |"
+            for row in stores["worst"]
+        ),
+    ]
 
 
 def _distribution_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]:

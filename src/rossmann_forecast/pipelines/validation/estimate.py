@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.baseline import median_baseline
-from rossmann_forecast.comparison import check_production_bootstrap
+from rossmann_forecast.comparison import check_production_bootstrap, check_store_check
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.registry.stages import GATE_METRIC
 
@@ -89,7 +89,8 @@ def estimate_range(figure: float, factors: Any) -> dict[str, Any] | None:
 
 def check_estimate_settings(validation: dict[str, Any]) -> float | None:
     """``validation.estimate``, ``estimate_fallback``, ``season_change_factor``,
-    ``estimate_range``, ``production_comparison`` and ``production_bootstrap``, checked.
+    ``estimate_range``, ``production_comparison``, ``production_bootstrap`` and
+    ``store_check``, checked.
 
     Returns:
         The season-change factor (``check_season_change``).
@@ -111,6 +112,7 @@ def check_estimate_settings(validation: dict[str, Any]) -> float | None:
         )
     check_estimate_range(validation.get("estimate_range"))
     check_production_bootstrap(validation.get("production_bootstrap"))
+    check_store_check(validation.get("store_check"))
     return check_season_change(validation.get("season_change_factor"))
 
 

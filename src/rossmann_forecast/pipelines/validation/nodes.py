@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.comparison import resampled_comparison, resampled_text
+from rossmann_forecast.comparison import resampled_comparison, resampled_text, store_check
 from rossmann_forecast.metrics import mean_percentage_error, rescaled_rmspe, rmspe
 from rossmann_forecast.model.ensemble import answer_through
 from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
@@ -298,6 +298,7 @@ def evaluate_holdout(
             "production_bootstrap": validation.get("production_bootstrap"),
             "seasonal_waiver": bool(validation["seasonal_waiver"]),
             "min_interval_coverage": float(validation["min_interval_coverage"]),
+            "store_check": validation.get("store_check"),
         },
         "estimate": estimate_windows(
             metrics,
@@ -329,6 +330,9 @@ def evaluate_holdout(
             "metrics": _scores(production_predictions, stores_validated, recent_days),
             "comparison": compare_with_production(
                 candidate_predictions, production_predictions, report["rule"]
+            ),
+            "stores": store_check(
+                candidate_predictions, production_predictions, report["rule"]["store_check"]
             ),
         }
     return report
@@ -368,8 +372,12 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
     - ``coverage``: the outer quantiles' interval (P10-P90) holds at least
       ``min_interval_coverage`` of the holdout's store-days (true for a version without
       quantiles): a band that under-covers is as misleading as a point forecast that misses;
+    - ``stores``: no store with at least ``store_check.min_days`` days with sales scores more
+      than ``store_check.max_rmspe_increase`` above Production on its days (true without
+      Production or ``store_check``): ``production`` judges the stores as a population, and
+      lets through a version much worse on one or two (``comparison.store_check``);
     - ``waived``: the threshold is missed, but ``seasonal_waiver`` is on and a Production version
-      was scored and the candidate meets the two relative conditions: rejecting it would keep
+      was scored and the candidate meets every other condition: rejecting it would keep
       serving a version that is no better on the same rows and older, into the same season.
     """
     estimate = report["estimate"]
@@ -392,18 +400,22 @@ def gate_rule(report: dict[str, Any]) -> dict[str, Any]:
     checks["coverage"] = intervals is None or bool(
         intervals["scores"]["interval_coverage"] >= rule["min_interval_coverage"]
     )
+    stores = None if production is None else production.get("stores")
+    checks["stores"] = stores is None or stores["above"] == 0
     checks["waived"] = bool(
         not checks["threshold"]
         and rule["seasonal_waiver"]
         and production is not None
         and checks["baseline"]
         and checks["production"]
+        and checks["stores"]
     )
     checks["passed"] = bool(
         checks["finite"]
         and checks["baseline"]
         and checks["coverage"]
         and checks["production"]
+        and checks["stores"]
         and (checks["threshold"] or checks["waived"])
     )
     return checks
@@ -455,7 +467,26 @@ def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
                 else ")"
             )
         )
+        if production.get("stores") is not None:
+            parts.append(_stores_text(production["stores"], production["version"]))
     return "; ".join(parts)
+
+
+def _stores_text(stores: dict[str, Any], version: int) -> str:
+    """``no store more than +0.05 above Production v3 (worst: store 383 0.0794 against
+    0.0751, +0.0044, of 82 stores)``, or how many are, and the worst."""
+    limit = f"more than +{stores['limit']:.2f} above Production v{version}"
+    if not stores["worst"]:
+        return f"no store {limit} (no store has {stores['min_days']} days with sales)"
+    first = stores["worst"][0]
+    increase = first["increase"]
+    worst = (
+        f"store {first['Store']} {first['rmspe']:.4f} against {first['rmspe_reference']:.4f}, "
+        + (f"{increase:+.4f}" if np.isfinite(increase) else "a forecast with holes")
+    )
+    if stores["above"] == 0:
+        return f"no store {limit} (worst: {worst}, of {stores['compared']} stores)"
+    return f"{stores['above']} of {stores['compared']} stores {limit} (worst: {worst})"
 
 
 def _recorded_metrics(report: dict[str, Any]) -> dict[str, float]:
@@ -484,6 +515,11 @@ def _recorded_metrics(report: dict[str, Any]) -> dict[str, float]:
                 production_ratio_low=comparison["low"],
                 production_ratio_high=comparison["high"],
             )
+        stores = production.get("stores")
+        if stores is not None:
+            metrics["production_stores_above"] = float(stores["above"])
+            if stores["worst"] and np.isfinite(stores["worst"][0]["increase"]):
+                metrics["production_store_worst_increase"] = stores["worst"][0]["increase"]
     return metrics
 
 
