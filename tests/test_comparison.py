@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.comparison import resampled_comparison, resampled_text, store_comparison
+from rossmann_forecast.comparison import (
+    resampled_comparison,
+    resampled_text,
+    store_check,
+    store_comparison,
+)
 
 SETTINGS = {"confidence": 0.95, "resamples": 500, "min_stores": 20, "seed": 0}
 
@@ -90,3 +95,16 @@ def test_one_model_compared_with_itself_reads_plus_zero():
 
     assert resampled_text(itself) == "+0.0%, 90% sure +0.0% to +0.0% over 82 stores resampled"
     assert resampled_text(barely) == "+0.0%, 90% sure -0.2% to +0.1% over 82 stores resampled"
+
+
+def test_a_hole_counts_against_the_candidate_not_against_it_in_the_reference():
+    candidate, reference = _forecasts(30, 0.05), _forecasts(30, 0.05)
+    candidate.loc[candidate["Store"] == 3, "prediction"] = np.nan
+    reference.loc[reference["Store"] == 4, "prediction"] = np.nan
+    settings = {"min_days": 6, "max_rmspe_increase": 0.05}
+
+    checked = store_check(candidate, reference, settings)
+
+    assert checked["compared"] == 30 and checked["above"] == 1
+    assert store_check(reference, candidate, settings)["above"] == 1  # store 4, the other way
+    assert store_check(candidate, reference, None) is None

@@ -200,6 +200,13 @@ def store_records(table: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def above_limit(table: pd.DataFrame, limit: float) -> pd.Series:
+    """The stores of ``store_comparison``'s table (or its records) the candidate forecasts
+    more than ``limit`` above the reference, or not at all (a hole in the candidate's
+    forecast); a hole in the reference's is not the candidate's fault."""
+    return table["rmspe"].isna() | (table["increase"] > limit)
+
+
 def check_store_check(settings: Any, parameter: str = STORE_CHECK_PARAMETER) -> dict | None:
     """The gate's store check, checked: ``None`` (no check) or ``min_days`` a whole number of
     at least 1 and ``max_rmspe_increase`` a number above 0.
@@ -245,6 +252,6 @@ def store_check(
         "min_days": checked["min_days"],
         "limit": limit,
         "compared": len(table),
-        "above": int((~(table["increase"] <= limit)).sum()),
+        "above": int(above_limit(table, limit).sum()),
         "worst": store_records(table, rows),
     }

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.comparison import (
+    above_limit,
     resampled_comparison,
     resampled_text,
     store_comparison,
@@ -493,7 +494,7 @@ def _no_store_much_worse(
             "the holdout: too few to compare a store",
         )
     worst = stores["worst"]
-    above = [row for row in worst if not row["increase"] <= limit]  # NaN counts as above
+    above = [row for row in worst if above_limit(pd.DataFrame([row]), limit).iloc[0]]
     shown = len(worst) < stores["compared"]
     count = f"at least {len(above)}" if shown and len(above) == len(worst) else len(above)
     first = worst[0]
