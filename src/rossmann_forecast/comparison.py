@@ -32,6 +32,19 @@ STORE_CHECK_PARAMETER = "validation.store_check"
 STORE_CHECK_KEYS = ("min_days", "max_rmspe_increase")
 
 
+def _settings_block(settings: Any, keys: tuple[str, ...], parameter: str) -> str:
+    """``Parameter <parameter>`` for the refusals of a block of settings, once the block is
+    a mapping of exactly ``keys``.
+
+    Raises:
+        ValueError: It is not, naming ``parameter``.
+    """
+    where = f"Parameter {parameter}"
+    if not isinstance(settings, dict) or set(settings) != set(keys):
+        raise ValueError(f"{where} must be null or hold exactly {list(keys)}, not {settings!r}")
+    return where
+
+
 def check_production_bootstrap(
     settings: Any, parameter: str = BOOTSTRAP_PARAMETER
 ) -> dict[str, Any] | None:
@@ -44,11 +57,7 @@ def check_production_bootstrap(
     """
     if settings is None:
         return None
-    where = f"Parameter {parameter}"
-    if not isinstance(settings, dict) or set(settings) != set(BOOTSTRAP_KEYS):
-        raise ValueError(
-            f"{where} must be null or hold exactly {list(BOOTSTRAP_KEYS)}, not {settings!r}"
-        )
+    where = _settings_block(settings, BOOTSTRAP_KEYS, parameter)
     confidence = settings["confidence"]
     if (
         isinstance(confidence, bool)
@@ -216,11 +225,7 @@ def check_store_check(settings: Any, parameter: str = STORE_CHECK_PARAMETER) -> 
     """
     if settings is None:
         return None
-    where = f"Parameter {parameter}"
-    if not isinstance(settings, dict) or set(settings) != set(STORE_CHECK_KEYS):
-        raise ValueError(
-            f"{where} must be null or hold exactly {list(STORE_CHECK_KEYS)}, not {settings!r}"
-        )
+    where = _settings_block(settings, STORE_CHECK_KEYS, parameter)
     days, limit = settings["min_days"], settings["max_rmspe_increase"]
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"{where}.min_days must be a whole number of at least 1, not {days!r}")

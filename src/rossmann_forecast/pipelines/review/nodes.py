@@ -494,9 +494,9 @@ def _no_store_much_worse(
             "the holdout: too few to compare a store",
         )
     worst = stores["worst"]
-    above = [row for row in worst if above_limit(pd.DataFrame([row]), limit).iloc[0]]
+    above = int(above_limit(pd.DataFrame(worst), limit).sum())
     shown = len(worst) < stores["compared"]
-    count = f"at least {len(above)}" if shown and len(above) == len(worst) else len(above)
+    count = f"at least {above}" if shown and above == len(worst) else above
     first = worst[0]
     detail = (
         f"worst store {first['Store']}: RMSPE {_fmt(first['rmspe'])} vs "
