@@ -17,9 +17,17 @@ how well a booster's forecasts follow the days and stores, which rounds change, 
 the whole period's level happened to be off, which they do not. Written to
 ``benchmark/results/<date>-<commit>-rounds-study[-<label>].md``.
 
+``--variant "catboost:bootstrap_type=Bernoulli,subsample=0.5"`` (repeatable) also fits that
+booster with those library parameters changed (``num_rounds`` and ``relative_to_level`` change
+the member itself) on the same rows at every origin: its curve and fit time are shown beside
+the configured booster's, and the equal blend at the configured rounds is scored with the
+variant in its booster's place. The same protocol, so a parameter is judged by what it buys
+per origin and what it costs in fit time.
+
 Usage: ``python scripts/rounds_study.py [--data DIR] [--origins 7] [--grid 100,200,...]
-[--label LABEL] [--env ENV] [--n-stores N]``. About 4 minutes on the 82-store real dev slice
-and 12 on full-size synthetic data (4 origins) on 2 cores.
+[--variant BOOSTER:KEY=VALUE,...] [--label LABEL] [--env ENV] [--n-stores N]``. About 4
+minutes on the 82-store real dev slice and 12 on full-size synthetic data (4 origins) on 2
+cores, and each variant adds its booster's share.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from kedro.config import OmegaConfigLoader
 
 from rossmann_forecast.metrics import rescaled_rmspe
@@ -124,16 +133,52 @@ def score_origin(
     return {"actual": scored["Sales"].to_numpy(dtype="float64"), "logs": logs, "seconds": seconds}
 
 
+# A variant's member keys (the rest of its settings are library parameters).
+MEMBER_KEYS = ("num_rounds", "relative_to_level")
+
+
+def parse_variant(text: str, members: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """``"catboost:bootstrap_type=Bernoulli,subsample=0.5"`` -> (its label, the member settings:
+    the configured booster's with those changed). Values are read as YAML scalars.
+
+    Raises:
+        ValueError: Not ``BOOSTER:KEY=VALUE,...``, or a booster that is not a member.
+    """
+    booster, sep, settings = text.partition(":")
+    if not sep or booster not in members or not settings:
+        raise ValueError(
+            f"--variant {text!r}: expected BOOSTER:KEY=VALUE,... with BOOSTER one of "
+            f"{sorted(members)}"
+        )
+    member = {**members[booster], "params": dict(members[booster]["params"])}
+    for item in settings.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--variant {text!r}: {item!r} is not KEY=VALUE")
+        target = member if key.strip() in MEMBER_KEYS else member["params"]
+        target[key.strip()] = yaml.safe_load(value.strip())
+    label = f"{BOOSTERS[booster].label} ({', '.join(s.strip() for s in settings.split(','))})"
+    return label, {**member, "library": members[booster]["library"], "variant_of": booster}
+
+
 def blend_rounds(configured: dict[str, int], multiple: float, largest: int) -> dict[str, int]:
     """The configured rounds times ``multiple``, capped at the largest fitted."""
     return {name: min(round(k * multiple), largest) for name, k in configured.items()}
 
 
 def summarise(
-    scored: dict[pd.Timestamp, dict[str, Any]], configured: dict[str, int], grid: list[int]
+    scored: dict[pd.Timestamp, dict[str, Any]],
+    configured: dict[str, int],
+    grid: list[int],
+    variants: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Per member: the level-free RMSPE by rounds (mean over origins and per origin); the equal
-    blend at multiples of the configured rounds; seconds per 100 rounds."""
+    blend at multiples of the configured rounds; seconds per 100 rounds.
+
+    ``variants`` (name -> the member it stands in for) are members of ``configured`` too: they
+    get a curve, and the blend at the configured rounds with each in its member's place.
+    """
+    variants = variants or {}
     curves = {
         name: {
             k: {
@@ -144,9 +189,10 @@ def summarise(
         }
         for name in configured
     }
+    base = {name: k for name, k in configured.items() if name not in variants}
     blends = {}
     for multiple in MULTIPLES:
-        rounds = blend_rounds(configured, multiple, max(grid))
+        rounds = blend_rounds(base, multiple, max(grid))
         blends[multiple] = {
             "rounds": rounds,
             "rmspe": {
@@ -156,15 +202,39 @@ def summarise(
                 for o, s in scored.items()
             },
         }
+    swapped = {}
+    for name, member in variants.items():
+        rounds = {**{n: k for n, k in blend_rounds(base, 1.0, max(grid)).items() if n != member},
+                  name: min(configured[name], max(grid))}  # fmt: skip
+        swapped[name] = {
+            str(o.date()): level_free_rmspe(
+                s["actual"], np.mean([s["logs"][n][k] for n, k in rounds.items()], axis=0)
+            )
+            for o, s in scored.items()
+        }
     per_100 = {
         name: float(np.mean([s["seconds"][name] for s in scored.values()])) / max(grid) * 100
         for name in configured
     }
-    return {"curves": curves, "blends": blends, "seconds_per_100_rounds": per_100}
+    return {
+        "curves": curves,
+        "blends": blends,
+        "swapped": swapped,
+        "seconds_per_100_rounds": per_100,
+    }
 
 
-def render(summary: dict[str, Any], configured: dict[str, int], header: str) -> str:
-    """The study as Markdown: member curves, the blend at multiples, per-origin detail."""
+def render(
+    summary: dict[str, Any],
+    configured: dict[str, int],
+    header: str,
+    labels: dict[str, str] | None = None,
+) -> str:
+    """The study as Markdown: member curves, the blend at multiples, per-origin detail.
+
+    ``labels``: a variant's name -> how its rows are headed (members: their booster's label).
+    """
+    labels = labels or {}
     curves, blends = summary["curves"], summary["blends"]
     grid = sorted(next(iter(curves.values())))
     lines = [header, "", "## Each booster alone: level-free RMSPE by rounds, mean over origins", ""]
@@ -175,7 +245,7 @@ def render(summary: dict[str, Any], configured: dict[str, int], header: str) -> 
         best = min(means)
         cells = [f"**{m:.4f}**" if m == best else f"{m:.4f}" for m in means]
         lines.append(
-            f"| {BOOSTERS[name].label} | {configured[name]} | "
+            f"| {labels.get(name) or BOOSTERS[name].label} | {configured[name]} | "
             f"{summary['seconds_per_100_rounds'][name]:.1f} | " + " | ".join(cells) + " |"
         )
     origins = list(next(iter(blends.values()))["rmspe"])
@@ -185,9 +255,16 @@ def render(summary: dict[str, Any], configured: dict[str, int], header: str) -> 
     base = np.mean(list(blends[1.0]["rmspe"].values()))
     for multiple, blend in blends.items():
         values = list(blend["rmspe"].values())
-        rounds = "/".join(str(blend["rounds"][n]) for n in configured)
+        rounds = "/".join(str(k) for k in blend["rounds"].values())
         lines.append(
             f"| x{multiple:g} ({rounds}) | "
+            + " | ".join(f"{v:.4f}" for v in values)
+            + f" | {np.mean(values):.4f} | {(np.mean(values) / base - 1) * 100:+.1f}% |"
+        )
+    for name, by_origin in summary.get("swapped", {}).items():
+        values = list(by_origin.values())
+        lines.append(
+            f"| x1, {labels.get(name, name)} in its booster's place | "
             + " | ".join(f"{v:.4f}" for v in values)
             + f" | {np.mean(values):.4f} | {(np.mean(values) / base - 1) * 100:+.1f}% |"
         )
@@ -208,6 +285,12 @@ def main() -> None:
     parser.add_argument("--env", default=None, help="Kedro environment of the run")
     parser.add_argument("--origins", type=int, default=None, help="7 real, 4 synthetic")
     parser.add_argument("--grid", default=",".join(map(str, GRID)), help="rounds to score at")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="BOOSTER:KEY=VALUE,... also fitted and blended in its booster's place (repeatable)",
+    )
     parser.add_argument("--label", default=None)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -234,6 +317,13 @@ def main() -> None:
     config = FeatureConfig.from_params(settings)
     names = feature_names(config)
     members = {name: params["members"][name] for name in MEMBERS}
+    labels, variants = {}, {}
+    for k, text in enumerate(args.variant, start=1):
+        label, member = parse_variant(text, {name: params["members"][name] for name in MEMBERS})
+        name = f"variant{k}"
+        variants[name] = member.pop("variant_of")
+        labels[name] = label
+        members[name] = member
     configured = {name: int(member["num_rounds"]) for name, member in members.items()}
     rounds = sorted(
         set(grid) | {k for m in MULTIPLES for k in blend_rounds(configured, m, max(grid)).values()}
@@ -245,7 +335,7 @@ def main() -> None:
         )
         for origin in origins
     }
-    summary = summarise(scored, configured, grid)
+    summary = summarise(scored, configured, grid, variants)
     commit, dirty = git_commit(ROOT)
     data = (
         f"the Kaggle files in `{args.data.name}`"
@@ -263,7 +353,11 @@ def main() -> None:
         "period's level error taken out (see the script's docstring)."
     )
     write_study(
-        render(summary, configured, header), args.results, commit, "rounds-study", args.label
+        render(summary, configured, header, labels),
+        args.results,
+        commit,
+        "rounds-study",
+        args.label,
     )
 
 

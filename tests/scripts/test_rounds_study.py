@@ -10,7 +10,14 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from rounds_study import ROOT, blend_rounds, level_free_rmspe, study_origins
+from rounds_study import (
+    ROOT,
+    blend_rounds,
+    level_free_rmspe,
+    parse_variant,
+    study_origins,
+    summarise,
+)
 
 ACTUAL = np.array([1000.0, 2000.0, 1500.0, 800.0, 1200.0])
 SHAPE = np.array([1.05, 0.97, 1.02, 0.94, 1.03])  # how far off each day is
@@ -49,11 +56,71 @@ def test_the_blend_rounds_are_multiples_of_the_configured_capped_at_the_largest_
     }
 
 
+MEMBERS = {
+    "catboost": {"library": "catboost", "num_rounds": 600, "params": {"depth": 6, "seed": 1}},
+    "lightgbm": {"library": "lightgbm", "num_rounds": 600, "params": {"num_leaves": 63}},
+}
+
+
+def test_a_variant_changes_its_boosters_parameters_and_nothing_else():
+    label, member = parse_variant("catboost:bootstrap_type=Bernoulli,subsample=0.5", MEMBERS)
+
+    assert label == "CatBoost (bootstrap_type=Bernoulli, subsample=0.5)"
+    assert member == {
+        "library": "catboost",
+        "num_rounds": 600,
+        "params": {"depth": 6, "seed": 1, "bootstrap_type": "Bernoulli", "subsample": 0.5},
+        "variant_of": "catboost",
+    }
+    assert MEMBERS["catboost"]["params"] == {"depth": 6, "seed": 1}  # the conf is not touched
+
+
+def test_a_variant_can_change_the_member_itself():
+    _, member = parse_variant("lightgbm:num_rounds=300,relative_to_level=false", MEMBERS)
+
+    assert member["num_rounds"] == 300 and member["relative_to_level"] is False
+    assert member["params"] == {"num_leaves": 63}
+
+
+@pytest.mark.parametrize(
+    "text", ["catboost", "catboost:", "ridge:alpha=1", "catboost:depth", "catboost:=3"]
+)
+def test_a_variant_that_is_not_booster_key_value_is_refused_naming_it(text):
+    with pytest.raises(ValueError, match=r"--variant"):
+        parse_variant(text, MEMBERS)
+
+
+def test_the_blend_with_a_variant_puts_it_in_its_boosters_place():
+    actual = np.array([100.0, 200.0, 300.0, 400.0])
+    day = np.log1p(actual)
+    off = np.array([0.1, -0.1, 0.05, -0.05])  # a booster that follows the days worse
+    # The same forecast after any number of rounds (the blend is also scored at half of them).
+    logs = {
+        "lightgbm": dict.fromkeys((5, 10), day + off / 2),
+        "catboost": dict.fromkeys((5, 10), day + off),
+        "variant1": dict.fromkeys((5, 10), day + off / 4),  # a better catboost
+    }
+    scored = {pd.Timestamp("2015-01-03"): {"actual": actual, "logs": logs, "seconds": {
+        "lightgbm": 1.0, "catboost": 2.0, "variant1": 1.0}}}  # fmt: skip
+    configured = {"lightgbm": 10, "catboost": 10, "variant1": 10}
+
+    summary = summarise(scored, configured, [10], {"variant1": "catboost"})
+
+    configured_blend = summary["blends"][1.0]
+    assert configured_blend["rounds"] == {"lightgbm": 10, "catboost": 10}  # no variant in it
+    swapped = summary["swapped"]["variant1"]["2015-01-03"]
+    assert swapped == pytest.approx(
+        level_free_rmspe(actual, (logs["lightgbm"][10] + logs["variant1"][10]) / 2)
+    )
+    assert swapped < configured_blend["rmspe"]["2015-01-03"]
+
+
 def test_a_tiny_run_scores_every_booster_at_every_number_of_rounds(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "KEDRO_ENV"}}
     completed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "rounds_study.py"), "--env", "test",
          "--n-stores", "30", "--origins", "2", "--grid", "10,20,40",
+         "--variant", "catboost:bootstrap_type=Bernoulli,subsample=0.5",
          "--results", str(tmp_path), "--label", "tiny"],
         env=env, capture_output=True, text=True, check=False, timeout=900,
     )  # fmt: skip
@@ -69,3 +136,6 @@ def test_a_tiny_run_scores_every_booster_at_every_number_of_rounds(tmp_path):
     # The blend at the configured rounds (30 each, the test env's) is the reference row.
     assert re.search(r"^\| x1 \(30/30/30\) \|.* \| \+0\.0% \|$", text, re.MULTILINE), text
     assert re.search(r"^\| x2 \(40/40/40\) \|", text, re.MULTILINE), text  # capped at 40
+    variant = "CatBoost \\(bootstrap_type=Bernoulli, subsample=0.5\\)"
+    assert re.search(rf"^\| {variant} \| 30 \| [\d.]+ \| ", text, re.MULTILINE), text
+    assert re.search(rf"^\| x1, {variant} in its booster's place \| ", text, re.MULTILINE), text
