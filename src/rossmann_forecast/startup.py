@@ -61,7 +61,12 @@ def import_pipeline_model_quietly() -> None:
     inside its own ``catch_warnings`` + ``simplefilter("once")``, which overrides any
     filterwarnings entry, so the class is imported here (settings load before plugin hooks)
     while that one warning is caught; any other warning raised by the import is shown as usual.
+    Kedro's logging is set up first: its handler sends warnings to logging
+    (``logging.captureWarnings``), and set up inside the catch, as a script importing the
+    project's settings without the ``kedro`` command would, it let the warning through.
     """
+    import kedro.framework.project  # noqa: F401, PLC0415
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         import kedro_mlflow.mlflow.kedro_pipeline_model  # noqa: F401, PLC0415
