@@ -158,7 +158,7 @@ def parse_variant(text: str, members: dict[str, dict[str, Any]]) -> tuple[str, d
         target = member if key.strip() in MEMBER_KEYS else member["params"]
         target[key.strip()] = yaml.safe_load(value.strip())
     label = f"{BOOSTERS[booster].label} ({', '.join(s.strip() for s in settings.split(','))})"
-    return label, {**member, "library": members[booster]["library"], "variant_of": booster}
+    return label, {**member, "variant_of": booster}
 
 
 def blend_rounds(configured: dict[str, int], multiple: float, largest: int) -> dict[str, int]:
@@ -319,7 +319,7 @@ def main() -> None:
     members = {name: params["members"][name] for name in MEMBERS}
     labels, variants = {}, {}
     for k, text in enumerate(args.variant, start=1):
-        label, member = parse_variant(text, {name: params["members"][name] for name in MEMBERS})
+        label, member = parse_variant(text, {name: members[name] for name in MEMBERS})
         name = f"variant{k}"
         variants[name] = member.pop("variant_of")
         labels[name] = label
