@@ -77,6 +77,38 @@ def test_each_stores_rmspe_is_scored_on_its_days_with_sales_the_biggest_loss_fir
     assert store_comparison(candidate, reference, min_days=5)["Store"].tolist() == [2, 1, 3]
 
 
+def test_rescaled_each_version_is_scored_at_its_own_level_over_all_stores():
+    """A forecast 10% above another on every store is not worse store by store rescaled (two
+    versions' blends differ in scale by a few percent at a seasonal origin), while one store
+    forecast far off its own level still is: one scale serves all the stores."""
+    reference = _forecasts(30, 0.05)
+    level = reference.assign(prediction=reference["prediction"] * 1.10)
+
+    as_is = store_comparison(level, reference, min_days=6)
+    rescaled = store_comparison(level, reference, min_days=6, rescaled=True)
+
+    assert (as_is["increase"] > 0.05).all() and as_is.attrs["scale"] == 1.0
+    np.testing.assert_allclose(rescaled["increase"], 0.0, atol=1e-12)
+    assert rescaled.attrs["scale"] * 1.10 == pytest.approx(rescaled.attrs["scale_reference"])
+    assert rescaled.attrs["scale_reference"] == pytest.approx(1 / (1 + 0.05**2))
+
+    broken = level.copy()
+    broken.loc[broken["Store"] == 7, "prediction"] *= 2.0
+    table = store_comparison(broken, reference, min_days=6, rescaled=True)
+    assert table["Store"].iloc[0] == 7 and table["increase"].iloc[0] > 0.8
+    assert (table["increase"].iloc[1:].abs() < 0.05).all()
+
+
+def test_rescaled_a_store_with_holes_still_comes_first_and_the_others_are_scored():
+    candidate, reference = _forecasts(3, 0.05), _forecasts(3, 0.05)
+    candidate.loc[candidate["Store"] == 3, "prediction"] = np.nan
+
+    table = store_comparison(candidate, reference, min_days=1, rescaled=True)
+
+    assert table["Store"].iloc[0] == 3 and np.isnan(table["increase"].iloc[0])
+    np.testing.assert_allclose(table["increase"].iloc[1:], 0.0, atol=1e-12)
+
+
 def test_a_store_forecast_with_holes_comes_first():
     candidate, reference = _forecasts(3, 0.05), _forecasts(3, 0.05)
     candidate.loc[candidate["Store"] == 3, "prediction"] = np.nan

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from rossmann_forecast.metrics import (
+    best_scale,
     error_summary,
     mean_percentage_error,
     paired_store_bootstrap,
@@ -84,6 +85,20 @@ def test_the_rescaled_rmspe_is_the_rmspe_at_the_best_constant_scale():
     assert rescaled_rmspe(y, yhat) == pytest.approx(best, abs=1e-7)
     assert rescaled_rmspe(y, yhat * 1.3) == pytest.approx(rescaled_rmspe(y, yhat))  # level-free
     assert rescaled_rmspe(y, yhat) < rmspe(y, yhat)
+
+
+def test_the_best_scale_is_the_one_the_rescaled_rmspe_applies_holes_left_out():
+    y = np.array([100.0, 200.0, 400.0, 0.0])
+    yhat = np.array([110.0, 190.0, 460.0, 30.0])
+
+    scale = best_scale(y, yhat)
+
+    assert rmspe(y, yhat * scale) == pytest.approx(rescaled_rmspe(y, yhat), abs=1e-12)
+    assert best_scale(y, yhat * 2.0) == pytest.approx(scale / 2.0)
+    # A row without a finite forecast does not move the others' scale.
+    with_hole = best_scale(np.append(y, 50.0), np.append(yhat, np.nan))
+    assert with_hole == pytest.approx(scale)
+    assert best_scale([100.0], [0.0]) == 1.0  # zero everywhere: no scale helps
 
 
 def test_a_forecast_with_a_hole_scores_nan_rescaled_as_as_is():

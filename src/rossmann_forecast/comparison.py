@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rossmann_forecast.metrics import paired_store_bootstrap
+from rossmann_forecast.metrics import best_scale, paired_store_bootstrap
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def resampled_text(comparison: dict[str, Any] | None) -> str:
 
 
 def store_comparison(
-    candidate: pd.DataFrame, reference: pd.DataFrame, min_days: int
+    candidate: pd.DataFrame, reference: pd.DataFrame, min_days: int, *, rescaled: bool = False
 ) -> pd.DataFrame:
     """Each store's RMSPE under the two versions on the store-days both forecast, the stores
     where the candidate lost most first.
@@ -172,32 +172,37 @@ def store_comparison(
         candidate, reference: ``Store, Date, Sales, prediction`` (the reference's ``Sales``
             is not read).
         min_days: Stores with fewer days with sales are left out (too few to score).
+        rescaled: Each version's forecast at its one best constant scale over all the rows
+            (``metrics.best_scale``), as the gate compares the two versions by default. Two
+            versions differ in their level on a holdout by their blend's scale (fitted for
+            the season each serves), and a level that differs by a few percent moves the
+            stores far from their level by a few RMSPE points, as much as a broken store.
+            One scale for all the stores leaves a store forecast off its own level alone.
 
     Returns:
         ``Store``, ``days`` (with sales), ``rmspe`` (the candidate's), ``rmspe_reference``
         and ``increase`` (their difference, in RMSPE points), sorted by ``increase``,
-        largest first; a forecast that is not finite scores NaN, sorted first.
+        largest first; a forecast that is not finite scores NaN, sorted first. The scales
+        are in ``attrs["scale"]`` and ``attrs["scale_reference"]`` (1.0 unless rescaled).
     """
     pairs = _paired(candidate, reference)
     selling = pairs[pairs["Sales"] > 0]
     sales = selling["Sales"].to_numpy(dtype="float64")
-    squares = pd.DataFrame(
-        {
-            "Store": selling["Store"].to_numpy(),
-            "rmspe": (selling["prediction"].to_numpy(dtype="float64") / sales - 1) ** 2,
-            "rmspe_reference": (
-                selling["prediction_reference"].to_numpy(dtype="float64") / sales - 1
-            )
-            ** 2,
-        }
-    )
-    grouped = squares.groupby("Store")
+    scales, squares = {}, {"Store": selling["Store"].to_numpy()}
+    for name, column in (("rmspe", "prediction"), ("rmspe_reference", "prediction_reference")):
+        forecast = selling[column].to_numpy(dtype="float64")
+        scale = best_scale(sales, forecast) if rescaled and len(sales) else 1.0
+        scales[name] = scale
+        squares[name] = (scale * forecast / sales - 1) ** 2
+    grouped = pd.DataFrame(squares).groupby("Store")
     table = np.sqrt(grouped[["rmspe", "rmspe_reference"]].mean()).assign(days=grouped.size())
     table = table.loc[table["days"] >= int(min_days)].reset_index()
     table["increase"] = table["rmspe"] - table["rmspe_reference"]
     table = table.sort_values("increase", ascending=False, na_position="first", kind="stable")
     columns = ["Store", "days", "rmspe", "rmspe_reference", "increase"]
-    return table[columns].reset_index(drop=True)
+    table = table[columns].reset_index(drop=True)
+    table.attrs.update(scale=scales["rmspe"], scale_reference=scales["rmspe_reference"])
+    return table
 
 
 def store_records(table: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
@@ -238,24 +243,34 @@ def check_store_check(settings: Any, parameter: str = STORE_CHECK_PARAMETER) -> 
 
 
 def store_check(
-    candidate: pd.DataFrame, reference: pd.DataFrame, settings: Any, rows: int = 3
+    candidate: pd.DataFrame,
+    reference: pd.DataFrame,
+    settings: Any,
+    rows: int = 3,
+    *,
+    rescaled: bool = False,
 ) -> dict[str, Any] | None:
     """How many stores the candidate forecasts more than ``max_rmspe_increase`` worse than
-    the reference (``store_comparison``; a store forecast with holes counts), and the worst.
+    the reference (``store_comparison``, ``rescaled`` or as is; a store forecast with holes
+    counts), and the worst.
 
     Returns:
-        ``None`` without settings; else ``min_days``, ``limit``, ``compared`` (stores with
-        enough days), ``above`` (how many are over the limit) and ``worst`` (the first
-        ``rows`` stores, ``store_records``).
+        ``None`` without settings; else ``min_days``, ``limit``, ``rescaled``, ``scale`` and
+        ``scale_reference`` (each version's, 1.0 as is), ``compared`` (stores with enough
+        days), ``above`` (how many are over the limit) and ``worst`` (the first ``rows``
+        stores, ``store_records``).
     """
     checked = check_store_check(settings)
     if checked is None:
         return None
-    table = store_comparison(candidate, reference, checked["min_days"])
+    table = store_comparison(candidate, reference, checked["min_days"], rescaled=rescaled)
     limit = checked["max_rmspe_increase"]
     return {
         "min_days": checked["min_days"],
         "limit": limit,
+        "rescaled": bool(rescaled),
+        "scale": float(table.attrs["scale"]),
+        "scale_reference": float(table.attrs["scale_reference"]),
         "compared": len(table),
         "above": int(above_limit(table, limit).sum()),
         "worst": store_records(table, rows),

@@ -60,6 +60,22 @@ def mean_percentage_error(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(np.mean((yhat - y) / y))
 
 
+def best_scale(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """The one constant factor for ``y_pred`` that minimises RMSPE on these rows:
+    ``mean(r) / mean(r^2)`` with ``r = yhat / y`` over the rows with ``y > 0`` and a finite
+    forecast (1.0 when none is left or the forecast is zero everywhere). ``rescaled_rmspe``
+    is the RMSPE at this scale.
+
+    Raises:
+        ValueError: If the lengths differ or no row has ``y_true > 0``.
+    """
+    y, yhat = _positive_pairs(y_true, y_pred)
+    ratio = yhat / y
+    ratio = ratio[np.isfinite(ratio)]
+    second = float(np.mean(ratio**2)) if ratio.size else 0.0
+    return float(np.mean(ratio)) / second if second > 0.0 else 1.0
+
+
 def rescaled_rmspe(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """RMSPE after the one constant rescale of ``y_pred`` that minimises it on these rows.
 

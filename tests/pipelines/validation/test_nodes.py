@@ -234,18 +234,31 @@ def test_a_candidate_off_production_only_in_level_is_compared_at_its_best_scale(
     candidate = score_candidate(_backtested(4, 1.08, []), holdout)
     against = score_production(production, holdout)
 
+    params = {**PARAMS, "store_check": {"min_days": 4, "max_rmspe_increase": 0.05}}
     rescaled = decide_gate(_evaluate(candidate, against,
-                                     params={**PARAMS, "production_comparison": "rescaled"}))  # fmt: skip
+                                     params={**params, "production_comparison": "rescaled"}))  # fmt: skip
     as_is = decide_gate(_evaluate(candidate, against,
-                                  params={**PARAMS, "production_comparison": "rmspe"}))  # fmt: skip
+                                  params={**params, "production_comparison": "rmspe"}))  # fmt: skip
 
     assert rescaled["passed"] and rescaled["checks"]["production"]
     assert (
         "holdout rescaled 0.0000 not worse than Production v1's 0.0000 (tolerance 2%; as is "
         "0.0800 against 0.0200)" in rescaled["reason"]
     )
+    # Store by store on the same basis: every store 6 points worse as forecast (more than the
+    # store check's 0.05), and no store worse at each version's own scale (1/1.08, 1/1.02).
+    assert rescaled["checks"]["stores"]
+    assert rescaled["reason"].endswith(
+        "no store rescaled more than +0.05 above Production v1 (worst: store 1 0.0000 against "
+        "0.0000, +0.0000, of 2 stores; scales x0.926 and x0.980)"
+    )
     assert not as_is["passed"] and not as_is["checks"]["production"]
     assert "holdout 0.0800 worse than Production v1's 0.0200 (tolerance 2%)" in as_is["reason"]
+    assert not as_is["checks"]["stores"]
+    assert as_is["reason"].endswith(
+        "2 of 2 stores more than +0.05 above Production v1 (worst: store 1 0.0800 against "
+        "0.0200, +0.0600)"
+    )
 
 
 def test_a_candidate_that_follows_the_stores_worse_than_production_is_rejected_rescaled_too():
@@ -363,12 +376,17 @@ def test_a_candidate_much_worse_on_one_store_is_rejected_by_the_store_check_nami
     assert verdict["checks"]["production"]  # the stores resampled do not show it worse
     assert not verdict["checks"]["stores"] and not verdict["passed"]
     assert report["production"]["stores"]["above"] == 1
+    # Each version at its own scale over all 40 stores (mean(r) / mean(r^2) with r = 1 +- off):
+    # Production 1 / (1 + 0.05^2) = 0.998, the candidate 1 / (1 + (39 x 0.05^2 + 0.25^2) / 40)
+    # = 0.996; store 7 rescaled: sqrt((0.25 x 0.996)^2 + 0.004^2) = 0.2490.
     assert verdict["reason"].endswith(
-        "1 of 40 stores more than +0.05 above Production v1 (worst: store 7 0.2500 against "
-        "0.0500, +0.2000)"
+        "1 of 40 stores rescaled more than +0.05 above Production v1 (worst: store 7 0.2490 "
+        "against 0.0499, +0.1991; scales x0.996 and x0.998)"
     )
     assert verdict["recorded_metrics"]["production_stores_above"] == 1.0
-    assert verdict["recorded_metrics"]["production_store_worst_increase"] == pytest.approx(0.2)
+    assert verdict["recorded_metrics"]["production_store_worst_increase"] == pytest.approx(
+        0.1991, abs=5e-5
+    )
     # Nor does the seasonal waiver let it through.
     _, waived = _one_store_off(0.25, waiver_needed=True)
     assert not waived["checks"]["waived"] and not waived["passed"]
@@ -380,8 +398,8 @@ def test_within_the_store_limit_or_without_the_check_the_candidate_passes():
 
     assert within["passed"] and within["checks"]["stores"]
     assert within["reason"].endswith(
-        "no store more than +0.05 above Production v1 (worst: store 7 0.0900 against 0.0500, "
-        "+0.0400, of 40 stores)"
+        "no store rescaled more than +0.05 above Production v1 (worst: store 7 0.0898 against "
+        "0.0499, +0.0399, of 40 stores; scales x0.997 and x0.998)"
     )
     assert unchecked["passed"] and unchecked["checks"]["stores"]
     assert "above Production" not in unchecked["reason"]
