@@ -162,32 +162,3 @@ def test_the_configured_members_pass_the_parameter_check():
 
     ParametersCheckHook().before_pipeline_run(FITS, catalog)
     assert members["xgboost"]["relative_to_level"] is True
-
-
-BLENDS = Pipeline([Node(identity, "params:training.ensemble", "ensemble_blend", name="blend")])
-
-
-@pytest.mark.parametrize(
-    ("ensemble", "says"),
-    [({"weights": "median"}, "training.ensemble.weights must be 'equal' or 'fitted', not 'median'"),
-     ({"weights": "equal", "scale": "latest"},
-      "training.ensemble.scale must be 'pooled' or 'fold_median', not 'latest'")],
-)  # fmt: skip
-def test_bad_blend_methods_stop_the_run_before_the_cv_folds(ensemble, says):
-    catalog = DataCatalog()
-    catalog["params:training.ensemble"] = MemoryDataset(ensemble)
-
-    with pytest.raises(click.ClickException) as raised:
-        ParametersCheckHook().before_pipeline_run(BLENDS, catalog)
-
-    assert raised.value.message == says
-
-
-def test_the_configured_blend_passes_the_parameter_check():
-    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_training.yml"
-    catalog = DataCatalog()
-    catalog["params:training.ensemble"] = MemoryDataset(
-        yaml.safe_load(conf.read_text())["training"]["ensemble"]
-    )
-
-    ParametersCheckHook().before_pipeline_run(BLENDS, catalog)

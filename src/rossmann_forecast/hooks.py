@@ -71,8 +71,7 @@ class ParametersCheckHook:
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
         """Check each booster's settings (``training.members.<name>``: library, rounds,
-        ``relative_to_level``), the blend's methods (``training.ensemble``) and
-        ``training.quantiles.levels`` if the pipeline reads them
+        ``relative_to_level``) and ``training.quantiles.levels`` if the pipeline reads them
         (training does, after minutes of cross-validation), and the gate's estimate settings
         if it gates (the gate runs after training and registration).
 
@@ -93,12 +92,6 @@ class ParametersCheckHook:
                     raise ValueError(
                         f"Parameter {dataset.removeprefix('params:')}: {exc}"
                     ) from None
-            if "params:training.ensemble" in inputs:
-                from rossmann_forecast.pipelines.training.nodes import (  # noqa: PLC0415
-                    check_ensemble,
-                )
-
-                check_ensemble(catalog.load("params:training.ensemble") or {})
             if "params:training.quantiles" in inputs:
                 from rossmann_forecast.model.intervals import check_levels  # noqa: PLC0415
 

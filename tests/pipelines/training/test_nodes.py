@@ -15,7 +15,6 @@ from rossmann_forecast.pipelines.data_processing.nodes import (
     split_holdout,
 )
 from rossmann_forecast.pipelines.training.nodes import (
-    blend_scale,
     cross_validate_member,
     fit_arrays,
     fit_backtest_member,
@@ -108,48 +107,6 @@ def test_scale_corrects_the_spread_but_not_the_bias_of_the_cv_weeks():
     assert rmspe(actual, prediction * scale) < rmspe(actual, prediction)
     # ... whatever the mean bias of those weeks: it does not carry over to the next ones.
     assert rmspe_scale(actual, prediction * 1.05) == pytest.approx(scale, rel=1e-9)
-
-
-def test_fold_median_scale_is_not_set_by_one_fold_far_harder_than_the_others():
-    """Three folds, one with four times the others' spread (the fold a year before a
-    Christmas origin): pooled, its tails pull the scale down for every week the version
-    forecasts; the median of the folds' scales is the typical fold's."""
-    rng = np.random.default_rng(5)
-    actual = rng.lognormal(8.7, 0.4, 30000)
-    folds = np.repeat([1, 2, 3], 10000)
-    spread = np.where(folds == 2, 0.3, np.where(folds == 1, 0.09, 0.1))
-    prediction = actual * np.exp(rng.normal(0.0, spread))
-
-    pooled = blend_scale(actual, prediction, folds, "pooled")
-    median = blend_scale(actual, prediction, folds, "fold_median")
-    by_fold = [rmspe_scale(actual[folds == f], prediction[folds == f]) for f in (1, 2, 3)]
-
-    assert pooled == rmspe_scale(actual, prediction)
-    # The hard fold's scale is the lowest, the easiest fold's the highest: the median is the
-    # fold of spread 0.1's, about exp(-1.5 * 0.1^2).
-    assert median == pytest.approx(sorted(by_fold)[1]) == pytest.approx(by_fold[2])
-    assert median == pytest.approx(np.exp(-1.5 * 0.1**2), abs=0.003)
-    assert pooled < median - 0.03  # the hard fold's tails
-    # On the typical weeks, the median's scale forecasts better.
-    typical = folds != 2
-    assert rmspe(actual[typical], prediction[typical] * median) < rmspe(
-        actual[typical], prediction[typical] * pooled
-    )
-
-
-def test_the_blend_records_the_scale_its_method_gives():
-    actual = np.random.default_rng(0).lognormal(8.7, 0.4, 4000).round()
-    oofs = [_oof(actual, noise=n, bias=0.0, seed=s) for s, n in enumerate((0.05, 0.1, 0.2))]
-    members = dict(zip(MEMBERS, oofs, strict=True))
-
-    pooled = fit_ensemble_weights({}, **members)
-    median = fit_ensemble_weights({"scale": "fold_median"}, **members)
-
-    assert pooled["scale"] != median["scale"]
-    raw = np.expm1(np.mean([o["log_prediction"].to_numpy() for o in oofs], axis=0))
-    folds = oofs[0]["fold"].to_numpy()
-    assert median["scale"] == pytest.approx(blend_scale(actual, raw, folds, "fold_median"))
-    assert pooled["scale"] == pytest.approx(rmspe_scale(actual, raw))
 
 
 def test_fold_origins_count_back_from_the_holdout_oldest_first():

@@ -316,45 +316,6 @@ def rmspe_scale(actual: np.ndarray, prediction: np.ndarray) -> float:
     return float(centred.mean() / (centred**2).mean())
 
 
-WEIGHT_METHODS = ("equal", "fitted")
-SCALE_METHODS = ("pooled", "fold_median")
-
-
-def check_ensemble(ensemble: dict[str, Any]) -> tuple[str, str]:
-    """``training.ensemble``'s ``weights`` and ``scale`` methods (defaults ``equal`` and
-    ``pooled``), checked.
-
-    Raises:
-        ValueError: Naming the parameter and what it must be.
-    """
-    weights, scale = str(ensemble.get("weights", "equal")), str(ensemble.get("scale", "pooled"))
-    if weights not in WEIGHT_METHODS:
-        raise ValueError(f"training.ensemble.weights must be 'equal' or 'fitted', not {weights!r}")
-    if scale not in SCALE_METHODS:
-        raise ValueError(
-            f"training.ensemble.scale must be 'pooled' or 'fold_median', not {scale!r}"
-        )
-    return weights, scale
-
-
-def blend_scale(actual: np.ndarray, blend: np.ndarray, folds: np.ndarray, method: str) -> float:
-    """The blend's scale from its out-of-fold rows (``training.ensemble.scale``, checked by
-    ``check_ensemble``).
-
-    ``pooled``: ``rmspe_scale`` of all the folds' rows together. ``fold_median``: the median
-    of each fold's ``rmspe_scale``. The spread a scale corrects for is the spread of the weeks
-    it is fitted on, and one fold can be far harder than the weeks the version forecasts: the
-    fold a year before a Christmas origin forecasts a Christmas with no Christmas before it
-    in its rows (RMSPE about 0.31 on the real dev slice, against 0.10-0.12 for the version
-    at that origin), and pooled, it took the scale from about 0.985 to 0.947.
-    """
-    if method == "pooled":
-        return rmspe_scale(actual, blend)
-    return float(
-        np.median([rmspe_scale(actual[folds == f], blend[folds == f]) for f in np.unique(folds)])
-    )
-
-
 def simplex_grid(members: int, step: float) -> np.ndarray:
     """Every weight vector of ``members`` non-negative weights summing to one, on a grid."""
     steps = round(1.0 / step)
@@ -406,13 +367,15 @@ def fit_ensemble_weights(ensemble: dict[str, Any], **oof: pd.DataFrame) -> dict[
     actual = base["Sales"].to_numpy(dtype="float64")
     logs = np.column_stack([oof[n]["log_prediction"].to_numpy() for n in names])
 
-    method, scale_method = check_ensemble(ensemble)
+    method = str(ensemble.get("weights", "equal"))
     if method == "equal":
         weights = np.full(len(names), 1.0 / len(names))
-    else:
+    elif method == "fitted":
         weights = _fitted_weights(actual, logs, float(ensemble["weight_step"]))
+    else:
+        raise ValueError(f"training.ensemble.weights must be 'equal' or 'fitted', not {method!r}")
     raw_blend = np.expm1(logs @ weights)
-    scale = blend_scale(actual, raw_blend, base["fold"].to_numpy(), scale_method)
+    scale = rmspe_scale(actual, raw_blend)
     blend = raw_blend * scale
 
     metrics: dict[str, float] = {}
