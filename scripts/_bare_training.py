@@ -25,12 +25,7 @@ from kedro.config import OmegaConfigLoader
 from rossmann_forecast.model.boosters import booster
 from rossmann_forecast.model.ensemble import MemberSpec
 from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
-from rossmann_forecast.pipelines.training.nodes import (
-    fit_arrays,
-    fit_positions,
-    fold_origins,
-    store_day_keys,
-)
+from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, fold_origins
 
 
 def fit(library: str, params: dict[str, Any], rounds: int, x: np.ndarray, y: np.ndarray) -> None:
@@ -65,7 +60,7 @@ def main() -> None:
         for role, where, origin in subsets:
             # The pipeline's own draw, matrix (row-major float32) and target: the same input,
             # so that only what happens around the library calls differs.
-            positions = fit_positions(where, training.get("fit_rows"), store_day_keys(table))
+            positions = fit_positions(where, training.get("fit_rows"))
             known_at = None if origin is None else (origin, config.counter_cap_days)
             x, y = fit_arrays(table, positions, names, level if relative else None, known_at)
             started = time.perf_counter()

@@ -50,11 +50,7 @@ from rossmann_forecast.metrics import rescaled_rmspe
 from rossmann_forecast.model.boosters import BOOSTERS, MEMBERS
 from rossmann_forecast.model.ensemble import MemberSpec, fit_member
 from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
-from rossmann_forecast.pipelines.training.nodes import (
-    fit_arrays,
-    fit_positions,
-    store_day_keys,
-)
+from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions
 from rossmann_forecast.settings import CONFIG_LOADER_ARGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -116,7 +112,7 @@ def score_origin(
     before = (table["Date"] < origin).to_numpy()
     scored = table[(table["block_origin"] == origin) & (table["Sales"] > 0)]
     scored = scored[scored[level].notna()]  # a store without a level is not served
-    positions = fit_positions(before, fit_rows, store_day_keys(table))
+    positions = fit_positions(before, fit_rows)
     x_scored = scored[names].to_numpy(dtype=np.float32)
     # As training fits them: log1p(Sales), or relative to the store's level (fit_arrays with
     # it: training_target), which is added back to the staged forecasts as predict_member does.

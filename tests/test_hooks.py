@@ -162,28 +162,3 @@ def test_the_configured_members_pass_the_parameter_check():
 
     ParametersCheckHook().before_pipeline_run(FITS, catalog)
     assert members["xgboost"]["relative_to_level"] is True
-
-
-DRAWS = Pipeline([Node(identity, "params:training.fit_rows", "fit_rows_used", name="draw")])
-
-
-def test_an_unknown_row_draw_stops_the_run_before_any_node_naming_the_parameter():
-    catalog = DataCatalog()
-    catalog["params:training.fit_rows"] = MemoryDataset({"max_rows": 10, "draw": "stratified"})
-
-    with pytest.raises(click.ClickException) as raised:
-        ParametersCheckHook().before_pipeline_run(DRAWS, catalog)
-
-    assert raised.value.message == (
-        "Parameter training.fit_rows.draw must be one of ['uniform', 'store_days'], "
-        "not 'stratified'"
-    )
-
-
-def test_the_configured_row_draw_passes_the_parameter_check():
-    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_training.yml"
-    catalog = DataCatalog()
-    fit_rows = yaml.safe_load(conf.read_text())["training"]["fit_rows"]
-    catalog["params:training.fit_rows"] = MemoryDataset(fit_rows)
-
-    ParametersCheckHook().before_pipeline_run(DRAWS, catalog)

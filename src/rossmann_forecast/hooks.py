@@ -71,13 +71,13 @@ class ParametersCheckHook:
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
         """Check each booster's settings (``training.members.<name>``: library, rounds,
-        ``relative_to_level``), ``training.fit_rows.draw`` and ``training.quantiles.levels``
-        if the pipeline reads them (training does, after minutes of cross-validation), and the
-        gate's estimate settings if it gates (the gate runs after training and registration).
+        ``relative_to_level``) and ``training.quantiles.levels`` if the pipeline reads them
+        (training does, after minutes of cross-validation), and the gate's estimate settings
+        if it gates (the gate runs after training and registration).
 
         Raises:
             click.ClickException: The levels are not an increasing list inside (0, 1) with 0.5,
-                the draw is not one ``fit_positions`` knows, or ``validation.estimate``, ``estimate_fallback`` or ``season_change_factor`` is
+                or ``validation.estimate``, ``estimate_fallback`` or ``season_change_factor`` is
                 not one the gate knows; the message names the parameter.
         """
         inputs = pipeline.inputs()
@@ -92,12 +92,6 @@ class ParametersCheckHook:
                     raise ValueError(
                         f"Parameter {dataset.removeprefix('params:')}: {exc}"
                     ) from None
-            if "params:training.fit_rows" in inputs:
-                from rossmann_forecast.pipelines.training.nodes import (  # noqa: PLC0415
-                    check_fit_rows,
-                )
-
-                check_fit_rows(catalog.load("params:training.fit_rows"))
             if "params:training.quantiles" in inputs:
                 from rossmann_forecast.model.intervals import check_levels  # noqa: PLC0415
 

@@ -25,7 +25,6 @@ from rossmann_forecast.pipelines.training.nodes import (
     relative_members,
     rmspe_scale,
     simplex_grid,
-    store_day_keys,
 )
 from tests.pipelines.training.support import FEATURES
 from tests.synthetic_support import typed_synthetic
@@ -157,69 +156,6 @@ def test_fit_positions_draw_what_sampling_the_filtered_table_draws(max_rows):
         else filtered.sample(n=max_rows, random_state=42).sort_index()
     )
     np.testing.assert_array_equal(drawn, expected.index.to_numpy())
-
-
-def _aligned_table(stores: int, days: int, alignments: int = 3) -> pd.DataFrame:
-    """Every store-day once per block alignment, as the training table holds them."""
-    dates = pd.date_range("2015-01-01", periods=days, freq="D")
-    index = pd.MultiIndex.from_product(
-        [range(alignments), range(1, stores + 1), dates], names=["alignment", "Store", "Date"]
-    )
-    return index.to_frame(index=False).sort_values(["Store", "Date"], ignore_index=True)
-
-
-def test_a_store_days_draw_takes_each_drawn_store_day_once_while_it_can():
-    table = _aligned_table(stores=20, days=100)  # 6,000 rows, 2,000 store-days
-    keys = store_day_keys(table)
-    everything = np.ones(len(table), dtype=bool)
-    draw = {"max_rows": 1_500, "seed": 3, "draw": "store_days"}
-
-    drawn = fit_positions(everything, draw, keys)
-
-    assert len(drawn) == 1_500 and (np.diff(drawn) > 0).all()
-    assert len(np.unique(keys[drawn])) == 1_500  # no store-day twice
-    np.testing.assert_array_equal(drawn, fit_positions(everything, draw, keys))
-    # Each store-day's alignment is drawn, not always the first one in the table.
-    assert set(table["alignment"].to_numpy()[drawn]) == {0, 1, 2}
-    # A uniform draw of as many rows holds fewer store-days: some come twice.
-    uniform = fit_positions(everything, {"max_rows": 1_500, "seed": 3})
-    assert len(np.unique(keys[uniform])) < 1_450
-
-
-def test_a_store_days_draw_above_the_store_days_holds_every_one_of_them():
-    table = _aligned_table(stores=10, days=50)  # 1,500 rows, 500 store-days
-    keys = store_day_keys(table)
-    before = (table["Date"] < pd.Timestamp("2015-02-10")).to_numpy()  # 400 store-days
-
-    drawn = fit_positions(before, {"max_rows": 900, "seed": 0, "draw": "store_days"}, keys)
-
-    assert len(drawn) == 900 and before[drawn].all()
-    assert len(np.unique(keys[drawn])) == 400
-    # At or above the rows there are, every row, whatever the draw.
-    np.testing.assert_array_equal(
-        fit_positions(before, {"max_rows": 1_200, "draw": "store_days"}, keys),
-        np.flatnonzero(before),
-    )
-
-
-def test_store_day_keys_tell_store_days_apart_and_join_their_alignments():
-    table = pd.DataFrame(
-        {"Store": [1, 1, 2, 1115, 1],
-         "Date": pd.to_datetime(["2013-01-01", "2015-07-31", "2013-01-01", "2015-07-31",
-                                 "2013-01-01"])}
-    )  # fmt: skip
-    keys = store_day_keys(table)
-    assert keys[0] == keys[4] and len(set(keys[:4].tolist())) == 4
-
-
-@pytest.mark.parametrize(
-    ("fit_rows", "keys", "says"),
-    [({"max_rows": 5, "draw": "stratified"}, None, "training.fit_rows.draw must be one of"),
-     ({"max_rows": 5, "draw": "store_days"}, None, "store_days needs the table's store-day keys")],
-)  # fmt: skip
-def test_a_row_draw_that_cannot_be_made_is_refused_naming_the_parameter(fit_rows, keys, says):
-    with pytest.raises(ValueError, match=says):
-        fit_positions(np.ones(10, dtype=bool), fit_rows, keys)
 
 
 def test_fit_arrays_are_the_drawn_rows_features_and_log_sales():

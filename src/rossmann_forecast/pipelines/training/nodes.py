@@ -52,73 +52,22 @@ def _origin(forecast_origins: dict[str, str], key: str) -> pd.Timestamp:
     return pd.Timestamp(forecast_origins[key])
 
 
-# training.fit_rows.draw: how a capped fit draws its rows (``fit_positions``).
-FIT_DRAWS = ("uniform", "store_days")
-DRAW_PARAMETER = "training.fit_rows.draw"
-
-
-def check_fit_rows(fit_rows: dict[str, Any] | None) -> str:
-    """``training.fit_rows.draw``, checked (``uniform`` when not set).
-
-    Raises:
-        ValueError: Naming the parameter and the draws there are.
-    """
-    draw = (fit_rows or {}).get("draw", "uniform")
-    if draw not in FIT_DRAWS:
-        raise ValueError(
-            f"Parameter {DRAW_PARAMETER} must be one of {list(FIT_DRAWS)}, not {draw!r}"
-        )
-    return draw
-
-
-def store_day_keys(table: pd.DataFrame) -> np.ndarray:
-    """One int64 per table row naming its store-day (the block alignments of a store-day
-    share it): the store in the high bits, the day number since 1970 in the low 20."""
-    days = table["Date"].to_numpy().astype("datetime64[D]").astype("int64")
-    return (table["Store"].to_numpy().astype("int64") << 20) | days
-
-
-def fit_positions(
-    where: pd.Series | np.ndarray,
-    fit_rows: dict[str, Any] | None,
-    store_days: np.ndarray | None = None,
-) -> np.ndarray:
+def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None) -> np.ndarray:
     """Positions of the rows a fit draws among those ``where`` holds, in table order.
 
-    At most ``fit_rows.max_rows`` rows (seeded); ``max_rows: null`` (or fewer rows) fits on
-    every row. The training table holds every store-day once per block alignment (three by
-    default: the same day and sales, with statistics frozen 0, 14 or 28 days earlier), so on
-    full-size data it reaches millions of rows and the cap keeps a fit within the run's time.
-
-    ``fit_rows.draw`` says how:
-
-    - ``uniform``: pandas' ``table.loc[where].sample(max_rows, random_state=seed)`` put back
-      in table order, without copying a row. A uniform draw of 18% of the rows (400,000 of
-      the full Kaggle file's 2.2M) holds 1 - 0.82^3 = 45% of its store-days, some twice;
-    - ``store_days``: distinct store-days first, each with one of its alignments drawn at
-      random, then (when the cap is above the store-days) the other alignments at random:
-      the same rows hold 54% of the store-days, each once (``store_days`` must then be
-      ``store_day_keys`` of the table).
-
-    Raises:
-        ValueError: An unknown draw, or ``store_days`` missing for one that needs them.
+    At most ``fit_rows.max_rows`` rows, drawn uniformly (seeded). The training table holds
+    every store-day once per block alignment, so on full-size data it reaches millions of
+    rows; a uniform sample keeps the fit within the run's time budget while still covering
+    every store, weekday and horizon. ``max_rows: null`` (or fewer rows) fits on every row.
+    The draw is pandas' ``table.loc[where].sample(max_rows, random_state=seed)`` put back in
+    table order, without copying a row.
     """
     positions = np.flatnonzero(np.asarray(where, dtype=bool))
     max_rows = (fit_rows or {}).get("max_rows")
-    draw = check_fit_rows(fit_rows)
     if max_rows is None or len(positions) <= int(max_rows):
         return positions
     state = np.random.RandomState(int(fit_rows.get("seed", 0)))
-    if draw == "uniform":
-        return np.sort(positions[state.choice(len(positions), size=int(max_rows), replace=False)])
-    if store_days is None:
-        raise ValueError(f"{DRAW_PARAMETER}: store_days needs the table's store-day keys")
-    shuffled = state.permutation(len(positions))
-    _, first = np.unique(np.asarray(store_days)[positions[shuffled]], return_index=True)
-    leads = np.zeros(len(positions), dtype=bool)
-    leads[first] = True  # one random alignment of each store-day, in shuffled order
-    order = np.concatenate([shuffled[leads], shuffled[~leads]])
-    return np.sort(positions[order[: int(max_rows)]])
+    return np.sort(positions[state.choice(len(positions), size=int(max_rows), replace=False)])
 
 
 def fit_arrays(
@@ -196,8 +145,7 @@ def cross_validate_member(
         cv: ``params:training.cv`` (``fold_offsets_days``).
         member: ``params:training.members.<name>``.
         feature_settings: The run's feature settings.
-        fit_rows: ``params:training.fit_rows`` (``max_rows``, ``seed``, ``draw``): see
-            ``fit_positions``.
+        fit_rows: ``params:training.fit_rows`` (``max_rows``, ``seed``): see ``fit_positions``.
 
     Returns:
         ``Store``, ``Date``, ``fold``, ``fold_origin``, ``Sales`` and ``log_prediction``.
@@ -268,7 +216,7 @@ def _validate_fold(
         return None
     started = time.perf_counter()
     relative = spec.relative_to_level
-    positions = fit_positions(before, fit_rows, store_day_keys(table))
+    positions = fit_positions(before, fit_rows)
     model = fit_member(
         spec,
         *fit_arrays(table, positions, names, level if relative else None, (origin, cap)),
@@ -307,7 +255,7 @@ def _fit_before(
     started = time.perf_counter()
     dates = table["Date"].to_numpy()
     where = np.ones(len(table), dtype=bool) if before is None else dates < before.to_datetime64()
-    positions = fit_positions(where, fit_rows, store_day_keys(table))
+    positions = fit_positions(where, fit_rows)
     level = level_feature(config) if spec.relative_to_level else None
     known_at = None if before is None else (before, config.counter_cap_days)
     model = fit_member(spec, *fit_arrays(table, positions, names, level, known_at))

@@ -36,11 +36,7 @@ from rossmann_forecast.model.features import (
     feature_names,
     level_feature,
 )
-from rossmann_forecast.pipelines.training.nodes import (
-    fit_positions,
-    fold_origins,
-    store_day_keys,
-)
+from rossmann_forecast.pipelines.training.nodes import fit_positions, fold_origins
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +106,8 @@ def _folds(
     """
     folds = []
     dates = table["Date"]
-    keys = store_day_keys(table)
     for origin in fold_origins(forecast_origins, cv):
-        fit = fit_positions((dates < origin).to_numpy(), fit_rows, keys)
+        fit = fit_positions((dates < origin).to_numpy(), fit_rows)
         valid = np.flatnonzero((table["block_origin"] == origin).to_numpy())
         if len(fit) and len(valid):
             folds.append((fit, valid, str(origin.date())))
