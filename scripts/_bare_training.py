@@ -25,7 +25,7 @@ from kedro.config import OmegaConfigLoader
 from rossmann_forecast.model.boosters import booster
 from rossmann_forecast.model.ensemble import MemberSpec
 from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
-from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions, fold_origins
+from rossmann_forecast.pipelines.training.nodes import fit_arrays, fold_origins, member_positions
 
 
 def fit(library: str, params: dict[str, Any], rounds: int, x: np.ndarray, y: np.ndarray) -> None:
@@ -56,15 +56,17 @@ def main() -> None:
     ]
     fits = []
     for member, spec in training["members"].items():
-        relative = MemberSpec.from_params(spec).relative_to_level
         for role, where, origin in subsets:
             # The pipeline's own draw, matrix (row-major float32) and target: the same input,
             # so that only what happens around the library calls differs.
-            positions = fit_positions(where, training.get("fit_rows"))
+            positions, drawn = member_positions(
+                where, training.get("fit_rows"), MemberSpec.from_params(spec)
+            )
             known_at = None if origin is None else (origin, config.counter_cap_days)
-            x, y = fit_arrays(table, positions, names, level if relative else None, known_at)
+            relative = level if drawn.relative_to_level else None
+            x, y = fit_arrays(table, positions, names, relative, known_at)
             started = time.perf_counter()
-            fit(spec["library"], spec["params"], int(spec["num_rounds"]), x, y)
+            fit(spec["library"], drawn.params, int(spec["num_rounds"]), x, y)
             fits.append({"member": member, "fit": role, "rows": len(y),
                          "seconds": round(time.perf_counter() - started, 2)})  # fmt: skip
     print(json.dumps({"fits": fits, "fit_s": round(sum(f["seconds"] for f in fits), 2)}))

@@ -50,7 +50,7 @@ from rossmann_forecast.metrics import rescaled_rmspe
 from rossmann_forecast.model.boosters import BOOSTERS, MEMBERS
 from rossmann_forecast.model.ensemble import MemberSpec, fit_member
 from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
-from rossmann_forecast.pipelines.training.nodes import fit_arrays, fit_positions
+from rossmann_forecast.pipelines.training.nodes import fit_arrays, member_positions
 from rossmann_forecast.settings import CONFIG_LOADER_ARGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -112,20 +112,23 @@ def score_origin(
     before = (table["Date"] < origin).to_numpy()
     scored = table[(table["block_origin"] == origin) & (table["Sales"] > 0)]
     scored = scored[scored[level].notna()]  # a store without a level is not served
-    positions = fit_positions(before, fit_rows)
     x_scored = scored[names].to_numpy(dtype=np.float32)
-    # As training fits them: log1p(Sales), or relative to the store's level (fit_arrays with
-    # it: training_target), which is added back to the staged forecasts as predict_member does.
-    arrays = {
-        relative: fit_arrays(table, positions, names, level if relative else None)
-        for relative in {MemberSpec.from_params(m).relative_to_level for m in members.values()}
-    }
+    # As training fits them: the member's draw (member_positions), log1p(Sales) or relative to
+    # the store's level (fit_arrays with it: training_target), which is added back to the
+    # staged forecasts as predict_member does. Members that draw alike share their arrays.
+    arrays: dict[tuple[float, bool], tuple[np.ndarray, np.ndarray]] = {}
     logs: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, float] = {}
     for name, member in members.items():
         spec = MemberSpec.from_params({**member, "num_rounds": max(rounds)})
+        positions, spec = member_positions(before, fit_rows, spec)
+        key = (spec.draw_factor, spec.relative_to_level)
+        if key not in arrays:
+            arrays[key] = fit_arrays(
+                table, positions, names, level if spec.relative_to_level else None
+            )
         started = time.perf_counter()
-        model = fit_member(spec, *arrays[spec.relative_to_level])
+        model = fit_member(spec, *arrays[key])
         seconds[name] = time.perf_counter() - started
         added = x_scored[:, names.index(level)].astype("float64") if spec.relative_to_level else 0
         logs[name] = {k: STAGED[spec.library](model, x_scored, k) + added for k in rounds}

@@ -141,7 +141,9 @@ FITS = Pipeline(
     ("member", "says"),
     [({"library": "xgboost", "num_rounds": 5, "params": {}, "relative_to_level": "yes"},
       "relative_to_level of the xgboost member must be true or false, not 'yes'"),
-     ({"library": "sklearn", "num_rounds": 5, "params": {}}, "Unknown booster library")],
+     ({"library": "sklearn", "num_rounds": 5, "params": {}}, "Unknown booster library"),
+     ({"library": "xgboost", "num_rounds": 5, "params": {}, "draw_factor": 0.5},
+      "draw_factor of the xgboost member must be a number of at least 1")],
 )  # fmt: skip
 def test_bad_member_settings_stop_the_run_before_any_node_naming_the_member(member, says):
     catalog = DataCatalog()

@@ -45,3 +45,54 @@ def test_an_unknown_library_is_an_error_not_a_fallback():
         MemberSpec.from_params({"library": "sklearn", "num_rounds": 10, "params": {}})
     with pytest.raises(ValueError, match="Unknown booster library 'catboots'"):
         booster("catboots")
+
+
+@pytest.mark.parametrize("name", MEMBERS)
+def test_each_booster_reads_its_row_share_parameter(name):
+    """``Booster.row_share`` names the parameter the library samples each tree's rows by: the
+    configured booster with a smaller share fits another model (a wrong name would be ignored
+    or refused)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2_000, 5)).astype("float32")
+    y = 8.0 + x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.3, size=2_000)
+    spec = MemberSpec.from_params(
+        yaml.safe_load((CONF / "parameters_training.yml").read_text())["training"]["members"][name]
+    )
+    adapter = booster(spec.library)
+    share = adapter.row_share
+
+    as_configured = adapter.predict(adapter.fit(spec.params, 20, x, y), x)
+    sparser = adapter.predict(adapter.fit({**spec.params, share: 0.2}, 20, x, y), x)
+
+    assert not np.allclose(as_configured, sparser)
+
+
+def _member(**settings):
+    return {"library": "catboost", "num_rounds": 10, "params": {"subsample": 0.7}, **settings}
+
+
+def test_a_member_beyond_the_cap_samples_each_tree_as_at_the_cap():
+    spec = MemberSpec.from_params(_member(draw_factor=2))
+    assert spec.draw_factor == 2.0
+    # Under or at the cap: as configured.
+    assert spec.for_rows(300_000, 400_000) is spec
+    assert spec.for_rows(400_000, 400_000) is spec
+    assert spec.for_rows(900_000, None) is spec
+    # 800,000 rows drawn: each tree samples 0.7 x 400,000 / 800,000 = 35% of them, as many
+    # rows (280,000) as a tree samples at the cap; the other settings stay.
+    wider = spec.for_rows(800_000, 400_000)
+    assert wider.params == {"subsample": pytest.approx(0.35)}
+    assert spec.params == {"subsample": 0.7} and wider.num_rounds == 10
+    # A booster without the parameter set samples every row at the cap (share 1).
+    xgboost = MemberSpec.from_params({"library": "xgboost", "num_rounds": 5, "params": {}})
+    assert xgboost.for_rows(500, 400).params == {"subsample": pytest.approx(0.8)}
+    lightgbm = MemberSpec.from_params(
+        {"library": "lightgbm", "num_rounds": 5, "params": {"bagging_fraction": 0.5}}
+    )
+    assert lightgbm.for_rows(1_000, 400).params == {"bagging_fraction": pytest.approx(0.2)}
+
+
+@pytest.mark.parametrize("factor", [0.5, 0, "2", True, None])
+def test_a_draw_factor_under_one_or_not_a_number_is_refused_naming_the_member(factor):
+    with pytest.raises(ValueError, match="draw_factor of the catboost member must be a number"):
+        MemberSpec.from_params(_member(draw_factor=factor))

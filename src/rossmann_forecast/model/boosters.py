@@ -28,6 +28,7 @@ class Booster:
     label: str
     requirement: str  # the pip distribution the logged model pins
     suffix: str  # the file the booster is saved to, in the library's own format
+    row_share: str  # the parameter: the share of the fit's rows each tree samples
     fit: Callable[[dict[str, Any], int, np.ndarray, np.ndarray], Any]
     predict: Callable[[Any, np.ndarray], np.ndarray]
     load: Callable[[Path], Any]
@@ -70,6 +71,7 @@ BOOSTERS: dict[str, Booster] = {
         label="LightGBM",
         requirement="lightgbm",
         suffix="model.txt",
+        row_share="bagging_fraction",
         fit=_fit_lightgbm,
         predict=lambda model, x: model.predict(x),
         load=lambda path: lgb.Booster(model_file=str(path)),
@@ -79,6 +81,7 @@ BOOSTERS: dict[str, Booster] = {
         label="XGBoost",
         requirement="xgboost-cpu",  # same module, without 469 MB of CUDA libraries
         suffix="model.ubj",
+        row_share="subsample",
         fit=_fit_xgboost,
         predict=lambda model, x: model.inplace_predict(x),
         load=_load_xgboost,
@@ -88,6 +91,7 @@ BOOSTERS: dict[str, Booster] = {
         label="CatBoost",
         requirement="catboost",
         suffix="model.cbm",
+        row_share="subsample",
         fit=_fit_catboost,
         predict=lambda model, x: model.predict(x),
         load=_load_catboost,

@@ -14,7 +14,7 @@ feature state as Parquet tables, weights and lineage as JSON. Nothing is unpickl
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,18 @@ class MemberSpec:
     # True: it fits log1p(Sales) minus the store's level (``features.level_feature``), which
     # is added back to its forecasts (``training_target``, ``predict_member``).
     relative_to_level: bool = False
+    # How many times ``training.fit_rows.max_rows`` rows this booster draws (1: the cap). Its
+    # trees still sample as many rows each as at the cap (``for_rows``): more rows to learn
+    # from across the trees, not larger trees.
+    draw_factor: float = 1.0
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MemberSpec":
         """Build from ``params:training.members.<name>``.
 
         Raises:
-            ValueError: ``relative_to_level`` is not true or false.
+            ValueError: ``relative_to_level`` is not true or false, or ``draw_factor`` is not
+                a number of at least 1.
         """
         library = booster(params["library"]).library  # an unknown library is refused here
         relative = params.get("relative_to_level", False)
@@ -113,12 +118,29 @@ class MemberSpec:
             raise ValueError(
                 f"relative_to_level of the {library} member must be true or false, not {relative!r}"
             )
+        factor = params.get("draw_factor", 1)
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
+            raise ValueError(
+                f"draw_factor of the {library} member must be a number of at least 1 (how many "
+                f"times training.fit_rows.max_rows it draws), not {factor!r}"
+            )
         return cls(
             library=library,
             num_rounds=int(params["num_rounds"]),
             params=dict(params["params"]),
             relative_to_level=relative,
+            draw_factor=float(factor),
         )
+
+    def for_rows(self, drawn: int, cap: int | None) -> "MemberSpec":
+        """The settings a fit on ``drawn`` rows uses: beyond ``cap`` (a ``draw_factor`` above
+        1), the share of rows each tree samples (``Booster.row_share``, 1 when not set) times
+        ``cap / drawn``, so that each tree samples as many rows as it would at the cap."""
+        if cap is None or drawn <= cap:
+            return self
+        name = booster(self.library).row_share
+        share = float(self.params.get(name, 1.0)) * cap / drawn
+        return replace(self, params={**self.params, name: share})
 
 
 def fit_member(spec: MemberSpec, features: np.ndarray, target: np.ndarray) -> Any:

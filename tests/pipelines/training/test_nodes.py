@@ -22,6 +22,7 @@ from rossmann_forecast.pipelines.training.nodes import (
     fit_positions,
     fit_served_member,
     fold_origins,
+    member_positions,
     relative_members,
     rmspe_scale,
     simplex_grid,
@@ -156,6 +157,34 @@ def test_fit_positions_draw_what_sampling_the_filtered_table_draws(max_rows):
         else filtered.sample(n=max_rows, random_state=42).sort_index()
     )
     np.testing.assert_array_equal(drawn, expected.index.to_numpy())
+
+
+def test_a_member_with_a_draw_factor_draws_that_many_times_the_cap():
+    everything = np.ones(10_000, dtype=bool)
+    fit_rows = {"max_rows": 2_000, "seed": 3}
+    member = {"library": "catboost", "num_rounds": 5, "params": {"subsample": 0.7}}
+    wide = MemberSpec.from_params({**member, "draw_factor": 2})
+
+    positions, spec = member_positions(everything, fit_rows, wide)
+
+    assert len(positions) == 4_000 and (np.diff(positions) > 0).all()
+    np.testing.assert_array_equal(
+        positions, fit_positions(everything, {"max_rows": 4_000, "seed": 3})
+    )
+    assert spec.params["subsample"] == pytest.approx(0.35)  # 0.7 x 2,000 / 4,000
+    # Fewer rows than twice the cap: all of them, each tree sampling 0.7 x 2,000 of them.
+    positions, spec = member_positions(everything[:3_000], fit_rows, wide)
+    assert len(positions) == 3_000
+    assert spec.params["subsample"] == pytest.approx(0.7 * 2_000 / 3_000)
+    # Under the cap, and without a cap, as configured.
+    for rows, cap in ((1_500, fit_rows), (10_000, {"max_rows": None})):
+        positions, spec = member_positions(everything[:rows], cap, wide)
+        assert len(positions) == rows and spec is wide
+    # A member without the factor draws exactly what fit_positions draws.
+    plain = MemberSpec.from_params(member)
+    positions, spec = member_positions(everything, fit_rows, plain)
+    np.testing.assert_array_equal(positions, fit_positions(everything, fit_rows))
+    assert spec is plain
 
 
 def test_fit_arrays_are_the_drawn_rows_features_and_log_sales():

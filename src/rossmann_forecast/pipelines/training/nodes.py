@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.model.boosters import booster
 from rossmann_forecast.model.ensemble import (
     MEMBER_LABELS,
     MemberSpec,
@@ -70,6 +71,19 @@ def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None
     return np.sort(positions[state.choice(len(positions), size=int(max_rows), replace=False)])
 
 
+def member_positions(
+    where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None, spec: MemberSpec
+) -> tuple[np.ndarray, MemberSpec]:
+    """The rows one booster's fit draws (``fit_positions`` with its ``draw_factor`` times
+    ``fit_rows.max_rows``) and the settings it fits them with (``MemberSpec.for_rows``: each
+    tree samples as many rows as at the cap)."""
+    cap = (fit_rows or {}).get("max_rows")
+    if cap is None or spec.draw_factor == 1:
+        return fit_positions(where, fit_rows), spec
+    positions = fit_positions(where, {**fit_rows, "max_rows": round(int(cap) * spec.draw_factor)})
+    return positions, spec.for_rows(len(positions), int(cap))
+
+
 def fit_arrays(
     table: pd.DataFrame,
     positions: np.ndarray,
@@ -105,10 +119,16 @@ def fit_arrays(
     return x, training_target(sales, values)
 
 
-def _rows_note(drawn: int, available: int) -> str:
+def _rows_note(drawn: int, available: int, spec: MemberSpec) -> str:
     if drawn == available:
         return f"{available:,} rows"
-    return f"{drawn:,} of {available:,} rows (training.fit_rows.max_rows)"
+    if spec.draw_factor == 1:
+        return f"{drawn:,} of {available:,} rows (training.fit_rows.max_rows)"
+    share = spec.params.get(booster(spec.library).row_share, 1.0)
+    return (
+        f"{drawn:,} of {available:,} rows (training.fit_rows.max_rows x draw_factor "
+        f"{spec.draw_factor:g}; each tree samples {share:.0%} of them)"
+    )
 
 
 def fold_origins(forecast_origins: dict[str, str], cv: dict[str, Any]) -> list[pd.Timestamp]:
@@ -216,7 +236,7 @@ def _validate_fold(
         return None
     started = time.perf_counter()
     relative = spec.relative_to_level
-    positions = fit_positions(before, fit_rows)
+    positions, spec = member_positions(before, fit_rows, spec)
     model = fit_member(
         spec,
         *fit_arrays(table, positions, names, level if relative else None, (origin, cap)),
@@ -255,7 +275,7 @@ def _fit_before(
     started = time.perf_counter()
     dates = table["Date"].to_numpy()
     where = np.ones(len(table), dtype=bool) if before is None else dates < before.to_datetime64()
-    positions = fit_positions(where, fit_rows)
+    positions, spec = member_positions(where, fit_rows, spec)
     level = level_feature(config) if spec.relative_to_level else None
     known_at = None if before is None else (before, config.counter_cap_days)
     model = fit_member(spec, *fit_arrays(table, positions, names, level, known_at))
@@ -263,7 +283,7 @@ def _fit_before(
         "Training %s... ✓ (%s: %s up to %s, %d rounds, %.1f s)",
         MEMBER_LABELS[spec.library],
         role,
-        _rows_note(len(positions), int(np.count_nonzero(where))),
+        _rows_note(len(positions), int(np.count_nonzero(where)), spec),
         pd.Timestamp(dates[where].max()).date(),
         spec.num_rounds,
         time.perf_counter() - started,

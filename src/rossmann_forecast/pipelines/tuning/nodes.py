@@ -36,7 +36,7 @@ from rossmann_forecast.model.features import (
     feature_names,
     level_feature,
 )
-from rossmann_forecast.pipelines.training.nodes import fit_positions, fold_origins
+from rossmann_forecast.pipelines.training.nodes import fold_origins, member_positions
 
 logger = logging.getLogger(__name__)
 
@@ -99,15 +99,16 @@ def _folds(
     forecast_origins: dict[str, str],
     cv: dict[str, Any],
     fit_rows: dict[str, Any] | None,
+    spec: MemberSpec,
 ) -> list[tuple[np.ndarray, np.ndarray, str]]:
     """(fit positions, validation positions, origin) of each CV fold that has rows.
 
-    The same folds and the same row cap as training's ``cross_validate_member``.
+    The same folds and the same draw as training's ``cross_validate_member``.
     """
     folds = []
     dates = table["Date"]
     for origin in fold_origins(forecast_origins, cv):
-        fit = fit_positions((dates < origin).to_numpy(), fit_rows)
+        fit, _ = member_positions((dates < origin).to_numpy(), fit_rows, spec)
         valid = np.flatnonzero((table["block_origin"] == origin).to_numpy())
         if len(fit) and len(valid):
             folds.append((fit, valid, str(origin.date())))
@@ -146,7 +147,9 @@ def tune_member(
     """
     spec = MemberSpec.from_params(member)
     label = MEMBER_LABELS[spec.library]
-    data = _FoldData.build(model_input_table, forecast_origins, cv, feature_settings, fit_rows)
+    data = _FoldData.build(
+        model_input_table, forecast_origins, cv, feature_settings, fit_rows, spec
+    )
     n_trials, timeout = int(tuning["n_trials"]), tuning.get("timeout_seconds")
     records: list[dict[str, Any]] = []
 
@@ -205,6 +208,7 @@ class _FoldData:
     dates: np.ndarray
     names: list[str]
     cap: int  # the counters' cap: each fold fits with its counters known at its origin
+    max_rows: int | None  # training.fit_rows.max_rows: each tree samples as at it (for_rows)
 
     @classmethod
     def build(
@@ -214,13 +218,15 @@ class _FoldData:
         cv: dict[str, Any],
         feature_settings: dict[str, Any],
         fit_rows: dict[str, Any] | None,
+        spec: MemberSpec,
     ) -> _FoldData:
         config = FeatureConfig.from_params(feature_settings)
         return cls(
             matrix=table[feature_names(config)].to_numpy(dtype="float32"),
             level=table[level_feature(config)].to_numpy(dtype="float32"),
             actual=table["Sales"].to_numpy(dtype="float64"),
-            folds=_folds(table, forecast_origins, cv, fit_rows),
+            folds=_folds(table, forecast_origins, cv, fit_rows, spec),
+            max_rows=(fit_rows or {}).get("max_rows"),
             dates=table["Date"].to_numpy(),
             names=feature_names(config),
             cap=config.counter_cap_days,
@@ -242,7 +248,7 @@ class _FoldData:
             known = counters_known_at(
                 self.matrix[fit], self.dates[fit], self.names, pd.Timestamp(origin), self.cap
             )  # as training's folds fit (a copy: the shared matrix stays as built)
-            model = fit_member(spec, known, target)
+            model = fit_member(spec.for_rows(len(drawn), self.max_rows), known, target)
             offset = None if level is None else level[valid]
             prediction = np.expm1(predict_member(spec.library, model, self.matrix[valid], offset))
             per_fold[f"rmspe_{origin}"] = rmspe(self.actual[valid], prediction)
