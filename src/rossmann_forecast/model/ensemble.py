@@ -135,7 +135,8 @@ class MemberSpec:
     def for_rows(self, drawn: int, cap: int | None) -> "MemberSpec":
         """The settings a fit on ``drawn`` rows uses: beyond ``cap`` (a ``draw_factor`` above
         1), the share of rows each tree samples (``Booster.row_share``, 1 when not set) times
-        ``cap / drawn``, so that each tree samples as many rows as it would at the cap."""
+        ``cap / drawn``, so that each tree samples as many rows as it would at the cap.
+        (LightGBM samples by ``bagging_fraction`` only with ``bagging_freq`` above 0.)"""
         if cap is None or drawn <= cap:
             return self
         name = booster(self.library).row_share
