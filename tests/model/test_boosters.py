@@ -92,42 +92,6 @@ def test_a_member_beyond_the_cap_samples_each_tree_as_at_the_cap():
     assert lightgbm.for_rows(1_000, 400).params == {"bagging_fraction": pytest.approx(0.2)}
 
 
-@pytest.mark.parametrize("name", MEMBERS)
-def test_fits_sharing_the_threads_each_get_a_share_of_them(name):
-    threads = booster(name).threads
-    spec = MemberSpec.from_params(
-        {"library": name, "num_rounds": 5, "params": {threads: 4, "other": 1}}
-    )
-    assert spec.sharing_threads(2).params == {threads: 2, "other": 1}
-    assert spec.sharing_threads(3).params == {threads: 1, "other": 1}
-    assert spec.sharing_threads(8).params == {threads: 1, "other": 1}  # never none
-    assert spec.params == {threads: 4, "other": 1}
-
-
-@pytest.mark.parametrize("name", MEMBERS)
-def test_each_booster_fits_the_same_model_on_any_number_of_threads(name):
-    """What ``concurrent_folds`` rests on (``MemberSpec.sharing_threads``): ``Booster.threads``
-    is the parameter the library reads, and one thread or two fit the same trees."""
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(20_000, 6)).astype("float32")
-    y = 8.0 + x[:, 0] - 0.5 * x[:, 1] * x[:, 2] + rng.normal(scale=0.3, size=20_000)
-    members = yaml.safe_load((CONF / "parameters_training.yml").read_text())["training"]
-    spec = MemberSpec.from_params(members["members"][name])
-    adapter = booster(name)
-
-    def forecast(threads):
-        params = {**spec.params, adapter.threads: threads}
-        return np.asarray(adapter.predict(adapter.fit(params, 30, x, y), x))
-
-    np.testing.assert_array_equal(forecast(1), forecast(2))
-
-
-@pytest.mark.parametrize("value", ["yes", 1, None])
-def test_concurrent_folds_must_be_true_or_false(value):
-    with pytest.raises(ValueError, match="concurrent_folds of the catboost member must be true"):
-        MemberSpec.from_params(_member(concurrent_folds=value))
-
-
 @pytest.mark.parametrize("factor", [0.5, 0, "2", True, None])
 def test_a_draw_factor_under_one_or_not_a_number_is_refused_naming_the_member(factor):
     with pytest.raises(ValueError, match="draw_factor of the catboost member must be a number"):

@@ -29,7 +29,6 @@ class Booster:
     requirement: str  # the pip distribution the logged model pins
     suffix: str  # the file the booster is saved to, in the library's own format
     row_share: str  # the parameter: the share of the fit's rows each tree samples
-    threads: str  # the parameter: how many threads one fit uses
     fit: Callable[[dict[str, Any], int, np.ndarray, np.ndarray], Any]
     predict: Callable[[Any, np.ndarray], np.ndarray]
     load: Callable[[Path], Any]
@@ -73,7 +72,6 @@ BOOSTERS: dict[str, Booster] = {
         requirement="lightgbm",
         suffix="model.txt",
         row_share="bagging_fraction",
-        threads="num_threads",
         fit=_fit_lightgbm,
         predict=lambda model, x: model.predict(x),
         load=lambda path: lgb.Booster(model_file=str(path)),
@@ -84,7 +82,6 @@ BOOSTERS: dict[str, Booster] = {
         requirement="xgboost-cpu",  # same module, without 469 MB of CUDA libraries
         suffix="model.ubj",
         row_share="subsample",
-        threads="nthread",
         fit=_fit_xgboost,
         predict=lambda model, x: model.inplace_predict(x),
         load=_load_xgboost,
@@ -95,7 +92,6 @@ BOOSTERS: dict[str, Booster] = {
         requirement="catboost",
         suffix="model.cbm",
         row_share="subsample",
-        threads="thread_count",
         fit=_fit_catboost,
         predict=lambda model, x: model.predict(x),
         load=_load_catboost,

@@ -13,7 +13,6 @@ feature state as Parquet tables, weights and lineage as JSON. Nothing is unpickl
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -104,26 +103,21 @@ class MemberSpec:
     # trees still sample as many rows each as at the cap (``for_rows``): more rows to learn
     # from across the trees, not larger trees.
     draw_factor: float = 1.0
-    # True: its CV folds fit side by side, the threads shared among them
-    # (``sharing_threads``); the fits are the same, only the wall time differs.
-    concurrent_folds: bool = False
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "MemberSpec":
         """Build from ``params:training.members.<name>``.
 
         Raises:
-            ValueError: ``relative_to_level`` or ``concurrent_folds`` is not true or false, or
-                ``draw_factor`` is not a number of at least 1.
+            ValueError: ``relative_to_level`` is not true or false, or ``draw_factor`` is not
+                a number of at least 1.
         """
         library = booster(params["library"]).library  # an unknown library is refused here
         relative = params.get("relative_to_level", False)
-        concurrent = params.get("concurrent_folds", False)
-        for key, value in (("relative_to_level", relative), ("concurrent_folds", concurrent)):
-            if not isinstance(value, bool):
-                raise ValueError(
-                    f"{key} of the {library} member must be true or false, not {value!r}"
-                )
+        if not isinstance(relative, bool):
+            raise ValueError(
+                f"relative_to_level of the {library} member must be true or false, not {relative!r}"
+            )
         factor = params.get("draw_factor", 1)
         if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
             raise ValueError(
@@ -136,7 +130,6 @@ class MemberSpec:
             params=dict(params["params"]),
             relative_to_level=relative,
             draw_factor=float(factor),
-            concurrent_folds=concurrent,
         )
 
     def for_rows(self, drawn: int, cap: int | None) -> "MemberSpec":
@@ -149,15 +142,6 @@ class MemberSpec:
         name = booster(self.library).row_share
         share = float(self.params.get(name, 1.0)) * cap / drawn
         return replace(self, params={**self.params, name: share})
-
-    def sharing_threads(self, ways: int) -> "MemberSpec":
-        """The settings of one of ``ways`` fits that run side by side: each gets an equal
-        share (at least one) of the threads one fit is given (``Booster.threads``; the
-        machine's cores when not set). The three libraries fit the same model on any number
-        of threads (tests/model/test_boosters.py), so only the wall time changes."""
-        name = booster(self.library).threads
-        threads = self.params.get(name) or os.cpu_count() or 1
-        return replace(self, params={**self.params, name: max(1, int(threads) // ways)})
 
 
 def fit_member(spec: MemberSpec, features: np.ndarray, target: np.ndarray) -> Any:

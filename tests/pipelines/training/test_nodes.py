@@ -254,32 +254,6 @@ def test_cv_leaves_out_a_store_without_a_level_for_every_member(small_table, rel
     assert np.isfinite(oof["log_prediction"]).all()
 
 
-@pytest.mark.parametrize("name", MEMBERS)
-def test_folds_side_by_side_forecast_what_folds_one_after_another_do(small_table, name):
-    """``concurrent_folds`` changes the wall time, never the forecasts: the folds fit at once,
-    on a share of the threads each, give the out-of-fold rows of the folds fit in turn."""
-    table, origins, settings = small_table
-    cv = {"fold_offsets_days": [42, 84, 126]}
-    members = {
-        "lightgbm": {**LIGHTGBM, "params": {**LIGHTGBM["params"], "num_threads": 2}},
-        "xgboost": {"library": "xgboost", "num_rounds": 10, "params": {"nthread": 2, "seed": 1}},
-        "catboost": {
-            "library": "catboost",
-            "num_rounds": 10,
-            "params": {"depth": 4, "thread_count": 2, "random_seed": 1},
-        },
-    }
-    member = {**members[name], "relative_to_level": name != "catboost"}
-
-    in_turn = cross_validate_member(table, origins, cv, member, settings)
-    side_by_side = cross_validate_member(
-        table, origins, cv, {**member, "concurrent_folds": True}, settings
-    )
-
-    assert sorted(in_turn["fold"].unique()) == [1, 2, 3]
-    pd.testing.assert_frame_equal(side_by_side, in_turn)
-
-
 @pytest.mark.parametrize("relative", [False, True])
 def test_the_backtest_is_the_model_a_run_at_the_holdout_origin_serves(relative):
     """The gate judges the backtest as the version a run on the rows before the holdout would

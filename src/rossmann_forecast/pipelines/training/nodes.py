@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -180,31 +179,17 @@ def cross_validate_member(
     names, level = feature_names(config), level_feature(config)
     holdout = _origin(forecast_origins, "holdout_origin")
     origins = fold_origins(forecast_origins, cv)
-    late = [str(origin.date()) for origin in origins if origin >= holdout]
-    if late:
-        raise ValueError(f"CV fold origin {', '.join(late)} is not before the holdout")
-
-    def validate(fold: int, origin: pd.Timestamp, fold_spec: MemberSpec) -> pd.DataFrame | None:
+    parts = []
+    for fold, origin in enumerate(origins, start=1):
+        if origin >= holdout:
+            raise ValueError(f"CV fold origin {origin.date()} is not before the holdout")
         name = f"{label} fold {fold}/{len(origins)} (origin {origin.date()})"
-        return _validate_fold(
-            model_input_table, fold, origin, fold_spec, (names, level, config.counter_cap_days),
+        part = _validate_fold(
+            model_input_table, fold, origin, spec, (names, level, config.counter_cap_days),
             fit_rows, name,
         )  # fmt: skip
-
-    if spec.concurrent_folds and len(origins) > 1:
-        # Side by side, the threads shared: LightGBM and XGBoost use two threads at well
-        # under twice the speed of one (docs/benchmarks.md, "Folds side by side"). The
-        # libraries release the GIL while they fit, and each fold draws and fits alone.
-        shared = spec.sharing_threads(len(origins))
-        with ThreadPoolExecutor(max_workers=len(origins)) as pool:
-            futures = [
-                pool.submit(validate, fold, origin, shared)
-                for fold, origin in enumerate(origins, start=1)
-            ]
-            results = [future.result() for future in futures]
-    else:
-        results = [validate(fold, origin, spec) for fold, origin in enumerate(origins, start=1)]
-    parts = [part for part in results if part is not None]
+        if part is not None:
+            parts.append(part)
     if not parts:
         raise ValueError(
             f"No CV fold of {label} could be validated: origins "
