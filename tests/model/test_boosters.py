@@ -92,6 +92,25 @@ def test_a_member_beyond_the_cap_samples_each_tree_as_at_the_cap():
     assert lightgbm.for_rows(1_000, 400).params == {"bagging_fraction": pytest.approx(0.2)}
 
 
+@pytest.mark.parametrize("tree_method", ["hist", "approx"])
+def test_xgboost_fits_the_trees_a_dmatrix_gives(tree_method):
+    """The adapter quantises XGBoost's rows once (a QuantileDMatrix, for ``hist``) to hold
+    less memory: the model must be the one ``xgb.train`` fits on a plain DMatrix."""
+    import xgboost as xgb  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(20_000, 6)).astype("float32")
+    y = 8.0 + x[:, 0] - 0.5 * x[:, 1] * x[:, 2] + rng.normal(scale=0.3, size=20_000)
+    members = yaml.safe_load((CONF / "parameters_training.yml").read_text())["training"]
+    params = {**members["members"]["xgboost"]["params"], "tree_method": tree_method}
+    adapter = booster("xgboost")
+
+    through_adapter = adapter.predict(adapter.fit(params, 30, x, y), x)
+    plain = xgb.train(params, xgb.DMatrix(x, y), num_boost_round=30).inplace_predict(x)
+
+    np.testing.assert_array_equal(through_adapter, plain)
+
+
 @pytest.mark.parametrize("factor", [0.5, 0, "2", True, None])
 def test_a_draw_factor_under_one_or_not_a_number_is_refused_naming_the_member(factor):
     with pytest.raises(ValueError, match="draw_factor of the catboost member must be a number"):
