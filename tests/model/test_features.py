@@ -181,12 +181,7 @@ def _training_table_block_by_block(sales, stores, origin, config):
         # A longest window past the year-ago one; no Customers column.
         (
             "shuffled",
-            FeatureConfig(
-                customers=False,
-                windows_days=(14, 91, 400),
-                easter_window_days=70,
-                recent_shift_days=14,
-            ),
+            FeatureConfig(customers=False, windows_days=(14, 91, 400), easter_window_days=70),
         ),
     ],
 )
@@ -359,26 +354,3 @@ def test_a_saved_state_gives_the_same_features(data, tmp_path):
     pd.testing.assert_frame_equal(
         features_for_request(request, loaded), features_for_request(request, state)
     )
-
-
-def test_a_level_that_moved_in_the_last_days_shows_as_the_recent_shift(data):
-    """Store 1 sells its usual every open day; from 14 days before the origin it sells 20%
-    less (a competitor opened next door). Its recent shift reads about log(0.8) against its
-    weekday-promo pattern over 91 days (which holds those days too, so a little less), and no
-    other store moves."""
-    sales, stores = data
-    origin = pd.Timestamp("2015-03-02")
-    config = replace(CONFIG, recent_shift_days=14)
-    store = sales["Store"] == 1
-    last_days = store & (sales["Date"] >= origin - pd.Timedelta(days=14))
-
-    plain = fit_state(sales, stores, origin, config).store_stats["recent_shift"]
-    dropped = sales.copy()
-    dropped.loc[last_days, "Sales"] = (dropped.loc[last_days, "Sales"] * 0.8).round()
-    moved = fit_state(dropped, stores, origin, config).store_stats["recent_shift"]
-
-    assert moved.loc[1] - plain.loc[1] == pytest.approx(np.log(0.8) * (1 - 12 / 78), abs=0.04)
-    pd.testing.assert_series_equal(moved.drop(1), plain.drop(1))
-    # Off (as in the models saved before the feature existed): no such feature.
-    assert "recent_shift" not in feature_names(CONFIG)
-    assert feature_names(config)[-2:] == ["recent_shift", "easter_effect"]

@@ -105,10 +105,6 @@ class FeatureConfig:
     # long closure: one day after six months) takes the next longer window's statistics
     # instead (0: no fallback, as in the models saved before it existed).
     min_window_share: float = 0.0
-    # Days back from the origin over which a store's recent shift is measured: its mean log
-    # sales against what its own weekday-promo pattern over the reference window expects
-    # (0: no such feature, as in the models saved before it existed).
-    recent_shift_days: int = 0
     # False when train.csv has no Customers column: the customer statistics are left out.
     customers: bool = True
 
@@ -416,8 +412,6 @@ def _freeze_state(
     ]
     stats["yoy"] = stats[f"w{short}_mean"] - year_ago.groupby("Store")["log_sales"].mean()
     stats.loc[thin, "yoy"] = np.nan
-    if config.recent_shift_days:
-        stats["recent_shift"] = _recent_shift(opened, origin, config, stats, group_stats)
     return FeatureState(
         origin=origin,
         config=config,
@@ -428,33 +422,6 @@ def _freeze_state(
         last_reopen=reopen.groupby("Store")["Date"].max(),
         easter_effects=_effects_known_at(easter_effects, origin, config.easter_window_days),
     )
-
-
-def _recent_shift(
-    opened: pd.DataFrame,
-    origin: pd.Timestamp,
-    config: FeatureConfig,
-    stats: pd.DataFrame,
-    group_stats: dict[str, pd.DataFrame],
-) -> pd.Series:
-    """Per store: mean over its selling days in the last ``recent_shift_days`` of log sales
-    minus what the reference window (the second-shortest) expects for that weekday and promo
-    (its mean plus its weekday-promo effect). A level that moved in the last days before the
-    origin (a competitor opened next door) shows here before the windows' means follow it."""
-    windows = sorted(config.windows_days)
-    prefix = f"w{windows[1] if len(windows) > 1 else windows[0]}"
-    recent = opened.loc[
-        (opened["Date"] >= origin - pd.Timedelta(days=config.recent_shift_days))
-        & (opened["Date"] < origin)
-    ]
-    keys = recent[["Store", "DayOfWeek", "Promo"]].astype("int64")
-    effect = group_stats[f"{prefix}_dowpromo"].iloc[:, 0]
-    expected = (
-        stats[f"{prefix}_mean"].reindex(keys["Store"].to_numpy()).to_numpy()
-        + effect.reindex(pd.MultiIndex.from_frame(keys)).to_numpy()
-    )
-    shift = recent["log_sales"].to_numpy() - expected
-    return pd.Series(shift, index=recent["Store"].to_numpy()).groupby(level=0).mean()
 
 
 class _DateWindows:
@@ -692,8 +659,6 @@ def feature_names(config: FeatureConfig) -> list[str]:
         names += [f"{prefix}_{stat}" for stat in store_stats]
         names += [f"{prefix}_{group}" for group in _GROUP_KEYS]
     names += ["trend", "yoy"]
-    if config.recent_shift_days:
-        names.append("recent_shift")
     return [*names, "easter_effect"] if config.easter_window_days else names
 
 
