@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.segments import label_segments, segment_table
+from rossmann_forecast.segments import error_concentration, label_segments, segment_table
 
 STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "c"], "Assortment": ["a", "c"]})
 
@@ -69,3 +70,38 @@ def test_the_table_scores_every_segment_with_its_rows():
     assert set(table.index.get_level_values(0)) == {
         "StoreType", "Assortment", "weekday", "promo", "holiday", "after_closure", "season"
     }  # fmt: skip
+
+
+def test_the_error_concentration_names_the_store_that_costs_most_and_the_window_without_it():
+    """Nine stores forecast 5% high every day and one 40% high: that one carries
+    0.4^2 / (0.4^2 + 9 * 0.05^2) = 87.7% of the squared error, and without it the window
+    scores 0.05, as the other nine do."""
+    days = pd.date_range("2015-06-01", periods=10)
+    rows = pd.DataFrame(
+        [{"Store": s, "Date": d, "Sales": 1000.0 + s} for s in range(1, 11) for d in days]
+    )
+    factor = np.where(rows["Store"] == 7, 1.4, 1.05)
+    rows = rows.assign(prediction=rows["Sales"] * factor, baseline=rows["Sales"] * 1.2)
+    closed = pd.DataFrame({"Store": [7], "Date": [days[0]], "Sales": [0.0],
+                           "prediction": [0.0], "baseline": [0.0]})  # fmt: skip
+
+    result = error_concentration(pd.concat([rows, closed]), baseline="baseline", top=2)
+
+    assert result["rows"] == 100 and result["stores"] == 10
+    worst, second = result["top"]
+    assert worst["store"] == 7 and worst["rows"] == 10
+    assert worst["share"] == pytest.approx(0.16 / (0.16 + 9 * 0.0025))
+    assert worst["rmspe"] == pytest.approx(0.4) and worst["bias"] == pytest.approx(0.4)
+    assert second["store"] != 7 and second["share"] == pytest.approx(0.0025 / (0.16 + 0.0225))
+    assert result["rmspe"] == pytest.approx(np.sqrt((0.16 + 9 * 0.0025) / 10))
+    assert result["without_worst"]["rmspe"] == pytest.approx(0.05)
+    assert result["without_worst"]["skill"] == pytest.approx(0.05 / 0.2)
+    assert result["skill"] == pytest.approx(result["rmspe"] / 0.2)
+
+
+def test_the_error_concentration_needs_two_stores_with_sales():
+    one = pd.DataFrame({"Store": [1, 1], "Sales": [10.0, 12.0], "prediction": [11.0, 11.0]})
+    with pytest.raises(ValueError, match="at least two stores"):
+        error_concentration(one)
+    with pytest.raises(ValueError, match="sales > 0"):
+        error_concentration(one.assign(Sales=0.0))

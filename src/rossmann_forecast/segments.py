@@ -161,3 +161,69 @@ def segment_table(
                 record["skill"] = record["rmspe"] / record["baseline_rmspe"]
             records.append(record)
     return pd.DataFrame.from_records(records)
+
+
+def error_concentration(
+    scored: pd.DataFrame, prediction: str = "prediction", baseline: str | None = None, top: int = 3
+) -> dict:
+    """How much of a window's error a few stores carry.
+
+    RMSPE averages squared percentage errors, so one store whose sales moved for a reason the
+    data does not hold (a competitor opening next door, a local event) can carry a tenth of a
+    window's error among 80 stores: the segment table cannot show that, since a store is not a
+    segment. This says which stores cost most and what the window scores without the worst.
+
+    Args:
+        scored: Rows with ``Store``, ``Sales`` and the ``prediction`` column (and ``baseline``).
+        prediction: The forecast column.
+        baseline: An optional baseline forecast column, scored on the same rows.
+        top: How many of the costliest stores to list.
+
+    Returns:
+        ``rows``, ``stores``, ``rmspe``; ``top``: the costliest stores, each with ``store``,
+        ``rows``, ``share`` (of the window's summed squared percentage error), ``rmspe`` and
+        ``bias``; ``without_worst``: ``rmspe`` over every other store's rows (with a baseline,
+        ``baseline_rmspe`` and ``skill`` there too, and in the window's own figures).
+
+    Raises:
+        ValueError: No row with sales, or a single store (nothing to compare it with).
+    """
+    rows = scored.loc[scored["Sales"] > 0]
+    if rows.empty:
+        raise ValueError("error_concentration needs rows with sales > 0")
+    sales = rows["Sales"].to_numpy(dtype="float64")
+    error = (rows[prediction].to_numpy(dtype="float64") - sales) / sales
+    per_store = (
+        pd.DataFrame({"Store": rows["Store"].to_numpy(), "sq": error**2, "error": error})
+        .groupby("Store")
+        .agg(sse=("sq", "sum"), rows=("sq", "size"), bias=("error", "mean"))
+        .sort_values(["sse"], ascending=False, kind="stable")
+    )
+    if len(per_store) < 2:
+        raise ValueError("error_concentration needs the rows of at least two stores")
+    total = float(per_store["sse"].sum())
+    worst = per_store.index[0]
+    rest = rows.loc[rows["Store"] != worst]
+    result = {
+        "rows": int(len(rows)),
+        "stores": int(len(per_store)),
+        "rmspe": rmspe(rows["Sales"], rows[prediction]),
+        "top": [
+            {
+                "store": int(store),
+                "rows": int(r["rows"]),
+                "share": float(r["sse"] / total) if total > 0 else 0.0,
+                "rmspe": float(np.sqrt(r["sse"] / r["rows"])),
+                "bias": float(r["bias"]),
+            }
+            for store, r in per_store.head(top).iterrows()
+        ],
+        "without_worst": {"rmspe": rmspe(rest["Sales"], rest[prediction])},
+    }
+    if baseline is not None:
+        result["baseline_rmspe"] = rmspe(rows["Sales"], rows[baseline])
+        result["skill"] = result["rmspe"] / result["baseline_rmspe"]
+        without = result["without_worst"]
+        without["baseline_rmspe"] = rmspe(rest["Sales"], rest[baseline])
+        without["skill"] = without["rmspe"] / without["baseline_rmspe"]
+    return result

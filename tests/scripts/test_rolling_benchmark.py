@@ -182,6 +182,17 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
         assert origin["naive_intervals"]["quantile_loss"] > 0
         assert 0 < origin["gate_intervals"]["interval_coverage"] <= 1
     assert "lowest P10-P90 coverage" in result["targets"]
+    # Which stores carry each window's error, and the window without the worst of them.
+    assert "Where each window's error is" in markdown
+    for origin in result["origins"]:
+        concentration = origin["error_concentration"]
+        assert concentration["rmspe"] == pytest.approx(origin["realised_rmspe"])
+        assert concentration["skill"] == pytest.approx(origin["skill"])
+        shares = [store["share"] for store in concentration["top"]]
+        assert len(shares) == 3 and shares == sorted(shares, reverse=True)
+        assert 0 < sum(shares) <= 1 and concentration["stores"] == 30
+        assert concentration["without_worst"]["rmspe"] < concentration["rmspe"]
+        assert f"| {origin['origin']} | 30 | {origin['realised_rmspe']:.4f} |" in markdown
 
 
 def test_the_gate_comparison_with_production_is_read_from_the_report_as_the_gate_recorded_it():
