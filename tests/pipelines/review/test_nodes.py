@@ -274,6 +274,32 @@ def test_the_report_lists_the_stores_where_staging_lost_most():
     assert "the 3 of 40 stores (with at least 2 days with sales)" in report["markdown"]
 
 
+def test_the_report_names_the_stores_that_carry_each_versions_holdout_error():
+    """Staging 30% off on store 7 of 40, 5% on the rest: store 7 carries 4 x 0.09 of the
+    summed squared error 4 x 0.09 + 156 x 0.0025 (48%); without it Staging scores 0.05."""
+    predictions = _one_store_broken(40, {7: 0.30})
+    _, metrics = _store_item(predictions)
+    versions = resolve_review_versions(
+        _registered(2, "2015-06-27", []), _registered(1, "2015-06-01", []),
+        {"model_name": "rossmann-ensemble"},
+    )  # fmt: skip
+
+    staging = metrics["staging"]["concentration"]
+    assert staging["top"][0]["store"] == 7 and staging["top"][0]["bias"] == pytest.approx(0.30)
+    assert staging["top"][0]["share"] == pytest.approx(0.36 / 0.75)
+    assert staging["without_worst"]["rmspe"] == pytest.approx(0.05)
+    assert metrics["production"]["concentration"]["top"][0]["share"] == pytest.approx(1 / 40)
+    markdown = render_review_report(versions, metrics, [], {})["markdown"]
+    assert "## Stores that carry the holdout's error" in markdown
+    assert f"| staging v2 | {np.sqrt(0.75 / 160):.4f} | 7: 48.0% (+30.0%), " in markdown
+    # One store alone has no other store to carry anything: no such section.
+    _, alone = _store_item(predictions[predictions["Store"] == 7])
+    assert alone["staging"]["concentration"] is None
+    assert (
+        "carry the holdout's error" not in render_review_report(versions, alone, [], {})["markdown"]
+    )
+
+
 def test_without_production_the_comparison_is_skipped():
     statuses, metrics = _statuses(1.01, None)
 

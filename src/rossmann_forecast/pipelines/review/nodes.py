@@ -34,7 +34,7 @@ from rossmann_forecast.registry.state import (
     shadow_record,
 )
 from rossmann_forecast.registry.version import RegisteredVersion
-from rossmann_forecast.segments import label_segments, segment_table
+from rossmann_forecast.segments import error_concentration, label_segments, segment_table
 
 if TYPE_CHECKING:  # imported where a figure is drawn: every `kedro` command builds this
     from matplotlib.figure import Figure  # pipeline, and matplotlib's import takes ~0.5 s
@@ -216,9 +216,12 @@ def compute_review_metrics(
 
     Returns:
         ``{"window": {...}, "<role>": {"version", "overall", "recent", "store_type": {...},
-        "assortment": {...}, "predictions": {...}, "intervals": {...} | None},
+        "assortment": {...}, "predictions": {...}, "intervals": {...} | None,
+        "concentration": {...} | None},
         "actuals": {...}, "comparison": {...} | None}``; ``intervals`` is
-        ``_interval_stats``'s (None for a version without quantiles); ``comparison`` (with a
+        ``_interval_stats``'s (None for a version without quantiles); ``concentration`` the
+        stores that carry most of the version's holdout error (``segments.error_concentration``;
+        None with fewer than two stores with sales); ``comparison`` (with a
         Production version only) is Staging's RMSPE over Production's with its interval over
         the stores resampled (``comparison.resampled_comparison``); ``stores`` (with a
         Production version only) the stores where Staging lost most (``_store_rows``).
@@ -246,6 +249,7 @@ def compute_review_metrics(
             "assortment": {str(k): _error_stats(g) for k, g in rows.groupby("Assortment")},
             "predictions": _distribution(open_rows["prediction"]),
             "intervals": _interval_stats(rows),
+            "concentration": _concentration(rows),
         }
     first_role = frame[frame["role"] == frame["role"].iloc[0]]
     metrics["actuals"] = _distribution(first_role.loc[first_role["Open"] == 1, "Sales"])
@@ -264,6 +268,14 @@ def compute_review_metrics(
             frame[frame["role"] == STAGING], frame[frame["role"] == PRODUCTION], review
         )
     return metrics
+
+
+def _concentration(rows: pd.DataFrame) -> dict[str, Any] | None:
+    """Which stores carry the version's holdout error (None with fewer than two stores)."""
+    with_sales = rows.loc[rows["Sales"] > 0]
+    if with_sales["Store"].nunique() < 2:
+        return None
+    return error_concentration(with_sales)
 
 
 def _store_rows(
@@ -771,6 +783,7 @@ def _markdown(
         *_group_lines(metrics, roles, "store_type", "StoreType"),
         *_group_lines(metrics, roles, "assortment", "Assortment"),
         *_store_lines(metrics),
+        *_concentration_lines(metrics, roles),
         *_distribution_lines(metrics, roles),
         *_plot_lines(plots),
     ]
@@ -921,6 +934,34 @@ def _store_lines(metrics: dict[str, Any]) -> list[str]:
             for row in stores["worst"]
         ),
     ]
+
+
+def _concentration_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]:
+    """Per version, the stores that carry most of its holdout error and the holdout without
+    the worst (as the rolling benchmark shows per origin)."""
+    found = {r: metrics[r].get("concentration") for r in roles}
+    if not any(found.values()):
+        return []
+    lines = [
+        "",
+        "## Stores that carry the holdout's error",
+        "",
+        "Share of the holdout's summed squared percentage error and bias of the costliest stores: "
+        "one store whose sales moved for a reason the data does not hold can weigh far beyond its "
+        "share of the rows.",
+        "",
+        "| version | RMSPE | costliest stores | without the worst |",
+        "|---|---:|---|---:|",
+    ]
+    for role, c in found.items():
+        if not c:
+            continue
+        top = ", ".join(f"{t['store']}: {t['share']:.1%} ({t['bias']:+.1%})" for t in c["top"])
+        lines.append(
+            f"| {role} v{metrics[role]['version']} | {_fmt(c['rmspe'])} | {top} | "
+            f"{_fmt(c['without_worst']['rmspe'])} |"
+        )
+    return lines
 
 
 def _distribution_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]:
