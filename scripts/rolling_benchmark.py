@@ -56,6 +56,7 @@ from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
 from rossmann_forecast.raw.synthetic import TEST_COLUMNS  # noqa: E402
 from rossmann_forecast.registry.stages import GATE_METRIC  # noqa: E402
 from rossmann_forecast.segments import (  # noqa: E402
+    concentration_text,
     error_concentration,
     label_segments,
     segment_table,
@@ -520,7 +521,7 @@ def _concentration_lines(origins: list[dict[str, Any]], level: str) -> list[str]
              "|---|---:|---:|---:|---|---:|---:|"]  # fmt: skip
     for o in origins:
         c = o["error_concentration"]
-        top = ", ".join(f"{t['store']}: {t['share']:.1%} ({t['bias']:+.1%})" for t in c["top"])
+        top = concentration_text(c["top"])
         without = c["without_worst"]
         lines.append(
             f"| {o['origin']} | {c['stores']} | {c['rmspe']:.4f} | {_f(c.get('skill'), 3)} | "

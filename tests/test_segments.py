@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rossmann_forecast.segments import error_concentration, label_segments, segment_table
+from rossmann_forecast.segments import (
+    concentration_text,
+    error_concentration,
+    label_segments,
+    segment_table,
+)
 
 STORES = pd.DataFrame({"Store": [1, 2], "StoreType": ["a", "c"], "Assortment": ["a", "c"]})
 
@@ -105,3 +110,20 @@ def test_the_error_concentration_needs_two_stores_with_sales():
         error_concentration(one)
     with pytest.raises(ValueError, match="sales > 0"):
         error_concentration(one.assign(Sales=0.0))
+
+
+def test_a_store_with_a_hole_in_its_forecast_comes_first_and_reads_as_missing():
+    """A missing forecast is an error without bound, not a day left out of the store's sum."""
+    rows = pd.DataFrame({"Store": [1, 1, 2, 2, 3, 3], "Sales": [10.0] * 6,
+                         "prediction": [11.0, np.nan, 15.0, 15.0, 10.0, 10.5]})  # fmt: skip
+
+    result = error_concentration(rows)
+
+    assert [t["store"] for t in result["top"]] == [1, 2, 3]
+    assert np.isinf(result["top"][0]["rmspe"]) and np.isnan(result["top"][0]["share"])
+    assert result["without_worst"]["rmspe"] == pytest.approx(np.sqrt((0.25 + 0.25 + 0.0025) / 4))
+    # The others' shares are of what the stores forecast on every day sum to.
+    assert result["top"][1]["share"] == pytest.approx(0.5 / 0.5025)
+    assert concentration_text(result["top"]) == (
+        "1: forecast missing, 2: 99.5% (+50.0%), 3: 0.5% (+2.5%)"
+    )

@@ -181,8 +181,10 @@ def error_concentration(
 
     Returns:
         ``rows``, ``stores``, ``rmspe``; ``top``: the costliest stores, each with ``store``,
-        ``rows``, ``share`` (of the window's summed squared percentage error), ``rmspe`` and
-        ``bias``; ``without_worst``: ``rmspe`` over every other store's rows (with a baseline,
+        ``rows``, ``share`` (of the summed squared percentage error of the stores forecast on
+        every day; NaN for a store with a hole in its forecast), ``rmspe`` (infinite for such a
+        store) and ``bias``;
+        ``without_worst``: ``rmspe`` over every other store's rows (with a baseline,
         ``baseline_rmspe`` and ``skill`` there too, and in the window's own figures).
 
     Raises:
@@ -193,15 +195,19 @@ def error_concentration(
         raise ValueError("error_concentration needs rows with sales > 0")
     sales = rows["Sales"].to_numpy(dtype="float64")
     error = (rows[prediction].to_numpy(dtype="float64") - sales) / sales
+    # A day without a forecast (a hole) is an error without bound: its store comes first.
+    squared = np.where(np.isfinite(error), error**2, np.inf)
     per_store = (
-        pd.DataFrame({"Store": rows["Store"].to_numpy(), "sq": error**2, "error": error})
+        pd.DataFrame({"Store": rows["Store"].to_numpy(), "sq": squared, "error": error})
         .groupby("Store")
         .agg(sse=("sq", "sum"), rows=("sq", "size"), bias=("error", "mean"))
         .sort_values(["sse"], ascending=False, kind="stable")
     )
     if len(per_store) < 2:
         raise ValueError("error_concentration needs the rows of at least two stores")
-    total = float(per_store["sse"].sum())
+    # Shares of what the stores with a forecast on every day sum to (a hole has no share).
+    finite = np.isfinite(per_store["sse"])
+    total = float(per_store.loc[finite, "sse"].sum())
     worst = per_store.index[0]
     rest = rows.loc[rows["Store"] != worst]
     result = {
@@ -212,7 +218,9 @@ def error_concentration(
             {
                 "store": int(store),
                 "rows": int(r["rows"]),
-                "share": float(r["sse"] / total) if total > 0 else 0.0,
+                "share": float(r["sse"] / total)
+                if np.isfinite(r["sse"]) and total > 0
+                else float("nan"),
                 "rmspe": float(np.sqrt(r["sse"] / r["rows"])),
                 "bias": float(r["bias"]),
             }
@@ -227,3 +235,15 @@ def error_concentration(
         without["baseline_rmspe"] = rmspe(rest["Sales"], rest[baseline])
         without["skill"] = without["rmspe"] / without["baseline_rmspe"]
     return result
+
+
+def concentration_text(top: list[dict]) -> str:
+    """The costliest stores of ``error_concentration`` as a table cell:
+    ``722: 10.1% (+25.3%), 1066: 3.5% (+12.7%)``; a store with a hole in its forecast reads
+    ``722: forecast missing``."""
+    return ", ".join(
+        f"{t['store']}: {t['share']:.1%} ({t['bias']:+.1%})"
+        if np.isfinite(t["rmspe"])
+        else f"{t['store']}: forecast missing"
+        for t in top
+    )

@@ -34,7 +34,12 @@ from rossmann_forecast.registry.state import (
     shadow_record,
 )
 from rossmann_forecast.registry.version import RegisteredVersion
-from rossmann_forecast.segments import error_concentration, label_segments, segment_table
+from rossmann_forecast.segments import (
+    concentration_text,
+    error_concentration,
+    label_segments,
+    segment_table,
+)
 
 if TYPE_CHECKING:  # imported where a figure is drawn: every `kedro` command builds this
     from matplotlib.figure import Figure  # pipeline, and matplotlib's import takes ~0.5 s
@@ -956,7 +961,7 @@ def _concentration_lines(metrics: dict[str, Any], roles: list[str]) -> list[str]
     for role, c in found.items():
         if not c:
             continue
-        top = ", ".join(f"{t['store']}: {t['share']:.1%} ({t['bias']:+.1%})" for t in c["top"])
+        top = concentration_text(c["top"])
         lines.append(
             f"| {role} v{metrics[role]['version']} | {_fmt(c['rmspe'])} | {top} | "
             f"{_fmt(c['without_worst']['rmspe'])} |"
