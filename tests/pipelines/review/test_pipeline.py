@@ -56,6 +56,11 @@ def test_the_review_compares_staging_with_production(second_review):
         assert metrics["predictions"]["q05"] <= metrics["predictions"]["q95"]
         assert metrics["intervals"]["interval"] == "P10-P90"  # both trained with quantiles
         assert 0 < metrics["intervals"]["scores"]["interval_coverage"] <= 1
+        # The stores that carry the holdout's error, costliest first.
+        concentration = metrics["concentration"]
+        shares = [store["share"] for store in concentration["top"]]
+        assert concentration["stores"] == 30 and shares == sorted(shares, reverse=True)
+        assert concentration["rmspe"] == pytest.approx(metrics["overall"]["rmspe"])
     # 30 stores: the difference comes with its interval over the stores resampled.
     comparison = summary["metrics"]["comparison"]
     assert comparison["stores"] == 30 and comparison["low"] <= comparison["high"]
@@ -72,7 +77,8 @@ def test_the_review_compares_staging_with_production(second_review):
     assert "The gate's estimate of the six weeks version 2 will forecast: RMSPE 0." in report
     assert "(likely 0." in report  # conf/base's validation.estimate_range
     headings = ("## Checklist", "## Forecast ranges", "## By StoreType", "## By Assortment",
-                "## Stores where Staging lost most", "## Distribution")  # fmt: skip
+                "## Stores where Staging lost most", "## Stores that carry the holdout's error",
+                "## Distribution")  # fmt: skip
     for heading in headings:
         assert heading in report
 
