@@ -488,15 +488,22 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
     lines += [f"- {o['origin']}: {o['gate_reason']}" for o in result["origins"]]
     if result.get("plot"):
         lines += ["", f"![realised vs gate per origin]({result['plot']})"]
+    banded = all("coverage" in r for r in result["segments"])
     lines += ["", f"{level} By segment", "",
               "RMSPE by segment over every forecast day of every origin (skill: RMSPE / the "
-              "median baseline's on the same rows):", "",
-              "| segmentation | segment | rows | RMSPE | bias | baseline | skill |",
-              "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "median baseline's on the same rows)"
+              + (", and the share of the segment's store-days inside the served versions' "
+                 "P10-P90 band with its mean width / P50 (a band that holds 80% overall can "
+                 "under-cover the hard days and over-cover the easy ones):" if banded else ":"),
+              "",
+              "| segmentation | segment | rows | RMSPE | bias | baseline | skill |"
+              + (" P10-P90 coverage | width |" if banded else ""),
+              "|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if banded else "")]  # fmt: skip
     for r in result["segments"]:
         lines.append(
             f"| {r['segmentation']} | {r['segment']} | {r['rows']:,} | {r['rmspe']:.4f} | "
             f"{r['bias']:+.2%} | {r['baseline_rmspe']:.4f} | {r['skill']:.3f} |"
+            + (f" {r['coverage']:.1%} | {r['width']:.3f} |" if banded else "")
         )
     t = result["targets"]
     lines += ["", "Targets: " + "; ".join(

@@ -127,3 +127,31 @@ def test_a_store_with_a_hole_in_its_forecast_comes_first_and_reads_as_missing():
     assert concentration_text(result["top"]) == (
         "1: forecast missing, 2: 99.5% (+50.0%), 3: 0.5% (+2.5%)"
     )
+
+
+def test_the_table_shows_how_the_band_covers_each_segment():
+    """A band that holds every ordinary day and misses every day around Easter's holidays
+    covers the holiday segment 0% and the other days 100%: the overall share hides it."""
+    labelled = _labelled().reset_index()
+    near = labelled["holiday"].str.startswith("±3 days").to_numpy()
+    # Actual sales 1000 x store; around the holidays they lie above the band.
+    point = labelled["Sales"].to_numpy() * np.where(near, 0.7, 1.0)
+    labelled = labelled.assign(
+        prediction=point, Sales_p10=point * 0.9, Sales_p50=point, Sales_p90=point * 1.1
+    )
+
+    table = segment_table(labelled).set_index(["segmentation", "segment"])
+
+    assert table.loc[("holiday", "±3 days of a state holiday"), "coverage"] == 0.0
+    assert table.loc[("holiday", "other days"), "coverage"] == 1.0
+    assert table.loc[("holiday", "other days"), "width"] == pytest.approx(0.2)
+    assert table["quantile_loss"].notna().all()
+
+
+def test_the_table_has_no_band_columns_for_rows_without_quantiles():
+    labelled = _labelled().reset_index()
+    no_median = labelled.assign(Sales_p10=labelled["Sales"], Sales_p90=labelled["Sales"])
+    partial = labelled.assign(Sales_p10=np.nan, Sales_p50=labelled["Sales"], Sales_p90=np.nan)
+
+    for rows in (labelled, no_median, partial):
+        assert "coverage" not in segment_table(rows).columns

@@ -15,6 +15,11 @@ import pandas as pd
 from dateutil.easter import easter
 
 from rossmann_forecast.metrics import mean_percentage_error, rmspe
+from rossmann_forecast.model.intervals import (
+    carried_quantile_columns,
+    column_level,
+    interval_scores,
+)
 
 # How close to an event a day must be to count as "around" it.
 HOLIDAY_WINDOW_DAYS = 3
@@ -132,18 +137,30 @@ SEGMENTATIONS = (
 def segment_table(
     labelled: pd.DataFrame, prediction: str = "prediction", baseline: str | None = None
 ) -> pd.DataFrame:
-    """RMSPE, bias and row count per segment (rows with positive sales only).
+    """RMSPE, bias and row count per segment (rows with positive sales only), and how well
+    the forecast quantiles cover each segment when the rows carry them.
+
+    A band calibrated on the folds' store-days as a whole can hold 80% of them overall while
+    it under-covers the days around holidays and over-covers ordinary ones: its coverage by
+    segment shows which.
 
     Args:
-        labelled: ``label_segments`` output with ``Sales`` and the ``prediction`` column.
+        labelled: ``label_segments`` output with ``Sales`` and the ``prediction`` column, and
+            optionally quantile columns (``Sales_p10``, ``Sales_p50``, ``Sales_p90``...).
         prediction: The forecast column.
         baseline: An optional baseline forecast column, scored on the same rows.
 
     Returns:
         One row per (segmentation, segment): ``segmentation``, ``segment``, ``rows``,
-        ``rmspe``, ``bias`` (and ``baseline_rmspe``, ``skill`` with a baseline).
+        ``rmspe``, ``bias`` (and ``baseline_rmspe``, ``skill`` with a baseline; with the
+        quantiles including P50, ``coverage`` of the outer interval, its ``width`` relative
+        to P50 and the ``quantile_loss``: ``model.intervals.interval_scores``).
     """
     scored = labelled.loc[labelled["Sales"] > 0]
+    quantiles = carried_quantile_columns(scored)
+    levels = [column_level(c) for c in quantiles]
+    if 0.5 not in levels or len(levels) < 2:
+        quantiles = []
     records = []
     for segmentation in SEGMENTATIONS:
         for segment, part in scored.groupby(segmentation, sort=True):
@@ -159,6 +176,13 @@ def segment_table(
             if baseline is not None:
                 record["baseline_rmspe"] = rmspe(part["Sales"], part[baseline])
                 record["skill"] = record["rmspe"] / record["baseline_rmspe"]
+            if quantiles:
+                scores = interval_scores(
+                    part["Sales"].to_numpy(), part[quantiles].to_numpy(), levels
+                )
+                record["coverage"] = scores["interval_coverage"]
+                record["width"] = scores["interval_width"]
+                record["quantile_loss"] = scores["quantile_loss"]
             records.append(record)
     return pd.DataFrame.from_records(records)
 

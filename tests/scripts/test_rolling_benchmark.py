@@ -164,6 +164,11 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
 
     segments = {(r["segmentation"], r["segment"]) for r in result["segments"]}
     assert ("promo", "promo") in segments and ("weekday", "Mon") in segments
+    # The served bands' coverage by segment: the rows of every origin pooled.
+    assert all(0 <= r["coverage"] <= 1 and r["width"] > 0 for r in result["segments"])
+    rows = sum(o["intervals"]["interval_coverage"] * o["rows"] for o in result["origins"])
+    by_promo = [r for r in result["segments"] if r["segmentation"] == "promo"]
+    assert sum(r["coverage"] * r["rows"] for r in by_promo) == pytest.approx(rows, abs=1e-6)
     assert (path.parent / result["plot"]).stat().st_size > 10_000
     markdown = path.with_suffix(".md").read_text()
     assert "**Mean realised RMSPE over origins:" in markdown
@@ -182,6 +187,7 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
         assert origin["naive_intervals"]["quantile_loss"] > 0
         assert 0 < origin["gate_intervals"]["interval_coverage"] <= 1
     assert "lowest P10-P90 coverage" in result["targets"]
+    assert "| skill | P10-P90 coverage | width |" in markdown
     # Which stores carry each window's error, and the window without the worst of them.
     assert "Where each window's error is" in markdown
     for origin in result["origins"]:

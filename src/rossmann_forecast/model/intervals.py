@@ -53,6 +53,15 @@ def quantile_columns(levels: Sequence[float]) -> list[str]:
     return [quantile_column(level) for level in levels]
 
 
+def carried_quantile_columns(rows: pd.DataFrame) -> list[str]:
+    """The quantile columns ``rows`` carry on every row, in level order (none: no quantiles,
+    e.g. a version trained before forecasts had them)."""
+    found = [
+        c for c in rows.columns if str(c).startswith(QUANTILE_PREFIX) and rows[c].notna().all()
+    ]
+    return sorted(found, key=column_level)
+
+
 def check_levels(levels: Any) -> list[float]:
     """The quantile levels, checked: a non-empty list, increasing, inside (0, 1), with 0.5.
 

@@ -566,8 +566,8 @@ def test_without_production_only_staging_is_scored():
     assert set(score_review_versions(staging, None, holdout)["role"]) == {"staging"}
 
 
-def test_the_report_shows_each_version_by_segment():
-    predictions = _predictions(1.1, 1.2)
+def _segment_report(predictions: pd.DataFrame) -> tuple[dict, dict]:
+    """Both versions' segment tables on the staging rows' days, and the report showing them."""
     calendar = predictions.loc[predictions["role"] == "staging", ["Store", "Date", "Open", "Sales"]]
     holdout = calendar.assign(DayOfWeek=calendar["Date"].dt.day_of_week + 1, Promo=0,
                               SchoolHoliday=0, StateHoliday="0")  # fmt: skip
@@ -579,9 +579,31 @@ def test_the_report_shows_each_version_by_segment():
          "production": {"version": 1}},
         compute_review_metrics(predictions, STORES, PARAMS), [], {}, segments,
     )  # fmt: skip
+    return segments, report
+
+
+def test_the_report_shows_each_version_by_segment():
+    predictions = _predictions(1.1, 1.2)
+    segments, report = _segment_report(predictions)
 
     staging = {(r["segmentation"], r["segment"]): r for r in segments["staging"]}
     assert staging[("StoreType", "StoreType b")]["rmspe"] == pytest.approx(0.1)
     assert segments["production"][0]["bias"] == pytest.approx(0.2)
     assert "## By segment" in report["markdown"]
     assert "| promo | no promo | 8 | 0.1000 | +10.00% | 0.2000 | +20.00% |" in report["markdown"]
+
+
+def test_the_report_shows_how_each_band_covers_each_segment():
+    """Staging's band misses every day of store 1 and holds every day of store 2: by store
+    type, 0% and 100%, where the holdout as a whole reads 50%. Production has no band."""
+    predictions = _banded(_predictions(1.1, 1.2), "staging", _missing(_predictions(1.1, 1.2), 4))
+    segments, report = _segment_report(predictions)
+
+    staging = {(r["segmentation"], r["segment"]): r for r in segments["staging"]}
+    assert staging[("StoreType", "StoreType a")]["coverage"] == 0.0
+    assert staging[("StoreType", "StoreType b")]["coverage"] == 1.0
+    assert staging[("promo", "no promo")]["coverage"] == 0.5
+    assert all("coverage" not in r for r in segments["production"])
+    assert "| band coverage staging | RMSPE production v1 | bias production |" in report["markdown"]
+    row = "| StoreType | StoreType b | 4 | 0.1000 | +10.00% | 100.0% | 0.2000 | +20.00% |"
+    assert row in report["markdown"]

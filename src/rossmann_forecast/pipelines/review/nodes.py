@@ -24,7 +24,12 @@ from rossmann_forecast.comparison import (
 )
 from rossmann_forecast.metrics import error_summary
 from rossmann_forecast.model.ensemble import answer_through
-from rossmann_forecast.model.intervals import QUANTILE_PREFIX, column_level, interval_scores
+from rossmann_forecast.model.intervals import (
+    QUANTILE_PREFIX,
+    carried_quantile_columns,
+    column_level,
+    interval_scores,
+)
 from rossmann_forecast.registry.stages import PRODUCTION_ALIAS as PRODUCTION
 from rossmann_forecast.registry.stages import STAGING_ALIAS as STAGING
 from rossmann_forecast.registry.state import (
@@ -156,14 +161,6 @@ def score_review_versions(
     return pd.concat(frames, ignore_index=True)
 
 
-def _quantile_columns(rows: pd.DataFrame) -> list[str]:
-    """The quantile columns one version's rows carry, in level order (none: no quantiles)."""
-    found = [
-        c for c in rows.columns if str(c).startswith(QUANTILE_PREFIX) and rows[c].notna().all()
-    ]
-    return sorted(found, key=column_level)
-
-
 def _interval_label(levels: list[float]) -> str:
     """``P10-P90`` for the outer levels 0.1 and 0.9."""
     return f"P{levels[0] * 100:g}-P{levels[-1] * 100:g}"
@@ -181,7 +178,7 @@ def _interval_stats(rows: pd.DataFrame) -> dict[str, Any] | None:
         ``interval_coverage`` (and ``_week<k>``), ``interval_width``, ``quantile_loss``
         (``model.intervals.interval_scores``).
     """
-    columns = _quantile_columns(rows)
+    columns = carried_quantile_columns(rows)
     if not columns:
         return None
     levels = [column_level(c) for c in columns]
@@ -310,7 +307,8 @@ def compute_review_segments(
 
     Returns:
         Per role, the segment table's rows (``segmentation``, ``segment``, ``rows``, ``rmspe``,
-        ``bias``).
+        ``bias``; ``coverage``, ``width`` and ``quantile_loss`` of the version's forecast band
+        when it has one).
     """
     calendar = pd.concat([sales_train_window, holdout_table], ignore_index=True)
     calendar_columns = ["Store", "Date", "DayOfWeek", "Promo", "SchoolHoliday"]
@@ -574,7 +572,7 @@ def plot_forecast_vs_actual(frame: pd.DataFrame, count: int) -> Figure:
         actual = rows[rows["role"] == STAGING]
         ax.plot(actual["Date"], actual["Sales"], color=COLOURS["actual"], lw=1.6, label="actual")
         for role, part in rows.groupby("role", sort=False):
-            columns = _quantile_columns(part)
+            columns = carried_quantile_columns(part)
             if columns:
                 levels = [column_level(c) for c in columns]
                 ax.fill_between(
@@ -700,16 +698,22 @@ def render_review_report(
 
 def _segments_markdown(segments: dict[str, list[dict[str, Any]]], metrics: dict[str, Any]) -> str:
     roles = [r for r in ROLES if r in segments]
+    # A version with forecast quantiles also shows how its band covers each segment.
+    banded = {r: bool(segments[r]) and "coverage" in segments[r][0] for r in roles}
+    header = []
+    for r in roles:
+        header += [f"RMSPE {r} v{metrics[r]['version']}", f"bias {r}"]
+        header += [f"band coverage {r}"] if banded[r] else []
     lines = [
         "",
         "## By segment",
         "",
-        "The holdout's rows by segment (the same table as the rolling benchmark's):",
+        "The holdout's rows by segment (the same table as the rolling benchmark's), with the "
+        "share of each segment's store-days inside a version's forecast band where it has one "
+        "(a band that holds 80% overall can under-cover the days around holidays):",
         "",
-        "| segmentation | segment | rows | "
-        + " | ".join(f"RMSPE {r} v{metrics[r]['version']} | bias {r}" for r in roles)
-        + " |",
-        "|---|---|---|" + "---|---|" * len(roles),
+        "| segmentation | segment | rows | " + " | ".join(header) + " |",
+        "|---|---|---|" + "---|" * len(header),
     ]
     keyed = {r: {(x["segmentation"], x["segment"]): x for x in segments[r]} for r in roles}
     for key, first in keyed[roles[0]].items():
@@ -718,6 +722,8 @@ def _segments_markdown(segments: dict[str, list[dict[str, Any]]], metrics: dict[
             found = keyed[role].get(key)
             cells += [_fmt(found["rmspe"]) if found else "-",
                       _fmt(found["bias"], pct=True) if found else "-"]  # fmt: skip
+            if banded[role]:
+                cells.append(f"{found['coverage']:.1%}" if found else "-")
         lines.append(f"| {key[0]} | {key[1]} | {first['rows']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
