@@ -28,9 +28,13 @@ several periods, and each way of making it, on the same out-of-fold forecasts:
    - ``per-store``: today's band, each store's scaled by its own spread over its group's on
      the same folds (``store_scales``, shrunk towards 1 with ``STORE_PRIOR_DAYS``): a volatile
      store gets a wider band, a steady one a narrower.
+   - ``by day class``: today's folds, the days around a state holiday calibrated on their
+     own rows and the store types on the other days (``training.quantiles.day_classes``,
+     ``DAY_CLASSES``).
 
 Per period and variant: P10-P90 coverage (overall and worst/best week of horizon), mean width
-relative to P50 and the weighted quantile loss.
+relative to P50 and the weighted quantile loss; over periods, also the coverage of the days
+around holidays apart from the other days.
 
 Then the point forecast's side of the same question (issue 19: "a store whose level moved
 lately is forecast at its old level"): does a store's error carry from one period to the next?
@@ -60,7 +64,15 @@ import pandas as pd
 from rossmann_forecast.baseline import median_baseline
 from rossmann_forecast.metrics import rmspe
 from rossmann_forecast.model.boosters import MEMBERS
-from rossmann_forecast.model.intervals import apply_calibration, fit_calibration, interval_scores
+from rossmann_forecast.model.intervals import (
+    HOLIDAY,
+    ORDINARY,
+    apply_calibration,
+    check_day_classes,
+    day_classes,
+    fit_calibration,
+    interval_scores,
+)
 from rossmann_forecast.pipelines.training.nodes import blended_oof_forecasts, store_groups
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -84,6 +96,8 @@ SEASON_LAG_DAYS = 364
 MIN_BASELINE_DAYS = 120
 # ``per-store``: a store's own spread counts as this many store-days against its group's.
 STORE_PRIOR_DAYS = 60
+# ``by day class``: the days within 3 of a state holiday (training.quantiles.day_classes).
+DAY_CLASSES = check_day_classes({"holiday_window_days": 3})
 STUDY_CONF = {
     "parameters_study.yml": (
         "training:\n  cv:\n    fold_offsets_days: [" + ", ".join(map(str, OFFSETS)) + "]\n"
@@ -128,7 +142,9 @@ def out_of_fold(
         usecols=["Store", "DayOfWeek", "Date", "Sales", "Open", "Promo"],
         parse_dates=["Date"],
     )
-    return blended_oof_forecasts(blend, oof), store_groups(stores), sales
+    frame = blended_oof_forecasts(blend, oof)
+    frame["day_class"] = day_classes(oof[next(iter(blend["weights"]))], DAY_CLASSES)
+    return frame, store_groups(stores), sales
 
 
 def recentred(frame: pd.DataFrame, groups: dict[int, str], recent_fold: Any) -> dict[str, Any]:
@@ -238,6 +254,9 @@ def variants(
         found["season"] = scaled(today, ratio)
         found["widen"] = scaled(today, max(1.0, float(np.sqrt(ratio))))
     found["per-store"] = (today, store_scales(older, groups))
+    found["by day class"] = fit_calibration(
+        older, groups, LEVELS, MIN_ROWS, day_class_settings=DAY_CLASSES
+    )
     return found
 
 
@@ -261,12 +280,18 @@ def study(
                 held["Store"].to_numpy(),
                 held["days_ahead"].to_numpy(),
                 held["forecast"].to_numpy(),
+                held["day_class"].to_numpy(),
             )
             if scales is not None:
                 quantiles = store_scaled(quantiles, held["Store"].to_numpy(), scales)
             record["scores"][name] = interval_scores(
                 held["Sales"].to_numpy(), quantiles, LEVELS, held["days_ahead"].to_numpy()
             )
+            inside = (held["Sales"] >= quantiles[:, 0]) & (held["Sales"] <= quantiles[:, -1])
+            record["scores"][name]["inside_by_class"] = {
+                str(c): [int(part.sum()), int(len(part))]
+                for c, part in inside.groupby(held["day_class"].to_numpy())
+            }
         rows.append(record)
     return rows
 
@@ -364,6 +389,18 @@ def render(rows: list[dict[str, Any]], header: str) -> str:
             f"{np.abs(cov - 0.8).mean():.1%} | {inside} of {len(cov)} | {worst:.0%} | "
             f"{width:.3f} | {loss:.4f} |"
         )
+    lines += ["", "## By day class, over periods", "",
+              "P10-P90 coverage of the days around a state holiday (within "
+              f"{DAY_CLASSES['holiday_window_days']} days) and of the other days, every "
+              "period's store-days pooled (rows in brackets):", "",
+              "| variant | holiday | ordinary |", "|---|---:|---:|"]  # fmt: skip
+    for name in names:
+        cells = []
+        for day_class in (HOLIDAY, ORDINARY):
+            counts = [r["scores"][name]["inside_by_class"].get(day_class, [0, 0]) for r in rows]
+            inside, total = (sum(c[i] for c in counts) for i in (0, 1))
+            cells.append(f"{inside / total:.1%} ({total:,})" if total else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -56,9 +56,11 @@ def test_pipelines_that_do_not_read_raw_files_are_not_checked():
     assert fingerprint.checks == 1  # the same hook checks a pipeline that reads train.csv
 
 
-def _quantiles_catalog(levels) -> DataCatalog:
+def _quantiles_catalog(levels, day_classes=None) -> DataCatalog:
     catalog = DataCatalog()
-    catalog["params:training.quantiles"] = MemoryDataset({"levels": levels, "min_rows": 300})
+    catalog["params:training.quantiles"] = MemoryDataset(
+        {"levels": levels, "min_rows": 300, "day_classes": day_classes}
+    )
     return catalog
 
 
@@ -80,8 +82,18 @@ def test_bad_quantile_levels_stop_the_run_before_any_node_naming_the_parameter(l
     assert says in raised.value.message
 
 
+def test_bad_day_classes_stop_the_run_before_any_node_naming_the_parameter():
+    catalog = _quantiles_catalog([0.1, 0.5, 0.9], {"holiday_window_days": -2})
+    with pytest.raises(click.ClickException) as raised:
+        ParametersCheckHook().before_pipeline_run(CALIBRATES, catalog)
+
+    assert "Parameter training.quantiles.day_classes.holiday_window_days" in raised.value.message
+
+
 def test_good_levels_and_pipelines_without_them_pass_the_parameter_check():
     ParametersCheckHook().before_pipeline_run(CALIBRATES, _quantiles_catalog([0.05, 0.5, 0.95]))
+    holidays = _quantiles_catalog([0.1, 0.5, 0.9], {"holiday_window_days": 3})
+    ParametersCheckHook().before_pipeline_run(CALIBRATES, holidays)
     other = Pipeline([Node(identity, "sales_raw", "sales_copy", name="copy_sales")])
     # Not read by this pipeline: not loaded (the catalog has no such entry), not checked.
     ParametersCheckHook().before_pipeline_run(other, DataCatalog())

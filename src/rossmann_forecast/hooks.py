@@ -93,10 +93,14 @@ class ParametersCheckHook:
                         f"Parameter {dataset.removeprefix('params:')}: {exc}"
                     ) from None
             if "params:training.quantiles" in inputs:
-                from rossmann_forecast.model.intervals import check_levels  # noqa: PLC0415
+                from rossmann_forecast.model.intervals import (  # noqa: PLC0415
+                    check_day_classes,
+                    check_levels,
+                )
 
                 quantiles = catalog.load("params:training.quantiles") or {}
                 check_levels(quantiles.get("levels"))
+                check_day_classes(quantiles.get("day_classes"))
             if "params:validation" in inputs:
                 from rossmann_forecast.pipelines.validation.estimate import (  # noqa: PLC0415
                     check_estimate_settings,

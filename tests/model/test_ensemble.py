@@ -7,6 +7,7 @@ test.csv format with one field broken at a time.
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from mlflow.exceptions import MlflowException
 
 from rossmann_forecast.model.ensemble import InvalidInputError
+from rossmann_forecast.model.intervals import DAY_CLASS_FEATURES, check_day_classes, day_classes
 from tests.model.conftest import HORIZON_DAYS, NO_HISTORY_STORE
 
 
@@ -265,3 +267,38 @@ def test_the_input_example_logged_with_a_version_has_only_stores_it_can_forecast
 
     assert sorted(example["Store"]) == tiny_model.stores  # NO_HISTORY_STORE left out
     assert len(tiny_model.pyfunc.predict(example)) == len(tiny_model.stores)
+
+
+def test_a_calibration_by_day_class_bands_the_days_around_a_holiday_apart(tiny_model):
+    """The pyfunc reads each row's day class from its features: the days within three of a
+    store's state holiday take the holiday's offsets, the other days their store type's."""
+    model = copy.deepcopy(tiny_model.pyfunc.unwrap_python_model())
+    settings = check_day_classes({"holiday_window_days": 3})
+    weeks = model.intervals["offsets"]["all"]
+    model.intervals = {
+        **model.intervals,
+        "day_classes": settings,
+        "offsets": {**model.intervals["offsets"],
+                    "day:holiday": {w: [-0.5, 0.0, 0.5] for w in weeks}},
+    }  # fmt: skip
+    store = tiny_model.stores[0]
+    rows = tiny_model.rows(stores=[store], days=12)
+    rows.loc[5, "StateHoliday"] = "a"
+
+    answer = model.predict_sales(rows)
+    classes = day_classes(model.feature_matrix(rows)[list(DAY_CLASS_FEATURES)], settings)
+
+    holiday = classes == "holiday"
+    assert holiday[2:9].all(), "the holiday and the three days either side"
+    sales = answer["Sales"].to_numpy()
+    assert answer["Sales_p90"].to_numpy()[holiday] == pytest.approx(sales[holiday] * np.exp(0.5))
+    assert answer["Sales_p10"].to_numpy()[holiday] == pytest.approx(sales[holiday] * np.exp(-0.5))
+    plain = copy.deepcopy(model)
+    plain.intervals = {**model.intervals, "day_classes": None}
+    ordinary = plain.predict_sales(rows)
+    assert answer["Sales_p90"].to_numpy()[~holiday] == pytest.approx(
+        ordinary["Sales_p90"].to_numpy()[~holiday]
+    )
+    assert (
+        answer["Sales_p90"].to_numpy()[holiday] != ordinary["Sales_p90"].to_numpy()[holiday]
+    ).all()

@@ -8,8 +8,10 @@ import pytest
 
 from rossmann_forecast.model.intervals import (
     apply_calibration,
+    check_day_classes,
     check_levels,
     column_level,
+    day_classes,
     fit_calibration,
     interval_scores,
     naive_quantiles,
@@ -125,6 +127,89 @@ def test_bands_are_monotone_zero_when_closed_and_extend_past_the_last_week():
     late = days >= 14
     week2 = apply_calibration(calibration, stores[late], np.full(late.sum(), 13), point[late])
     assert bands[late] == pytest.approx(week2)
+
+
+DAY_CLASSES = {"holiday_window_days": 3}
+
+
+def test_day_classes_read_the_holiday_counters():
+    features = pd.DataFrame(
+        {
+            # A holiday 3 days ago; the holiday itself; tomorrow; an ordinary day; 4 days ahead.
+            "days_since_holiday": [3, 0, 30, 30, 30],
+            "days_until_holiday": [30, 0, 1, 30, 4],
+        }
+    )
+    classes = day_classes(features, check_day_classes(DAY_CLASSES))
+
+    assert list(classes) == ["holiday", "holiday", "holiday", "ordinary", "ordinary"]
+    assert set(day_classes(features, None)) == {"ordinary"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ("3", "must be null or {holiday_window_days: N}"),
+        ({"holiday_window": 3}, "must be null or {holiday_window_days: N}"),
+        ({"holiday_window_days": -1}, "holiday_window_days must be an integer >= 0"),
+        ({"holiday_window_days": 2.5}, "holiday_window_days must be an integer >= 0"),
+        ({"holiday_window_days": True}, "holiday_window_days must be an integer >= 0"),
+    ],
+)
+def test_bad_day_classes_are_refused_naming_the_parameter(settings, says):
+    with pytest.raises(ValueError, match="training.quantiles.day_classes") as raised:
+        check_day_classes(settings)
+    assert says in str(raised.value)
+
+
+def test_days_around_holidays_get_their_own_band_and_ordinary_days_a_narrower_one():
+    """Ordinary days' log ratios spread 0.05, the days around holidays' 0.20 (a fifth of the
+    rows): one band for all under-covers the holidays and over-covers the rest; by day class
+    each is covered ~80%."""
+    rng = np.random.default_rng(3)
+
+    def rows(n: int) -> pd.DataFrame:
+        holiday = rng.random(n) < 0.2
+        ratio = rng.normal(0.0, np.where(holiday, 0.20, 0.05))
+        return pd.DataFrame({"Store": rng.integers(1, 3, n), "Sales": 1000.0 * np.exp(ratio),
+                             "forecast": 1000.0, "days_ahead": rng.integers(0, 14, n),
+                             "day_class": np.where(holiday, "holiday", "ordinary")})  # fmt: skip
+
+    calibration_rows, fresh = rows(20000), rows(20000)
+    groups = {1: "a", 2: "b"}
+    alike = fit_calibration(calibration_rows, groups, LEVELS, min_rows=100)
+    by_class = fit_calibration(
+        calibration_rows, groups, LEVELS, min_rows=100, day_class_settings=DAY_CLASSES
+    )
+    assert by_class["day_classes"] == DAY_CLASSES and alike["day_classes"] is None
+    assert by_class["offsets"]["day:holiday"]["1"][2] == pytest.approx(1.2816 * 0.2, rel=0.1)
+    assert by_class["offsets"]["a"]["1"][2] == pytest.approx(1.2816 * 0.05, rel=0.1)
+    # Too few holiday rows in a week: those of every week; fewer than that: all rows'.
+    few = calibration_rows.loc[~(calibration_rows["day_class"] == "holiday") | (
+        calibration_rows["days_ahead"] < 7)].head(15000)  # fmt: skip
+    thin = fit_calibration(few, groups, LEVELS, min_rows=100, day_class_settings=DAY_CLASSES)
+    assert thin["rows"]["day:holiday"]["2"] == 0
+    assert thin["offsets"]["day:holiday"]["2"] == thin["offsets"]["day:holiday"]["1"]
+    none = fit_calibration(
+        few.assign(day_class="ordinary"), groups, LEVELS, 100, day_class_settings=DAY_CLASSES
+    )
+    assert none["offsets"]["day:holiday"]["1"] == none["offsets"]["all"]["1"]
+
+    args = (fresh["Store"].to_numpy(), fresh["days_ahead"].to_numpy(), fresh["forecast"].to_numpy())
+    holiday = (fresh["day_class"] == "holiday").to_numpy()
+    classes = fresh["day_class"].to_numpy()
+    covered = {}
+    for name, calibration in (("alike", alike), ("by_class", by_class)):
+        bands = apply_calibration(calibration, *args, classes)
+        inside = (fresh["Sales"] >= bands[:, 0]) & (fresh["Sales"] <= bands[:, 2])
+        covered[name] = (inside[holiday].mean(), inside[~holiday].mean())
+    assert covered["alike"][0] < 0.6 and covered["alike"][1] > 0.9
+    assert covered["by_class"][0] == pytest.approx(0.8, abs=0.03)
+    assert covered["by_class"][1] == pytest.approx(0.8, abs=0.03)
+    # Without each row's class (or a calibration made before them), every day is ordinary.
+    assert apply_calibration(by_class, *args) == pytest.approx(
+        apply_calibration(by_class, *args, np.full(len(fresh), "ordinary"))
+    )
 
 
 def test_scores_on_a_constructed_case():

@@ -123,10 +123,18 @@ def test_each_period_is_scored_by_every_variant_from_older_folds_only(tmp_path):
     assert [p[0] for p in periods] == sorted((p[0] for p in periods), reverse=True)
     assert len(periods) == 6
     assert periods[0][0] == "2015-05-09"  # 42 days before the holdout (2015-06-20)
-    variants = ("today", "fold_shift", "+recent", "recentred", "season", "widen", "per-store")
+    variants = ("today", "fold_shift", "+recent", "recentred", "season", "widen", "per-store",
+                "by day class")  # fmt: skip
     for variant in variants:
         (row,) = re.findall(rf"^\| {re.escape(variant)} \| ([\d.]+)% \|", text, re.MULTILINE)
         assert 0.0 < float(row) <= 100.0
+    # Coverage by day class: every variant, the ordinary days always there.
+    by_class = text.split("## By day class, over periods")[1]
+    for variant in variants:
+        (ordinary,) = re.findall(
+            rf"^\| {re.escape(variant)} \|.*\| ([\d.]+)% \([\d,]+\) \|$", by_class, re.M
+        )
+        assert 0.0 < float(ordinary) <= 100.0
     # fold_shift only ever widens today's band.
     pattern = r"^\| (today|fold_shift|widen) \|(?:[^|]*\|){6} ([\d.]+) \|"
     widths = dict(re.findall(pattern, text, re.M))

@@ -34,7 +34,12 @@ from rossmann_forecast.model.features import (
     load_state,
     save_state,
 )
-from rossmann_forecast.model.intervals import apply_calibration, quantile_columns
+from rossmann_forecast.model.intervals import (
+    DAY_CLASS_FEATURES,
+    apply_calibration,
+    day_classes,
+    quantile_columns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -281,9 +286,14 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         rows = self.prepare_input(model_input)
         sales = np.zeros(len(rows), dtype="float64")
         open_rows = rows["Open"].to_numpy() == 1
+        classes = None
         if open_rows.any():
             started = time.perf_counter()
-            matrix = self._feature_matrix(rows)[open_rows]
+            matrix = self._feature_matrix(rows)
+            if self.intervals and self.intervals.get("day_classes"):
+                columns = {n: matrix[:, self.feature_names.index(n)] for n in DAY_CLASS_FEATURES}
+                classes = day_classes(columns, self.intervals["day_classes"])
+            matrix = matrix[open_rows]
             logs = self.member_log_predictions(matrix)
             blend = np.zeros(len(matrix), dtype="float64")
             for name, weight in self.weights.items():
@@ -310,7 +320,9 @@ class RossmannEnsemble(mlflow.pyfunc.PythonModel):
         )
         if self.intervals:
             days_ahead = (rows["Date"] - self.state.origin).dt.days.to_numpy()
-            bands = apply_calibration(self.intervals, rows["Store"].to_numpy(), days_ahead, sales)
+            bands = apply_calibration(
+                self.intervals, rows["Store"].to_numpy(), days_ahead, sales, classes
+            )
             for position, column in enumerate(quantile_columns(self.quantile_levels)):
                 answer[column] = bands[:, position]
         return answer

@@ -15,6 +15,10 @@ training), and its calibration is honest by construction: the folds forecast day
 did not fit. Pooling the fold a year before the forecast's weeks (``training.cv``) puts the
 season's difficulty (Christmas, Easter) into the band.
 
+Optionally (``training.quantiles.day_classes``, off by default: measured, it did not pay)
+the days around a state holiday are calibrated on their own rows, read from the holiday
+counters a row's features already hold.
+
 Pure functions: numpy and pandas only, no MLflow.
 """
 
@@ -34,6 +38,13 @@ WEEK_DAYS = 7
 QUANTILE_PREFIX = "Sales_p"
 # The store group of a store the calibration does not know (a store.csv row added later).
 POOLED = "all"
+# Day classes (``training.quantiles.day_classes``): the days around a state holiday can be
+# calibrated on their own rows, the other days on theirs.
+ORDINARY, HOLIDAY = "ordinary", "holiday"
+# A day class's offsets are keyed so in ``offsets``, beside the store groups.
+CLASS_PREFIX = "day:"
+# The feature columns a row's day class is read from (model.features.feature_names).
+DAY_CLASS_FEATURES = ("days_since_holiday", "days_until_holiday")
 
 
 def quantile_column(level: float) -> str:
@@ -97,12 +108,49 @@ def horizon_week(days_ahead: np.ndarray | pd.Series) -> np.ndarray:
     return np.asarray(days_ahead, dtype="int64") // WEEK_DAYS + 1
 
 
+def check_day_classes(settings: Any) -> dict[str, Any] | None:
+    """``training.quantiles.day_classes``, checked: None (off) or ``holiday_window_days``, an
+    integer >= 0.
+
+    Raises:
+        ValueError: Naming the parameter and what is wrong with it.
+    """
+    where = "Parameter training.quantiles.day_classes"
+    if settings is None:
+        return None
+    if not isinstance(settings, dict) or set(settings) != {"holiday_window_days"}:
+        raise ValueError(f"{where} must be null or {{holiday_window_days: N}}, not {settings!r}")
+    window = settings["holiday_window_days"]
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ValueError(f"{where}.holiday_window_days must be an integer >= 0, not {window!r}")
+    return {"holiday_window_days": window}
+
+
+def day_classes(features: Any, settings: dict[str, Any] | None) -> np.ndarray:
+    """Each row's day class from its features (``DAY_CLASS_FEATURES``): ``holiday`` within
+    ``holiday_window_days`` of a state holiday of its store (the day itself included), else
+    ``ordinary``.
+
+    Args:
+        features: A frame (or mapping) with the ``DAY_CLASS_FEATURES`` columns.
+        settings: ``check_day_classes`` output; None: every row is ordinary.
+    """
+    since = np.asarray(features["days_since_holiday"], dtype="float64")
+    classes = np.full(len(since), ORDINARY, dtype=object)
+    if settings:
+        window = settings["holiday_window_days"]
+        until = np.asarray(features["days_until_holiday"], dtype="float64")
+        classes[(since <= window) | (until <= window)] = HOLIDAY
+    return classes
+
+
 def fit_calibration(
     frame: pd.DataFrame,
     groups: dict[int, str],
     levels: Sequence[float],
     min_rows: int,
     fold_shift: bool = False,
+    day_class_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Quantile offsets of ``log(actual / forecast)`` per week of horizon and store group.
 
@@ -117,11 +165,19 @@ def fit_calibration(
             in that week (``frame`` then needs ``fold``): the whole chain's level is off by a
             different amount in each six-week period (the bias of the next weeks is not the
             bias of the folds), and a band fitted on pooled folds ignores that.
+        day_class_settings: ``check_day_classes`` output (``frame`` then needs
+            ``day_class``): the store groups are calibrated on ordinary days only, and the
+            days around a state holiday get their own offsets per week (``day:holiday``),
+            over all stores: a band fitted on every day alike is too wide on ordinary days
+            and too narrow on these. With fewer than ``min_rows`` holiday rows in a week it
+            uses those of every week, and with fewer than that in all, the week's offsets
+            over all rows.
 
     Returns:
         JSON-ready: ``method``, ``levels``, ``weeks`` (how many were calibrated), ``groups``
         (store -> group), ``offsets`` (group -> week -> one log offset per level, ``all``
-        included) and ``rows`` per group and week.
+        included, and the day classes'), ``rows`` per group and week, and ``day_classes``
+        (the settings a row's class is read with; None without them).
 
     Raises:
         ValueError: No out-of-fold row with sales and a positive forecast.
@@ -144,14 +200,33 @@ def fit_calibration(
             continue
         offsets[POOLED][str(w)] = _offsets(ratio[in_week], levels)
         rows[POOLED][str(w)] = int(in_week.sum())
+    day_class = (
+        usable["day_class"].to_numpy() if day_class_settings else np.full(len(usable), ORDINARY)
+    )
+    ordinary = day_class == ORDINARY
     for name in sorted(set(groups.values())):
         offsets[name], rows[name] = {}, {}
         for w in range(1, weeks + 1):
-            chosen = (week == w) & (group == name)
+            chosen = (week == w) & (group == name) & ordinary
             count = int(chosen.sum())
             rows[name][str(w)] = count
             offsets[name][str(w)] = (
                 _offsets(ratio[chosen], levels) if count >= min_rows else offsets[POOLED][str(w)]
+            )
+    for name in (HOLIDAY,) if day_class_settings else ():
+        in_class = day_class == name
+        key = CLASS_PREFIX + name
+        offsets[key], rows[key] = {}, {}
+        for w in range(1, weeks + 1):
+            chosen = in_class & (week == w)
+            count = int(chosen.sum())
+            rows[key][str(w)] = count
+            if count < min_rows:
+                chosen = in_class  # the class's rows of every week
+            offsets[key][str(w)] = (
+                _offsets(ratio[chosen], levels)
+                if int(chosen.sum()) >= min_rows
+                else offsets[POOLED][str(w)]
             )
     shifts = _fold_shifts(usable, ratio, week, weeks) if fold_shift else {}
     if shifts:
@@ -161,6 +236,7 @@ def fit_calibration(
                 by_week[w] = [float(v) for v in np.asarray(by_week[w]) + below * shift]
     return {
         "method": "split conformal on log(actual / forecast), out-of-fold CV rows"
+        + (", the days around holidays apart" if day_class_settings else "")
         + (", widened by the folds' level shifts" if shifts else ""),
         "fold_shift": shifts,
         "levels": levels,
@@ -169,6 +245,7 @@ def fit_calibration(
         "groups": {str(int(store)): str(name) for store, name in groups.items()},
         "offsets": offsets,
         "rows": rows,
+        "day_classes": day_class_settings or None,
     }
 
 
@@ -194,13 +271,19 @@ def _offsets(ratio: np.ndarray, levels: Sequence[float]) -> list[float]:
 
 
 def apply_calibration(
-    calibration: dict[str, Any], stores: np.ndarray, days_ahead: np.ndarray, point: np.ndarray
+    calibration: dict[str, Any],
+    stores: np.ndarray,
+    days_ahead: np.ndarray,
+    point: np.ndarray,
+    classes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Quantiles of each row: ``point * exp(offset)`` of its store group and week of horizon.
 
     A week past the calibrated ones takes the last week's offsets (such rows are marked beyond
     the validated horizon by the model); a store not in ``groups`` takes the pooled offsets;
-    a closed row (point forecast 0) gets 0 at every level.
+    a closed row (point forecast 0) gets 0 at every level. With a calibration by day class
+    (``day_classes``) and each row's class (``day_classes()``), a row around a holiday takes
+    the holiday offsets instead of its store group's.
 
     Returns:
         An array of shape ``(rows, levels)``, non-decreasing along each row.
@@ -210,6 +293,11 @@ def apply_calibration(
     store_groups = calibration["groups"]
     week = np.clip(horizon_week(np.maximum(days_ahead, 0)), 1, weeks)
     group = np.array([store_groups.get(str(int(s)), POOLED) for s in stores], dtype=object)
+    if classes is not None and calibration.get("day_classes"):
+        special = np.asarray(classes, dtype=object) != ORDINARY
+        keyed = np.char.add(CLASS_PREFIX, np.asarray(classes, dtype=str))
+        known = np.isin(keyed, list(calibration["offsets"]))
+        group = np.where(special & known, keyed.astype(object), group)
     table = np.zeros((len(point), len(levels)), dtype="float64")
     for name, by_week in calibration["offsets"].items():
         in_group = group == name

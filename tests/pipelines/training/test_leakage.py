@@ -31,7 +31,10 @@ from tests.pipelines.training.support import FEATURES
 from tests.synthetic_support import typed_synthetic
 
 CV = {"fold_offsets_days": [42, 364]}
-QUANTILES = {"levels": [0.1, 0.5, 0.9], "min_rows": 300, "fold_shift": False}
+# The days around holidays calibrated apart (off by default, training.quantiles.day_classes):
+# the path with more of the calibration's parts, which must not see the holdout either.
+QUANTILES = {"levels": [0.1, 0.5, 0.9], "min_rows": 300, "fold_shift": False,
+             "day_classes": {"holiday_window_days": 3}}  # fmt: skip
 MEMBERS = {
     "lightgbm": {
         "library": "lightgbm",

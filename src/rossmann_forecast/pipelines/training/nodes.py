@@ -35,7 +35,12 @@ from rossmann_forecast.model.features import (
     fit_state,
     level_feature,
 )
-from rossmann_forecast.model.intervals import fit_calibration
+from rossmann_forecast.model.intervals import (
+    DAY_CLASS_FEATURES,
+    check_day_classes,
+    day_classes,
+    fit_calibration,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +173,8 @@ def cross_validate_member(
         fit_rows: ``params:training.fit_rows`` (``max_rows``, ``seed``): see ``fit_positions``.
 
     Returns:
-        ``Store``, ``Date``, ``fold``, ``fold_origin``, ``Sales`` and ``log_prediction``.
+        ``Store``, ``Date``, ``fold``, ``fold_origin``, ``Sales``, ``log_prediction`` and the
+        features a row's day class is read from (``model.intervals.DAY_CLASS_FEATURES``).
 
     Raises:
         ValueError: No fold has rows to validate on (train.csv too short for the offsets).
@@ -254,7 +260,7 @@ def _validate_fold(
         len(valid_rows),
         time.perf_counter() - started,
     )
-    return valid_rows[["Store", "Date", "Sales"]].assign(
+    return valid_rows[["Store", "Date", "Sales", *DAY_CLASS_FEATURES]].assign(
         fold=fold, fold_origin=origin, log_prediction=prediction
     )
 
@@ -449,7 +455,8 @@ def calibrate_intervals(
     Args:
         stores_validated: store.csv (``StoreType``: the store groups).
         blend: ``fit_ensemble_weights`` output (weights and scale).
-        quantiles: ``params:training.quantiles`` (``levels``, ``min_rows``, ``fold_shift``).
+        quantiles: ``params:training.quantiles`` (``levels``, ``min_rows``, ``fold_shift``,
+            ``day_classes``).
         **oof: Out-of-fold predictions of each member, by member name.
 
     Returns:
@@ -457,12 +464,16 @@ def calibrate_intervals(
     """
     frame = blended_oof_forecasts(blend, oof)
     groups = store_groups(stores_validated)
+    settings = check_day_classes(quantiles.get("day_classes"))
+    if settings:
+        frame["day_class"] = day_classes(oof[next(iter(blend["weights"]))], settings)
     calibration = fit_calibration(
         frame,
         groups,
         quantiles["levels"],
         int(quantiles["min_rows"]),
         fold_shift=bool(quantiles.get("fold_shift", False)),
+        day_class_settings=settings,
     )
     pooled = calibration["offsets"]["all"]
     logger.info(
