@@ -69,7 +69,6 @@ from rossmann_forecast.model.intervals import (
     ORDINARY,
     apply_calibration,
     check_day_classes,
-    day_classes,
     fit_calibration,
     interval_scores,
 )
@@ -142,9 +141,7 @@ def out_of_fold(
         usecols=["Store", "DayOfWeek", "Date", "Sales", "Open", "Promo"],
         parse_dates=["Date"],
     )
-    frame = blended_oof_forecasts(blend, oof)
-    frame["day_class"] = day_classes(oof[next(iter(blend["weights"]))], DAY_CLASSES)
-    return frame, store_groups(stores), sales
+    return blended_oof_forecasts(blend, oof, DAY_CLASSES), store_groups(stores), sales
 
 
 def recentred(frame: pd.DataFrame, groups: dict[int, str], recent_fold: Any) -> dict[str, Any]:

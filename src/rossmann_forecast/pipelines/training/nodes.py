@@ -462,11 +462,9 @@ def calibrate_intervals(
     Returns:
         The calibration (``model.intervals.fit_calibration``).
     """
-    frame = blended_oof_forecasts(blend, oof)
-    groups = store_groups(stores_validated)
     settings = check_day_classes(quantiles.get("day_classes"))
-    if settings:
-        frame["day_class"] = day_classes(oof[next(iter(blend["weights"]))], settings)
+    frame = blended_oof_forecasts(blend, oof, settings)
+    groups = store_groups(stores_validated)
     calibration = fit_calibration(
         frame,
         groups,
@@ -492,13 +490,18 @@ def calibrate_intervals(
     return calibration
 
 
-def blended_oof_forecasts(blend: dict[str, Any], oof: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def blended_oof_forecasts(
+    blend: dict[str, Any],
+    oof: dict[str, pd.DataFrame],
+    day_class_settings: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     """The blend's out-of-fold forecast of every CV store-day, as the model would make it.
 
     Returns:
         ``Store``, ``Sales`` (actual), ``forecast`` (the members' log predictions blended with
         ``blend``'s weights, back-transformed and scaled), ``days_ahead`` (after the fold's
-        origin), ``fold`` and ``fold_origin``.
+        origin), ``fold`` and ``fold_origin``; with ``day_class_settings``
+        (``model.intervals.check_day_classes``), each row's ``day_class`` too.
     """
     names = list(blend["weights"])
     base = oof[names[0]]
@@ -512,6 +515,7 @@ def blended_oof_forecasts(blend: dict[str, Any], oof: dict[str, pd.DataFrame]) -
             "days_ahead": (base["Date"] - base["fold_origin"]).dt.days.to_numpy(),
             "fold": base["fold"].to_numpy(),
             "fold_origin": base["fold_origin"].to_numpy(),
+            **({"day_class": day_classes(base, day_class_settings)} if day_class_settings else {}),
         }
     )
 
