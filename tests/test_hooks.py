@@ -90,6 +90,38 @@ def test_bad_day_classes_stop_the_run_before_any_node_naming_the_parameter():
     assert "Parameter training.quantiles.day_classes.holiday_window_days" in raised.value.message
 
 
+FEATURES = Pipeline(
+    [Node(identity, "params:data_processing.features", "model_input_table", name="features")]
+)
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [({"windows_days": [28, "a quarter"]},
+      "Parameter data_processing.features.windows_days must be a list of whole numbers of days"),
+     ({"block_offsets_days": 14}, "block_offsets_days must be a list of whole numbers of days"),
+     ({"closure_days": 3}, "Unknown settings in data_processing.features: ['closure_days']")],
+)  # fmt: skip
+def test_bad_feature_settings_stop_the_run_before_any_node(settings, says):
+    catalog = DataCatalog()
+    catalog["params:data_processing.features"] = MemoryDataset(settings)
+
+    with pytest.raises(click.ClickException) as raised:
+        ParametersCheckHook().before_pipeline_run(FEATURES, catalog)
+
+    assert says in raised.value.message
+
+
+def test_the_configured_feature_settings_pass_the_parameter_check():
+    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_data_processing.yml"
+    catalog = DataCatalog()
+    features = yaml.safe_load(conf.read_text())["data_processing"]["features"]
+    catalog["params:data_processing.features"] = MemoryDataset(features)
+
+    ParametersCheckHook().before_pipeline_run(FEATURES, catalog)
+    assert features["windows_days"] == [28, 91, 364]
+
+
 def test_good_levels_and_pipelines_without_them_pass_the_parameter_check():
     ParametersCheckHook().before_pipeline_run(CALIBRATES, _quantiles_catalog([0.05, 0.5, 0.95]))
     holidays = _quantiles_catalog([0.1, 0.5, 0.9], {"holiday_window_days": 3})

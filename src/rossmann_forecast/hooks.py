@@ -70,18 +70,24 @@ class ParametersCheckHook:
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
-        """Check each booster's settings (``training.members.<name>``: library, rounds,
+        """Check the feature settings (``data_processing.features``) if the pipeline builds
+        features, each booster's settings (``training.members.<name>``: library, rounds,
         ``relative_to_level``) and ``training.quantiles.levels`` if the pipeline reads them
         (training does, after minutes of cross-validation), and the gate's estimate settings
         if it gates (the gate runs after training and registration).
 
         Raises:
-            click.ClickException: The levels are not an increasing list inside (0, 1) with 0.5,
-                or ``validation.estimate``, ``estimate_fallback`` or ``season_change_factor`` is
+            click.ClickException: A feature setting is unknown or its windows are not whole
+                days, the levels are not an increasing list inside (0, 1) with 0.5, or
+                ``validation.estimate``, ``estimate_fallback`` or ``season_change_factor`` is
                 not one the gate knows; the message names the parameter.
         """
         inputs = pipeline.inputs()
         try:
+            if "params:data_processing.features" in inputs:
+                from rossmann_forecast.model.features import FeatureConfig  # noqa: PLC0415
+
+                FeatureConfig.from_params(catalog.load("params:data_processing.features"))
             prefix = "params:training.members."
             for dataset in sorted(i for i in inputs if i.startswith(prefix)):
                 from rossmann_forecast.model.ensemble import MemberSpec  # noqa: PLC0415

@@ -114,10 +114,16 @@ class FeatureConfig:
         params = dict(params or {})
         for key in ("windows_days", "block_offsets_days"):
             if key in params:
-                params[key] = tuple(int(w) for w in params[key])
+                try:
+                    params[key] = tuple(int(w) for w in params[key])
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"Parameter data_processing.features.{key} must be a list of whole "
+                        f"numbers of days, not {params[key]!r}"
+                    ) from None
         unknown = set(params) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"Unknown feature settings: {sorted(unknown)}")
+            raise ValueError(f"Unknown settings in data_processing.features: {sorted(unknown)}")
         return cls(**params)
 
 
