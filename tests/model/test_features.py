@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from rossmann_forecast.model.features import (
+    _GROUP_KEYS,
     FeatureConfig,
+    _group_means,
     block_origins,
     build_training_table,
     counters_known_at,
@@ -354,3 +356,28 @@ def test_a_saved_state_gives_the_same_features(data, tmp_path):
     pd.testing.assert_frame_equal(
         features_for_request(request, loaded), features_for_request(request, state)
     )
+
+
+def test_group_means_equal_pandas_grouping_on_the_columns():
+    """The statistics group on one packed label per row: the same means, to the last bit, and
+    the same index (level values, dtypes, order) as grouping on the key columns."""
+    rng = np.random.default_rng(0)
+    n = 5000
+    frame = pd.DataFrame(
+        {
+            "Store": rng.choice([3, 17, 250, 1115], n).astype("int64"),
+            "DayOfWeek": rng.integers(1, 8, n).astype("int64"),
+            "Promo": rng.integers(0, 2, n).astype("int64"),
+            "Month": rng.integers(1, 13, n).astype("int32"),
+            "log_sales": rng.normal(8.7, 0.3, n),
+        }
+    )
+    for keys in _GROUP_KEYS.values():
+        expected = frame.groupby(keys)["log_sales"].mean()
+        got = _group_means(frame, keys)
+        pd.testing.assert_series_equal(got, expected, check_exact=True)
+        for level, key in zip(got.index.levels, keys, strict=True):
+            assert level.dtype == frame[key].dtype
+    # A code that does not fit its 4 bits would mix groups: refused, not packed.
+    with pytest.raises(ValueError, match="Month must lie in"):
+        _group_means(frame.assign(Month=frame["Month"] + 10), ["Store", "Month"])
