@@ -77,6 +77,20 @@ def test_each_stores_rmspe_is_scored_on_its_days_with_sales_the_biggest_loss_fir
     assert store_comparison(candidate, reference, min_days=5)["Store"].tolist() == [2, 1, 3]
 
 
+def test_stores_forecast_alike_tie_and_are_listed_by_store():
+    """A refit of unchanged code forecasts as Production does, up to float noise: the
+    worst store named must not change from run to run with that noise."""
+    reference = _forecasts(5, 0.05)
+    candidate = reference.copy()
+    noise = np.array([3e-16, -2e-16, 5e-16, 0.0, -4e-16])
+    candidate["prediction"] *= 1 + np.repeat(noise, 6)
+
+    table = store_comparison(candidate, reference, min_days=6)
+
+    assert table["Store"].tolist() == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(table["increase"], 0.0, atol=1e-12)
+
+
 def test_rescaled_each_version_is_scored_at_its_own_level_over_all_stores():
     """A forecast 10% above another on every store is not worse store by store rescaled (two
     versions' blends differ in scale by a few percent at a seasonal origin), while one store

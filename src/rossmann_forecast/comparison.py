@@ -30,6 +30,8 @@ BOOTSTRAP_PARAMETER = "validation.production_bootstrap"
 BOOTSTRAP_KEYS = ("confidence", "resamples", "min_stores", "seed")
 STORE_CHECK_PARAMETER = "validation.store_check"
 STORE_CHECK_KEYS = ("min_days", "max_rmspe_increase")
+# Store RMSPE increases that agree to this many decimals are a tie (float noise is ~1e-16).
+_TIE_DECIMALS = 12
 
 
 def _settings_block(settings: Any, keys: tuple[str, ...], parameter: str) -> str:
@@ -182,7 +184,7 @@ def store_comparison(
     Returns:
         ``Store``, ``days`` (with sales), ``rmspe`` (the candidate's), ``rmspe_reference``
         and ``increase`` (their difference, in RMSPE points), sorted by ``increase``,
-        largest first; a forecast that is not finite scores NaN, sorted first. The scales
+        largest first, ties by store; a forecast that is not finite scores NaN, sorted first. The scales
         are in ``attrs["scale"]`` and ``attrs["scale_reference"]`` (1.0 unless rescaled).
     """
     pairs = _paired(candidate, reference)
@@ -198,7 +200,13 @@ def store_comparison(
     table = np.sqrt(grouped[["rmspe", "rmspe_reference"]].mean()).assign(days=grouped.size())
     table = table.loc[table["days"] >= int(min_days)].reset_index()
     table["increase"] = table["rmspe"] - table["rmspe_reference"]
-    table = table.sort_values("increase", ascending=False, na_position="first", kind="stable")
+    # Ties broken by store: where the two versions forecast alike (a refit of unchanged
+    # code), every increase is float noise, and the worst store named changed from run to run.
+    order = table.assign(tied=table["increase"].round(_TIE_DECIMALS))
+    order = order.sort_values(
+        ["tied", "Store"], ascending=[False, True], na_position="first", kind="stable"
+    )
+    table = table.loc[order.index]
     columns = ["Store", "days", "rmspe", "rmspe_reference", "increase"]
     table = table[columns].reset_index(drop=True)
     table.attrs.update(scale=scales["rmspe"], scale_reference=scales["rmspe_reference"])
