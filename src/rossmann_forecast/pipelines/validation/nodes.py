@@ -439,6 +439,10 @@ def _reason(report: dict[str, Any], checks: dict[str, Any]) -> str:
         parts.append(f"estimate RMSPE {figure:.4f}{likely} {op} threshold {threshold:.2f}")
         if checks["waived"]:
             parts[-1] += " (waived: a hard season, and no worse than Production)"
+        elif not checks["threshold"] and rule["seasonal_waiver"] and report["production"] is None:
+            # The waiver needs a version to compare with: before the first promotion the
+            # threshold is a floor, whatever the season and the baseline say.
+            parts[-1] += " (not waived: no Production version to compare with)"
     op = "<=" if checks["baseline"] else ">"
     parts.append(
         f"skill {estimate['skill']:.3f} {op} {rule['max_skill']:.2f} (median baseline "
