@@ -184,8 +184,9 @@ def store_comparison(
     Returns:
         ``Store``, ``days`` (with sales), ``rmspe`` (the candidate's), ``rmspe_reference``
         and ``increase`` (their difference, in RMSPE points), sorted by ``increase``,
-        largest first, ties by store; a forecast that is not finite scores NaN, sorted first. The scales
-        are in ``attrs["scale"]`` and ``attrs["scale_reference"]`` (1.0 unless rescaled).
+        largest first, ties by store; a forecast that is not finite scores NaN, sorted
+        first. The scales are in ``attrs["scale"]`` and ``attrs["scale_reference"]`` (1.0
+        unless rescaled).
     """
     pairs = _paired(candidate, reference)
     selling = pairs[pairs["Sales"] > 0]
