@@ -172,21 +172,22 @@ class FeatureState:
 def _log_sales(sales: pd.DataFrame, customers: bool) -> pd.DataFrame:
     """Open rows with positive sales, with log1p targets; the basis of every statistic.
 
-    Only the columns the statistics read are kept: every block's state selects its windows
-    from these rows, and copying the other columns each time (the state-holiday strings
-    most of all) took longer than the statistics.
+    Only the columns the statistics read are kept: every block's state copies its windows
+    of these rows (that saved memory, not measurable time: 18.7 s -> 18.6 s for the
+    full-size table).
     """
-    selling = (sales["Open"] == 1) & (sales["Sales"] > 0)
-    opened = sales.loc[selling, ["Store", "DayOfWeek", "Date", "Promo"]]
+    counts = ["Sales", "Customers"] if customers else ["Sales"]
+    opened = sales.loc[
+        (sales["Open"] == 1) & (sales["Sales"] > 0),
+        ["Store", "DayOfWeek", "Date", "Promo", *counts],
+    ]
     columns = {
-        "log_sales": np.log1p(sales.loc[selling, "Sales"].to_numpy(dtype="float64")),
+        "log_sales": np.log1p(opened["Sales"].to_numpy(dtype="float64")),
         "Month": opened["Date"].dt.month.to_numpy(),
     }
     if customers:
-        columns["log_customers"] = np.log1p(
-            sales.loc[selling, "Customers"].to_numpy(dtype="float64")
-        )
-    return opened.assign(**columns)
+        columns["log_customers"] = np.log1p(opened["Customers"].to_numpy(dtype="float64"))
+    return opened.drop(columns=counts).assign(**columns)
 
 
 def _window_stats(
