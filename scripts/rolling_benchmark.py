@@ -232,9 +232,15 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
 def _likely_range(likely: dict[str, Any] | None, realised: float) -> dict[str, Any]:
     """The gate's likely range and whether what was realised fell in it (None without one)."""
     if not likely:
-        return {"gate_range": None, "realised_in_range": None}
+        return {"gate_range": None, "realised_in_range": None, "gate_range_store_spread": None}
     low, high = float(likely["low"]), float(likely["high"])
-    return {"gate_range": [low, high], "realised_in_range": bool(low <= realised <= high)}
+    return {
+        "gate_range": [low, high],
+        "realised_in_range": bool(low <= realised <= high),
+        # The holdout's spread over stores, where the range widened for fewer stores than its
+        # factors were measured on (validation.estimate_range_stores).
+        "gate_range_store_spread": likely.get("store_spread"),
+    }
 
 
 def _gate_vs_production(report: dict[str, Any] | None) -> dict[str, float] | None:
@@ -395,7 +401,8 @@ def _range_sentence(s: dict[str, Any]) -> str:
     if not s.get("range_origins"):
         return ""
     return (
-        f" What was realised fell within the gate's likely range (`validation.estimate_range`) "
+        " What was realised fell within the gate's likely range (`validation.estimate_range`, "
+        "widened for fewer stores than it was measured on by `validation.estimate_range_stores`) "
         f"at {s['range_hits']} of {s['range_origins']} origins."
     )
 

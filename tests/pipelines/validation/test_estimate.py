@@ -7,6 +7,7 @@ window a level the baseline (1,000) misses by ``1 - 1000 / level``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,6 +19,7 @@ from rossmann_forecast.pipelines.validation.estimate import (
     estimate_range,
     estimate_windows,
     season_change,
+    store_spread,
 )
 from rossmann_forecast.registry.stages import GATE_METRIC
 
@@ -153,6 +155,88 @@ def test_the_likely_range_is_the_estimate_times_each_factor():
     assert likely["factors"] == [0.8, 1.2]
     assert estimate_range(0.10, None) is None  # conf may turn it off
     assert estimate_range(float("nan"), [0.8, 1.2]) is None  # no figure, no range
+
+
+def _store_errors(errors: dict[int, list[float]]) -> pd.DataFrame:
+    """Holdout rows whose forecasts miss each store's sales (1,000) by the given fractions."""
+    return pd.DataFrame(
+        [{"Store": s, "Sales": 1000.0, "prediction": 1000.0 * (1 + e)}
+         for s, misses in errors.items() for e in misses]
+    )  # fmt: skip
+
+
+def test_the_store_spread_is_nil_when_every_store_misses_alike_and_large_when_one_carries_it():
+    alike = store_spread(_store_errors({s: [0.1, -0.1] for s in range(1, 11)}))
+    assert alike == {"stores": 10, "spread": pytest.approx(0.0, abs=1e-12)}
+
+    # One store of ten carries all the error: a draw of ten stores holds it about once, give
+    # or take one (binomial: sd 0.95), so MSPE's relative error is about 1 and RMSPE's half.
+    # m = 0.08 / 20; a = (0.08, 0, ..., 0), n = 2 each: the delta method's variance is
+    # 10/9 * ((0.08 - 2m)^2 + 9 (2m)^2) / 20^2, and RMSPE's relative error is half of its sd / m.
+    one = store_spread(_store_errors({1: [0.2, -0.2], **{s: [0.0, 0.0] for s in range(2, 11)}}))
+    m = 0.08 / 20
+    expected = 0.5 * np.sqrt(10 / 9 * ((0.08 - 2 * m) ** 2 + 9 * (2 * m) ** 2) / 400) / m
+    assert one == {"stores": 10, "spread": pytest.approx(expected)}
+    assert one["spread"] == pytest.approx(0.5, rel=1e-9)
+
+    # Days without sales do not count; one store or no error gives no spread.
+    closed = pd.concat([_store_errors({1: [0.1], 2: [0.3]}), pd.DataFrame(
+        [{"Store": 3, "Sales": 0.0, "prediction": 50.0}])], ignore_index=True)  # fmt: skip
+    assert store_spread(closed)["stores"] == 2
+    assert np.isnan(store_spread(_store_errors({1: [0.1, 0.2]}))["spread"])
+    assert np.isnan(store_spread(_store_errors({1: [0.0], 2: [0.0]}))["spread"])
+
+
+def test_the_store_spread_agrees_with_resampling_the_stores():
+    rng = np.random.default_rng(7)
+    # 60 stores, 30 days each, errors whose size differs by store (a few stores much worse).
+    scale = rng.lognormal(-2.5, 0.8, 60)
+    frame = _store_errors({s + 1: list(rng.normal(0, scale[s], 30)) for s in range(60)})
+    spread = store_spread(frame)["spread"]
+
+    squares = ((frame["Sales"] - frame["prediction"]) / frame["Sales"]) ** 2
+    a = squares.groupby(frame["Store"]).sum().to_numpy()
+    draws = rng.integers(0, 60, (4000, 60))
+    figures = np.sqrt(a[draws].sum(axis=1) / (30 * 60))
+    assert spread == pytest.approx(figures.std() / figures.mean(), rel=0.1)
+
+
+def test_the_likely_range_widens_for_fewer_stores_than_the_factors_were_measured_on():
+    setting = {"reference": 82, "z": 1.28}
+    spread = {"stores": 41, "spread": 0.2}
+    likely = estimate_range(0.10, [0.8, 1.2], spread, setting)
+
+    extra = (1.28 * 0.2) ** 2 * (1 - 41 / 82)  # the spread at 41 stores less its share at 82
+    low = np.exp(-np.sqrt(np.log(0.8) ** 2 + extra))
+    high = np.exp(np.sqrt(np.log(1.2) ** 2 + extra))
+    assert (likely["low"], likely["high"]) == pytest.approx((0.10 * low, 0.10 * high))
+    assert likely["low"] < 0.08 and likely["high"] > 0.12
+    assert likely["factors"] == [0.8, 1.2]
+    assert likely["widened_factors"] == pytest.approx([low, high])
+    assert (likely["stores"], likely["reference_stores"]) == (41, 82)
+    assert likely["store_spread"] == 0.2
+
+    # As many stores as the reference, or more, or no spread: the factors as measured.
+    for stores in (82, 1115):
+        same = estimate_range(0.10, [0.8, 1.2], {"stores": stores, "spread": 0.2}, setting)
+        assert (same["low"], same["high"]) == pytest.approx((0.08, 0.12))
+    nan = estimate_range(0.10, [0.8, 1.2], {"stores": 1, "spread": float("nan")}, setting)
+    assert (nan["low"], nan["high"]) == pytest.approx((0.08, 0.12)) and "stores" not in nan
+    off = estimate_range(0.10, [0.8, 1.2], spread, None)
+    assert (off["low"], off["high"]) == pytest.approx((0.08, 0.12))
+    # Fewer stores, wider; the low end never reaches zero.
+    few = estimate_range(0.10, [0.8, 1.2], {"stores": 5, "spread": 3.0}, setting)
+    assert 0 < few["low"] < likely["low"] and few["high"] > likely["high"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"reference": 1, "z": 1.28}, {"reference": 82.5, "z": 1.28}, {"reference": 82, "z": 0},
+     {"reference": 82, "z": "1"}, {"reference": 82}, [82, 1.28], {"reference": True, "z": 1}],
+)  # fmt: skip
+def test_a_bad_store_widening_is_refused_naming_the_parameter(setting):
+    with pytest.raises(ValueError, match=r"validation\.estimate_range_stores"):
+        check_estimate_settings({"estimate_range_stores": setting})
 
 
 @pytest.mark.parametrize(

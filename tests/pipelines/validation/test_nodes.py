@@ -178,6 +178,17 @@ def test_the_verdict_gives_and_records_the_likely_range_of_the_next_weeks():
     assert verdict["passed"] == without["passed"]  # it informs; the rule judges the estimate
     assert without["estimate_range"] is None and "likely" not in without["reason"]
 
+    # The holdout's stores say how much a chain of so few stores moves the figure: both miss
+    # by 5% every day, so nothing, and the factors stand (estimate.py tests the widening).
+    widening = {"reference": 82, "z": 1.28}
+    params = {**PARAMS, "estimate_range": [0.8, 1.2], "estimate_range_stores": widening}
+    few = decide_gate(_evaluate(scored, score_production(None, holdout), params))
+    assert few["estimate_range"]["stores"] == 2
+    assert few["estimate_range"]["store_spread"] == pytest.approx(0.0, abs=1e-12)
+    assert (few["estimate_range"]["low"], few["estimate_range"]["high"]) == pytest.approx(
+        (0.04, 0.06)
+    )
+
 
 def test_a_version_whose_interval_under_covers_is_rejected_with_the_reason():
     holdout = _holdout()

@@ -31,6 +31,8 @@ _YEAR_EARLIER = {"season": SEASON, "holdout_season": HOLDOUT_SEASON}
 SEASON_CHANGE_PARAMETER = "validation.season_change_factor"
 # The likely range of what the next weeks will score, as factors of the estimate.
 RANGE_PARAMETER = "validation.estimate_range"
+# How the range widens for a chain of fewer stores than the factors were measured on.
+RANGE_STORES_PARAMETER = "validation.estimate_range_stores"
 
 
 def check_season_change(factor: Any) -> float | None:
@@ -76,21 +78,97 @@ def check_estimate_range(factors: Any) -> tuple[float, float] | None:
     return low, high
 
 
-def estimate_range(figure: float, factors: Any) -> dict[str, Any] | None:
+def check_range_stores(setting: Any) -> dict[str, float] | None:
+    """``validation.estimate_range_stores``, checked: ``None`` (the factors as they are) or
+    ``{reference: <stores the factors were measured on, at least 2>, z: <a number above 0>}``.
+
+    Raises:
+        ValueError: Naming the parameter and what is wrong with it.
+    """
+    if setting is None:
+        return None
+    where = f"Parameter {RANGE_STORES_PARAMETER}"
+    if not isinstance(setting, dict) or set(setting) != {"reference", "z"}:
+        raise ValueError(f"{where} must be {{reference: 82, z: 1.28}} or null, not {setting!r}")
+    reference, z = setting["reference"], setting["z"]
+    if isinstance(reference, bool) or not isinstance(reference, int) or reference < 2:
+        raise ValueError(
+            f"{where}.reference must be a whole number of stores >= 2, not {reference!r}"
+        )
+    if isinstance(z, bool) or not isinstance(z, int | float) or not 0 < z < np.inf:
+        raise ValueError(f"{where}.z must be a number above 0, not {z!r}")
+    return {"reference": int(reference), "z": float(z)}
+
+
+def store_spread(predictions: pd.DataFrame) -> dict[str, Any]:
+    """How much the holdout's RMSPE owes to which stores the chain has: its relative standard
+    error over stores.
+
+    RMSPE squared is a ratio of two sums over stores (squared percentage errors over rows),
+    so its variance over a draw of as many stores is the ratio estimator's (the delta method:
+    ``S / (S - 1) * sum((a_s - m * n_s)^2) / (sum n_s)^2``), and RMSPE's relative error is half
+    the square's. A few stores that carry most of the error (a month-long dip, a reopening)
+    make it large; it shrinks as the square root of the stores. Deterministic, no resampling.
+
+    Returns:
+        ``stores`` (stores with a sale in the holdout) and ``spread`` (NaN below two stores or
+        without an error).
+    """
+    rows = predictions.loc[predictions["Sales"] > 0]
+    actual = rows["Sales"].to_numpy(dtype="float64")
+    squares = ((actual - rows["prediction"].to_numpy(dtype="float64")) / actual) ** 2
+    per_store = pd.DataFrame({"Store": rows["Store"].to_numpy(), "a": squares}).groupby("Store")
+    a, n = per_store["a"].sum().to_numpy(), per_store["a"].size().to_numpy(dtype="float64")
+    stores = len(a)
+    mean = a.sum() / n.sum() if stores else float("nan")
+    if stores < 2 or not mean > 0:
+        return {"stores": stores, "spread": float("nan")}
+    variance = stores / (stores - 1) * ((a - mean * n) ** 2).sum() / n.sum() ** 2
+    return {"stores": stores, "spread": float(0.5 * np.sqrt(variance) / mean)}
+
+
+def estimate_range(
+    figure: float,
+    factors: Any,
+    spread: dict[str, Any] | None = None,
+    stores_setting: Any = None,
+) -> dict[str, Any] | None:
     """The likely range of the RMSPE the next weeks will score: ``figure`` times each factor
     (``validation.estimate_range``, measured over the rolling benchmark's origins), or
-    ``None`` without factors or a finite figure."""
+    ``None`` without factors or a finite figure.
+
+    The factors were measured on a chain of ``stores_setting["reference"]`` stores, so they
+    hold that many stores' share of the noise (which stores carry a window's error). A chain
+    of fewer stores has more of it: with the holdout's ``spread`` (``store_spread``) at its
+    ``stores``, the same stores' spread at the reference is ``spread * sqrt(stores /
+    reference)``, and each factor's distance from 1, on the log scale, grows by ``z`` times
+    the difference (added in quadrature). A chain of as many stores or more keeps the factors
+    as measured: narrowing them would claim what nothing measured.
+    """
     checked = check_estimate_range(factors)
     if checked is None or not np.isfinite(figure):
         return None
     low, high = checked
-    return {"low": float(figure * low), "high": float(figure * high), "factors": [low, high]}
+    likely: dict[str, Any] = {"factors": [low, high]}
+    setting = check_range_stores(stores_setting)
+    if setting is not None and spread is not None and np.isfinite(spread["spread"]):
+        stores, reference = int(spread["stores"]), setting["reference"]
+        extra = (setting["z"] * spread["spread"]) ** 2 * max(0.0, 1 - stores / reference)
+        low = float(np.exp(-np.sqrt(np.log(low) ** 2 + extra)))
+        high = float(np.exp(np.sqrt(np.log(high) ** 2 + extra)))
+        likely.update(
+            stores=stores,
+            reference_stores=reference,
+            store_spread=float(spread["spread"]),
+            widened_factors=[low, high],
+        )
+    return {"low": float(figure * low), "high": float(figure * high), **likely}
 
 
 def check_estimate_settings(validation: dict[str, Any]) -> float | None:
     """``validation.estimate``, ``estimate_fallback``, ``season_change_factor``,
-    ``estimate_range``, ``production_comparison``, ``production_bootstrap`` and
-    ``store_check``, checked.
+    ``estimate_range``, ``estimate_range_stores``, ``production_comparison``,
+    ``production_bootstrap`` and ``store_check``, checked.
 
     Returns:
         The season-change factor (``check_season_change``).
@@ -111,6 +189,7 @@ def check_estimate_settings(validation: dict[str, Any]) -> float | None:
             f"{list(PRODUCTION_COMPARISONS)}, not {comparison!r}"
         )
     check_estimate_range(validation.get("estimate_range"))
+    check_range_stores(validation.get("estimate_range_stores"))
     check_production_bootstrap(validation.get("production_bootstrap"))
     check_store_check(validation.get("store_check"))
     return check_season_change(validation.get("season_change_factor"))

@@ -40,7 +40,7 @@ from rossmann_forecast.registry.stages import GATE_METRIC, verdict_status
 from rossmann_forecast.registry.state import likely_text
 from rossmann_forecast.registry.version import RegisteredVersion
 
-from .estimate import PRODUCTION_COMPARISONS, estimate_range, estimate_windows
+from .estimate import PRODUCTION_COMPARISONS, estimate_range, estimate_windows, store_spread
 
 logger = logging.getLogger(__name__)
 
@@ -319,9 +319,13 @@ def evaluate_holdout(
         "intervals": holdout_intervals(candidate_predictions),
         "production": None,
     }
-    # How far the next weeks may land from the estimate (factors measured over origins).
+    # How far the next weeks may land from the estimate (factors measured over origins,
+    # widened for a chain of fewer stores than they were measured on).
     report["estimate"]["range"] = estimate_range(
-        report["estimate"]["rmspe"], validation.get("estimate_range")
+        report["estimate"]["rmspe"],
+        validation.get("estimate_range"),
+        store_spread(candidate_predictions),
+        validation.get("estimate_range_stores"),
     )
     if len(production_predictions):
         report["production"] = {
