@@ -279,6 +279,8 @@ def summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
         # Origins whose gate gave a likely range, and how many realised figures fell in it.
         "range_origins": sum(o.get("realised_in_range") is not None for o in origins),
         "range_hits": sum(bool(o.get("realised_in_range")) for o in origins),
+        # ... and how many of those ranges were widened for a chain of fewer stores.
+        "range_widened": sum(o.get("gate_range_store_spread") is not None for o in origins),
         **_served_summary(origins),
         "last_window_rmspe": float(realised[-1]),
         "estimates": _estimate_errors(origins, realised),
@@ -400,10 +402,15 @@ def _range_sentence(s: dict[str, Any]) -> str:
     """How often what was realised fell in the gate's likely range (older results: nothing)."""
     if not s.get("range_origins"):
         return ""
+    widened = (
+        f", widened at {s['range_widened']} for fewer stores than its factors were measured on "
+        "by `validation.estimate_range_stores`"
+        if s.get("range_widened")
+        else ""
+    )
     return (
-        " What was realised fell within the gate's likely range (`validation.estimate_range`, "
-        "widened for fewer stores than it was measured on by `validation.estimate_range_stores`) "
-        f"at {s['range_hits']} of {s['range_origins']} origins."
+        " What was realised fell within the gate's likely range (`validation.estimate_range`"
+        f"{widened}) at {s['range_hits']} of {s['range_origins']} origins."
     )
 
 

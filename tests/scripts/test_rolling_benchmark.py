@@ -94,6 +94,7 @@ def test_the_summary_counts_how_often_what_was_realised_fell_in_the_gates_likely
     assert origins[0]["gate_range_store_spread"] is None  # the factors as measured
     result = summary([*origins, older])
     assert (result["range_hits"], result["range_origins"]) == (2, 3)
+    assert result["range_widened"] == 0 and summary([*origins, widened])["range_widened"] == 1
 
 
 def test_before_the_first_promotion_a_rejection_leaves_nothing_serving():
@@ -184,6 +185,7 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
     assert 0 < result["origins"][1]["production_rmspe"] < 1
     assert "The gate's estimate, made each way" in markdown
     assert "within the gate's likely range" in markdown
+    assert "widened at 2 for fewer stores" in markdown  # 30 stores at both origins
     # The forecast quantiles at every origin, beside the naive interval, and their targets.
     assert "Forecast quantiles per origin" in markdown
     for origin in result["origins"]:
