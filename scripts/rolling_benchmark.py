@@ -52,6 +52,7 @@ from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
     SEASON,
     configured_method,
     estimate_from_windows,
+    store_spread,
 )
 from rossmann_forecast.raw.synthetic import TEST_COLUMNS  # noqa: E402
 from rossmann_forecast.registry.stages import GATE_METRIC  # noqa: E402
@@ -232,14 +233,17 @@ def origin_record(origin: pd.Timestamp, scores: dict, gate: dict, promoted: bool
 def _likely_range(likely: dict[str, Any] | None, realised: float) -> dict[str, Any]:
     """The gate's likely range and whether what was realised fell in it (None without one)."""
     if not likely:
-        return {"gate_range": None, "realised_in_range": None, "gate_range_store_spread": None}
+        return {"gate_range": None, "realised_in_range": None, "gate_range_store_spread": None,
+                "gate_range_widened": None}  # fmt: skip
     low, high = float(likely["low"]), float(likely["high"])
     return {
         "gate_range": [low, high],
         "realised_in_range": bool(low <= realised <= high),
-        # The holdout's spread over stores, where the range widened for fewer stores than its
-        # factors were measured on (validation.estimate_range_stores).
+        # The holdout RMSPE's spread over stores, and whether the range widened for a chain
+        # of fewer stores than its factors were measured on (validation.estimate_range_stores).
         "gate_range_store_spread": likely.get("store_spread"),
+        "gate_range_widened": likely.get("widened_factors", likely.get("factors"))
+        != likely.get("factors"),
     }
 
 
@@ -280,7 +284,7 @@ def summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
         "range_origins": sum(o.get("realised_in_range") is not None for o in origins),
         "range_hits": sum(bool(o.get("realised_in_range")) for o in origins),
         # ... and how many of those ranges were widened for a chain of fewer stores.
-        "range_widened": sum(o.get("gate_range_store_spread") is not None for o in origins),
+        "range_widened": sum(bool(o.get("gate_range_widened")) for o in origins),
         **_served_summary(origins),
         "last_window_rmspe": float(realised[-1]),
         "estimates": _estimate_errors(origins, realised),
@@ -538,19 +542,23 @@ def _concentration_lines(origins: list[dict[str, Any]], level: str) -> list[str]
              "of the rows. A diagnosis, not a figure to judge by: every figure above keeps "
              "every store.", "",
              "| origin | stores | realised | skill | costliest stores | without the worst | "
-             "its skill |",
-             "|---|---:|---:|---:|---|---:|---:|"]  # fmt: skip
+             "its skill | spread over stores: holdout, window |",
+             "|---|---:|---:|---:|---|---:|---:|---|"]  # fmt: skip
     for o in origins:
         c = o["error_concentration"]
         top = concentration_text(c["top"])
         without = c["without_worst"]
         lines.append(
             f"| {o['origin']} | {c['stores']} | {c['rmspe']:.4f} | {_f(c.get('skill'), 3)} | "
-            f"{top} | {without['rmspe']:.4f} | {_f(without.get('skill'), 3)} |"
+            f"{top} | {without['rmspe']:.4f} | {_f(without.get('skill'), 3)} | "
+            f"{_f(o.get('gate_range_store_spread'), 3)}, {_f(c.get('store_spread'), 3)} |"
         )
     shares = [o["error_concentration"]["top"][0]["share"] for o in origins]
     lines += ["", f"The worst store carried {min(shares):.1%} to {max(shares):.1%} of a "
-              "window's squared error."]  # fmt: skip
+              "window's squared error. The spread over stores is RMSPE's relative standard "
+              "error over a draw of as many stores (the delta method), of the holdout the "
+              "gate saw and of the window that came: where the window's is the larger, a few "
+              "stores had an event after the origin that no holdout could hold."]  # fmt: skip
     return lines
 
 
@@ -657,8 +665,10 @@ def run_origin(k: int, origin: pd.Timestamp, context: dict[str, Any]) -> tuple[d
         flush=True,
     )
     rows = pd.read_parquet(rows_out)
-    # Which stores carry the window's error, and what it scores without the worst.
+    # Which stores carry the window's error, and what it scores without the worst; and its
+    # RMSPE's spread over stores, made as the gate makes the holdout's.
     record["error_concentration"] = error_concentration(rows, baseline="baseline")
+    record["error_concentration"]["store_spread"] = store_spread(rows)["spread"]
     return record, rows.assign(origin=str(origin.date()))
 
 

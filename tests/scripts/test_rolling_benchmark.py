@@ -89,9 +89,11 @@ def test_the_summary_counts_how_often_what_was_realised_fell_in_the_gates_likely
 
     assert [o["realised_in_range"] for o in origins] == [True, False, True]  # bounds included
     assert origins[0]["gate_range"] == [0.08, 0.12] and older["gate_range"] is None
-    widened = record(0.125, {"low": 0.07, "high": 0.13, "store_spread": 0.21})
+    widened = record(0.125, {"low": 0.07, "high": 0.13, "factors": [0.8, 1.2],
+                             "widened_factors": [0.7, 1.3], "store_spread": 0.21})  # fmt: skip
     assert widened["realised_in_range"] and widened["gate_range_store_spread"] == 0.21
-    assert origins[0]["gate_range_store_spread"] is None  # the factors as measured
+    assert widened["gate_range_widened"] and not origins[0]["gate_range_widened"]
+    assert origins[0]["gate_range_store_spread"] is None  # an older gate: no spread
     result = summary([*origins, older])
     assert (result["range_hits"], result["range_origins"]) == (2, 3)
     assert result["range_widened"] == 0 and summary([*origins, widened])["range_widened"] == 1
@@ -152,7 +154,7 @@ def test_each_origin_is_trained_gated_promoted_and_scored_on_the_days_after_it(r
         # conf/base's validation.estimate_range: the gate says where the next weeks may land,
         # widened for 30 stores (fewer than the 82 its factors were measured on).
         low, high = origin["gate_range"]
-        assert origin["gate_range_store_spread"] > 0
+        assert origin["gate_range_store_spread"] > 0 and origin["gate_range_widened"]
         assert low < origin["gate_figure"] * 0.8 and high > origin["gate_figure"] * 1.2
         assert origin["realised_in_range"] == (
             origin["gate_range"][0] <= origin["realised_rmspe"] <= origin["gate_range"][1]
@@ -204,6 +206,7 @@ def test_the_results_hold_the_segments_the_plot_and_the_markdown(rolling):
         assert len(shares) == 3 and shares == sorted(shares, reverse=True)
         assert 0 < sum(shares) <= 1 and concentration["stores"] == 30
         assert concentration["without_worst"]["rmspe"] < concentration["rmspe"]
+        assert concentration["store_spread"] > 0
         assert f"| {origin['origin']} | 30 | {origin['realised_rmspe']:.4f} |" in markdown
 
 

@@ -220,6 +220,8 @@ def test_the_likely_range_widens_for_fewer_stores_than_the_factors_were_measured
     for stores in (82, 1115):
         same = estimate_range(0.10, [0.8, 1.2], {"stores": stores, "spread": 0.2}, setting)
         assert (same["low"], same["high"]) == pytest.approx((0.08, 0.12))
+        assert same["widened_factors"] == [0.8, 1.2]  # recorded, unwidened
+        assert (same["stores"], same["store_spread"]) == (stores, 0.2)
     nan = estimate_range(0.10, [0.8, 1.2], {"stores": 1, "spread": float("nan")}, setting)
     assert (nan["low"], nan["high"]) == pytest.approx((0.08, 0.12)) and "stores" not in nan
     off = estimate_range(0.10, [0.8, 1.2], spread, None)

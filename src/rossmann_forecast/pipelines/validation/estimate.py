@@ -143,7 +143,8 @@ def estimate_range(
     ``stores``, the same stores' spread at the reference is ``spread * sqrt(stores /
     reference)``, and each factor's distance from 1, on the log scale, grows by ``z`` times
     the difference (added in quadrature). A chain of as many stores or more keeps the factors
-    as measured: narrowing them would claim what nothing measured.
+    as measured: narrowing them would claim what nothing measured. Either way the record
+    holds ``stores``, ``store_spread`` and the ``widened_factors`` used (the factors, unwidened).
     """
     checked = check_estimate_range(factors)
     if checked is None or not np.isfinite(figure):
@@ -153,9 +154,10 @@ def estimate_range(
     setting = check_range_stores(stores_setting)
     if setting is not None and spread is not None and np.isfinite(spread["spread"]):
         stores, reference = int(spread["stores"]), setting["reference"]
-        extra = (setting["z"] * spread["spread"]) ** 2 * max(0.0, 1 - stores / reference)
-        low = float(np.exp(-np.sqrt(np.log(low) ** 2 + extra)))
-        high = float(np.exp(np.sqrt(np.log(high) ** 2 + extra)))
+        if stores < reference:
+            extra = (setting["z"] * spread["spread"]) ** 2 * (1 - stores / reference)
+            low = float(np.exp(-np.sqrt(np.log(low) ** 2 + extra)))
+            high = float(np.exp(np.sqrt(np.log(high) ** 2 + extra)))
         likely.update(
             stores=stores,
             reference_stores=reference,
