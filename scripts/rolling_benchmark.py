@@ -557,8 +557,9 @@ def _concentration_lines(origins: list[dict[str, Any]], level: str) -> list[str]
     lines += ["", f"The worst store carried {min(shares):.1%} to {max(shares):.1%} of a "
               "window's squared error. The spread over stores is RMSPE's relative standard "
               "error over a draw of as many stores (the delta method), of the holdout the "
-              "gate saw and of the window that came: where the window's is the larger, a few "
-              "stores had an event after the origin that no holdout could hold."]  # fmt: skip
+              "gate saw and of the window that came: where the window's is much the larger, "
+              "a few stores carried error after the origin that the holdout did not "
+              "hold."]  # fmt: skip
     return lines
 
 

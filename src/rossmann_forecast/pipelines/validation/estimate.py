@@ -144,7 +144,8 @@ def estimate_range(
     reference)``, and each factor's distance from 1, on the log scale, grows by ``z`` times
     the difference (added in quadrature). A chain of as many stores or more keeps the factors
     as measured: narrowing them would claim what nothing measured. Either way the record
-    holds ``stores``, ``store_spread`` and the ``widened_factors`` used (the factors, unwidened).
+    holds ``stores``, ``store_spread`` and the factors used (``widened_factors``: the measured
+    ones from ``reference`` stores up).
     """
     checked = check_estimate_range(factors)
     if checked is None or not np.isfinite(figure):
