@@ -47,11 +47,10 @@ import yaml  # noqa: E402
 
 from rossmann_forecast.model.boosters import MEMBERS  # noqa: E402
 from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
-    ESTIMATES,
     PRODUCTION_COMPARISONS,
     SEASON,
+    alternatives,
     configured_method,
-    estimate_from_windows,
     store_spread,
 )
 from rossmann_forecast.raw.synthetic import TEST_COLUMNS  # noqa: E402
@@ -159,9 +158,9 @@ def estimates(
     """
     if not windows:
         return None
-    result = {m: estimate_from_windows(m, windows) for m in ESTIMATES}
     validation = yaml.safe_load((ROOT / "conf/base/parameters_validation.yml").read_text())
     validation = validation["validation"]
+    result = alternatives(windows, validation.get("baseline_ratio_exponent"))
     season = next((w for w in windows if w["name"] == SEASON), None)
     lag = pd.Timedelta(days=validation["season_lag_days"])
     unlearnt = (

@@ -16,6 +16,7 @@ from rossmann_forecast.pipelines.validation.estimate import (
     SEASON,
     check_estimate_settings,
     configured_method,
+    estimate_from_windows,
     estimate_range,
     estimate_windows,
     season_change,
@@ -68,6 +69,7 @@ def _estimate(season_level: float, factor: float | None, year_earlier=YEAR_EARLI
     return estimate_windows(
         {GATE_METRIC: 0.05}, _holdout(), _history(season_level), year_earlier, BLOCK_DAYS,
         kwargs.get("method", "pooled"), kwargs.get("fallback", "damped_baseline_ratio"), factor,
+        kwargs.get("exponent"),
     )  # fmt: skip
 
 
@@ -123,6 +125,60 @@ def test_an_unlearnt_season_fold_gives_way_to_the_fallback_only_when_the_season_
     assert changed["method"] == "damped_baseline_ratio"
     assert "trained from 2014-06-01, less than a year before it" in changed["unlearnt_season"]
     assert same["method"] == "holdout" and same["unlearnt_season"] is None
+
+
+def test_the_tempered_ratio_carries_the_holdout_by_the_baselines_ratio_to_a_power():
+    # 2.2x as hard for the baseline (see above); the model's figure moves by 2.2 ** 0.25.
+    harder = _estimate(1250.0, factor=1.6, method="tempered_baseline_ratio", exponent=0.25)
+
+    assert harder["method"] == "tempered_baseline_ratio"
+    assert harder["rmspe"] == pytest.approx(0.05 * 2.2**0.25)
+    # The median baseline's own estimate, made the same way: its holdout miss times 2.2 ** 0.25.
+    holdout = next(w for w in harder["windows"] if w["name"] == "holdout")
+    assert harder["baseline_rmspe"] == pytest.approx(holdout["baseline_rmspe"] * 2.2**0.25)
+    assert harder["alternatives"]["tempered_baseline_ratio"] == harder["rmspe"]
+    assert harder["alternatives"]["damped_baseline_ratio"] == pytest.approx(0.05 * 2.2**0.5)
+    assert "carries the holdout into it by tempered_baseline_ratio" in harder["note"]
+    # Within the factor it is still the holdout alone, and an easier season lowers the figure.
+    same = _estimate(1150.0, factor=1.6, method="tempered_baseline_ratio", exponent=0.25)
+    easier = _estimate(1020.0, factor=1.6, method="tempered_baseline_ratio", exponent=0.25)
+    assert same["method"] == "holdout" and same["rmspe"] == pytest.approx(0.05)
+    assert easier["rmspe"] < 0.05
+    assert easier["rmspe"] == pytest.approx(0.05 * easier["season_change"]["ratio"] ** 0.25)
+
+
+def test_the_tempered_ratio_spans_the_holdout_alone_and_the_baselines_ratio():
+    windows = [
+        {"name": "holdout", "rows": 10, "rmspe": 0.08, "baseline_rmspe": 0.12},
+        {"name": SEASON, "rows": 10, "rmspe": 0.20, "baseline_rmspe": 0.30},
+        {"name": HOLDOUT_SEASON, "rows": 10, "rmspe": 0.10, "baseline_rmspe": 0.12},
+    ]
+
+    def tempered(exponent):
+        return estimate_from_windows("tempered_baseline_ratio", windows, exponent=exponent)
+
+    assert tempered(0.25) == pytest.approx(0.08 * 2.5**0.25)
+    assert tempered(0.5) == pytest.approx(estimate_from_windows("damped_baseline_ratio", windows))
+    assert tempered(1) == pytest.approx(estimate_from_windows("baseline_ratio", windows))
+    with pytest.raises(ValueError, match="needs validation.baseline_ratio_exponent"):
+        tempered(None)
+
+
+@pytest.mark.parametrize("exponent", [0, -0.25, 1.5, True, "0.25", float("nan")])
+def test_an_exponent_outside_zero_to_one_is_refused_naming_the_parameter(exponent):
+    settings = {"estimate": "tempered_baseline_ratio", "baseline_ratio_exponent": exponent}
+
+    with pytest.raises(ValueError, match="Parameter validation.baseline_ratio_exponent must be"):
+        check_estimate_settings(settings)
+
+
+@pytest.mark.parametrize("name", ["estimate", "estimate_fallback"])
+def test_the_tempered_ratio_without_an_exponent_is_refused_naming_both_parameters(name):
+    with pytest.raises(ValueError) as raised:
+        check_estimate_settings({name: "tempered_baseline_ratio"})
+
+    assert f"Parameter validation.{name} is tempered_baseline_ratio" in str(raised.value)
+    assert "validation.baseline_ratio_exponent" in str(raised.value)
 
 
 def test_the_rule_reads_recorded_windows_as_the_rolling_benchmark_gives_them():

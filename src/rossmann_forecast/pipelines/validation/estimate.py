@@ -21,12 +21,23 @@ from rossmann_forecast.registry.stages import GATE_METRIC
 
 HOLDOUT = "holdout"
 SEASON, HOLDOUT_SEASON = "forecast weeks a year earlier", "holdout weeks a year earlier"
-ESTIMATES = ("holdout", "pooled", "season_ratio", "baseline_ratio", "damped_baseline_ratio")
+ESTIMATES = (
+    "holdout",
+    "pooled",
+    "season_ratio",
+    "baseline_ratio",
+    "damped_baseline_ratio",
+    "tempered_baseline_ratio",
+)
+# The estimate whose exponent conf sets (``validation.baseline_ratio_exponent``).
+TEMPERED = "tempered_baseline_ratio"
 # validation.production_comparison -> the holdout metric the candidate and Production are
 # compared on: as forecast, or each at its best constant scale on the holdout.
 PRODUCTION_COMPARISONS = {"rmspe": GATE_METRIC, "rescaled": f"{GATE_METRIC}_rescaled"}
 # season_window's keys -> the window's name in the verdict.
 _YEAR_EARLIER = {"season": SEASON, "holdout_season": HOLDOUT_SEASON}
+# How far the median baseline's seasonal ratio carries into the model's estimate.
+EXPONENT_PARAMETER = "validation.baseline_ratio_exponent"
 # The parameter that says when the season changes, named in its refusal.
 SEASON_CHANGE_PARAMETER = "validation.season_change_factor"
 # The likely range of what the next weeks will score, as factors of the estimate.
@@ -50,6 +61,23 @@ def check_season_change(factor: Any) -> float | None:
             f"null, not {factor!r}"
         )
     return float(factor)
+
+
+def check_exponent(exponent: Any) -> float | None:
+    """``validation.baseline_ratio_exponent``, checked: ``None`` or a number in (0, 1] (0
+    would be the holdout alone, 1 ``baseline_ratio``).
+
+    Raises:
+        ValueError: Naming the parameter and what is wrong with it.
+    """
+    if exponent is None:
+        return None
+    if isinstance(exponent, bool) or not isinstance(exponent, int | float) or not 0 < exponent <= 1:
+        raise ValueError(
+            f"Parameter {EXPONENT_PARAMETER} must be a number in (0, 1] (such as 0.25) or "
+            f"null, not {exponent!r}"
+        )
+    return float(exponent)
 
 
 def check_estimate_range(factors: Any) -> tuple[float, float] | None:
@@ -169,7 +197,8 @@ def estimate_range(
 
 
 def check_estimate_settings(validation: dict[str, Any]) -> float | None:
-    """``validation.estimate``, ``estimate_fallback``, ``season_change_factor``,
+    """``validation.estimate``, ``estimate_fallback``, ``baseline_ratio_exponent`` (needed
+    when either is ``tempered_baseline_ratio``), ``season_change_factor``,
     ``estimate_range``, ``estimate_range_stores``, ``production_comparison``,
     ``production_bootstrap`` and ``store_check``, checked.
 
@@ -185,6 +214,12 @@ def check_estimate_settings(validation: dict[str, Any]) -> float | None:
             raise ValueError(
                 f"Parameter validation.{name} must be one of {list(ESTIMATES)}, not {value!r}"
             )
+        if value == TEMPERED and check_exponent(validation.get("baseline_ratio_exponent")) is None:
+            raise ValueError(
+                f"Parameter validation.{name} is {TEMPERED}, which needs {EXPONENT_PARAMETER} "
+                "(a number in (0, 1], such as 0.25)"
+            )
+    check_exponent(validation.get("baseline_ratio_exponent"))
     comparison = validation.get("production_comparison", "rmspe")
     if comparison not in PRODUCTION_COMPARISONS:
         raise ValueError(
@@ -260,6 +295,7 @@ def estimate_windows(
     method: str,
     fallback: str = "holdout",
     season_change_factor: float | None = None,
+    exponent: float | None = None,
 ) -> dict[str, Any]:
     """The gate's estimate of the next weeks, from the holdout and the folds a year earlier.
 
@@ -272,7 +308,7 @@ def estimate_windows(
     """
     factor = check_estimate_settings(
         {"estimate": method, "estimate_fallback": fallback,
-         "season_change_factor": season_change_factor}
+         "season_change_factor": season_change_factor, "baseline_ratio_exponent": exponent}
     )  # fmt: skip
     windows = [_holdout_window(holdout_scores, holdout_table, sales_train_window)]
     if year_earlier["found"]:
@@ -300,8 +336,8 @@ def estimate_windows(
             f"from {year_earlier.get('training_start')}, less than a year before it: it had never "
             f"seen those weeks, so the estimate is made by {fallback}"
         )
-    estimate = estimate_from_windows(chosen, windows)
-    baseline_estimate = estimate_from_windows(chosen, windows, "baseline_rmspe")
+    estimate = estimate_from_windows(chosen, windows, exponent=exponent)
+    baseline_estimate = estimate_from_windows(chosen, windows, "baseline_rmspe", exponent)
     return {
         "method": chosen if found else "holdout",
         "unlearnt_season": unlearnt_note,
@@ -312,32 +348,57 @@ def estimate_windows(
         "skill": estimate / baseline_estimate,
         "windows": windows,
         # The other ways, for the record (the rolling benchmark compares them over origins).
-        "alternatives": {m: estimate_from_windows(m, windows) for m in ESTIMATES},
+        "alternatives": alternatives(windows, exponent),
         "season_missing": None if found else year_earlier["why"],
     }
 
 
-def estimate_from_windows(method: str, windows: list[dict[str, Any]], key: str = "rmspe") -> float:
+def estimate_from_windows(
+    method: str,
+    windows: list[dict[str, Any]],
+    key: str = "rmspe",
+    exponent: float | None = None,
+) -> float:
     """The estimate by ``method`` from a gate's ``windows`` (as its verdict records them).
 
     ``key`` is ``rmspe`` (the candidate's) or ``baseline_rmspe`` (the median baseline's, made
-    the same way, for the skill). The gate makes its estimate with it, and the rolling
+    the same way, for the skill); ``exponent`` is ``validation.baseline_ratio_exponent``, which
+    ``tempered_baseline_ratio`` needs. The gate makes its estimate with it, and the rolling
     benchmark uses it to compare every method on the same recorded windows.
     """
     named = {w["name"]: w for w in windows}
-    return _combine(method, named[HOLDOUT], named.get(SEASON), named.get(HOLDOUT_SEASON), key)
+    season, before = named.get(SEASON), named.get(HOLDOUT_SEASON)
+    return _combine(method, named[HOLDOUT], season, before, key, exponent)
+
+
+def alternatives(windows: list[dict[str, Any]], exponent: float | None) -> dict[str, float]:
+    """Every way of making the estimate from ``windows`` (``tempered_baseline_ratio`` only
+    with an exponent), for the record: the rolling benchmark compares them over origins."""
+    return {
+        m: estimate_from_windows(m, windows, exponent=exponent)
+        for m in ESTIMATES
+        if m != TEMPERED or exponent is not None
+    }
 
 
 def _combine(
-    method: str, holdout: dict, season: dict | None, before: dict | None, key: str
+    method: str,
+    holdout: dict,
+    season: dict | None,
+    before: dict | None,
+    key: str,
+    exponent: float | None = None,
 ) -> float:
     """One way of carrying the holdout's figure into the forecast's season (see conf).
 
     The ratios measure how much harder the forecast's weeks were than the holdout's weeks a
     year earlier: for the same procedure (``season_ratio``), or for the median baseline
-    (``baseline_ratio``, and its square root ``damped_baseline_ratio``), which needs little
-    history, so that a fold a year earlier that had too little data to learn a season from
-    (the data's first Christmas) does not count as the season's difficulty.
+    (``baseline_ratio``), which needs little history, so that a fold a year earlier that had
+    too little data to learn a season from (the data's first Christmas) does not count as the
+    season's difficulty. The model's error does not grow as fast as the baseline's with the
+    season (it learns Christmas; the baseline cannot), so the baseline's ratio is tempered:
+    raised to ``exponent`` (``tempered_baseline_ratio``) or to 0.5
+    (``damped_baseline_ratio``).
     """
     if method == "holdout" or season is None or before is None:
         return float(holdout[key])
@@ -349,6 +410,11 @@ def _combine(
     ratio = season[source] / before[source]
     if method == "damped_baseline_ratio":
         ratio = np.sqrt(ratio)
+    elif method == TEMPERED:
+        checked = check_exponent(exponent)
+        if checked is None:
+            raise ValueError(f"{TEMPERED} needs {EXPONENT_PARAMETER} (a number in (0, 1])")
+        ratio = ratio**checked
     return float(holdout[key] * ratio)
 
 

@@ -309,6 +309,7 @@ def evaluate_holdout(
             str(validation["estimate"]),
             str(validation["estimate_fallback"]),
             validation.get("season_change_factor"),
+            validation.get("baseline_ratio_exponent"),
         ),
         "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "holdout_sha256": holdout_digest(holdout_table),
