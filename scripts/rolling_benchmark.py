@@ -51,6 +51,7 @@ from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
     SEASON,
     alternatives,
     configured_method,
+    season_change,
     store_spread,
 )
 from rossmann_forecast.raw.synthetic import TEST_COLUMNS  # noqa: E402
@@ -287,8 +288,30 @@ def summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
         **_served_summary(origins),
         "last_window_rmspe": float(realised[-1]),
         "estimates": _estimate_errors(origins, realised),
+        "season_exponents": season_exponents(origins),
         **_coverage_summary(origins),
     }
+
+
+def season_exponents(origins: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where the season changed (``validation.season_change_factor``), the power of the median
+    baseline's ratio that would have carried the holdout's figure to what was realised: what
+    ``validation.baseline_ratio_exponent`` stands for, measured on this data."""
+    validation = yaml.safe_load((ROOT / "conf/base/parameters_validation.yml").read_text())
+    factor = validation["validation"].get("season_change_factor")
+    found = []
+    for o in origins:
+        windows = o.get("gate_windows")
+        change = season_change(windows, factor) if windows else None
+        if change is None or not change["changes"]:
+            continue
+        holdout = next(w["rmspe"] for w in windows if w["name"] == "holdout")
+        found.append({
+            "origin": o["origin"],
+            "ratio": change["ratio"],
+            "exponent": float(np.log(o["realised_rmspe"] / holdout) / np.log(change["ratio"])),
+        })  # fmt: skip
+    return found
 
 
 def _served_summary(origins: list[dict[str, Any]]) -> dict[str, Any]:
@@ -481,6 +504,13 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
         for name, row in (("mean absolute error", "mae"), ("worst flattery", "flattery")):
             cells = [f"{s['estimates'][m][row]:.1%}" for m in methods]
             lines.append(f"| {name} | | " + " | ".join(cells) + " |")
+        if s.get("season_exponents"):
+            found = ", ".join(f"{e['origin']} (ratio {e['ratio']:.2f}): {e['exponent']:.2f}"
+                              for e in s["season_exponents"])  # fmt: skip
+            lines += ["", "Where the season changed (the median baseline's ratio beyond "
+                      "`validation.season_change_factor` either way), the power of that ratio "
+                      "that would have carried the holdout's figure to what was realised, "
+                      f"against `validation.baseline_ratio_exponent`: {found}."]  # fmt: skip
     if all(o.get("intervals") for o in result["origins"]):
         lines += ["", f"{level} Forecast quantiles per origin", "",
                   "The P10-P90 interval of the served version on the days it forecast, and the "

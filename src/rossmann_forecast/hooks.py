@@ -79,8 +79,9 @@ class ParametersCheckHook:
         Raises:
             click.ClickException: A feature setting is unknown or its windows are not whole
                 days, the levels are not an increasing list inside (0, 1) with 0.5, or
-                ``validation.estimate``, ``estimate_fallback`` or ``season_change_factor`` is
-                not one the gate knows; the message names the parameter.
+                ``validation.estimate``, ``estimate_fallback``, ``baseline_ratio_exponent``
+                or ``season_change_factor`` is not one the gate knows; the message names the
+                parameter.
         """
         inputs = pipeline.inputs()
         try:

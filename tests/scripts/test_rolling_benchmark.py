@@ -11,15 +11,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from rolling_benchmark import (
-    ESTIMATES,
     ROOT,
     _gate_vs_production,
     forecast_origins,
     is_headline,
     origin_record,
     parse_args,
+    season_exponents,
     summary,
 )
+
+from rossmann_forecast.pipelines.validation.estimate import ESTIMATES
 
 
 def test_origins_step_back_from_the_last_window_oldest_first():
@@ -54,6 +56,31 @@ def _record(version: int, passed: bool, realised: float, production: int | None,
         scores["production_cut"] = {"version": production, "ensemble": production_rmspe}
     gate = {"verdict": {"passed": passed, "estimate_rmspe": 0.09, "reason": "r"}}
     return origin_record(pd.Timestamp("2015-01-03"), scores, gate, passed, production, 60.0)
+
+
+def test_where_the_season_changed_the_summary_measures_the_exponent_that_would_have_hit():
+    def windows(season_baseline):
+        return [
+            {"name": "holdout", "rows": 10, "rmspe": 0.10, "baseline_rmspe": 0.12},
+            {"name": "forecast weeks a year earlier", "rows": 10, "rmspe": 0.2,
+             "baseline_rmspe": season_baseline},
+            {"name": "holdout weeks a year earlier", "rows": 10, "rmspe": 0.1,
+             "baseline_rmspe": 0.10},
+        ]  # fmt: skip
+
+    origins = [
+        # The baseline found the forecast's weeks 2.5 times as hard; the model 2.5 ** 0.2.
+        {"origin": "ahead", "realised_rmspe": 0.10 * 2.5**0.2, "gate_windows": windows(0.25)},
+        # 1.5 times: within the configured factor (2), the same season.
+        {"origin": "same", "realised_rmspe": 0.12, "gate_windows": windows(0.15)},
+        {"origin": "none", "realised_rmspe": 0.12, "gate_windows": None},
+    ]
+
+    found = season_exponents(origins)
+
+    assert [e["origin"] for e in found] == ["ahead"]
+    assert found[0]["ratio"] == pytest.approx(2.5)
+    assert found[0]["exponent"] == pytest.approx(0.2)
 
 
 def test_what_users_were_served_and_which_verdicts_against_production_the_next_weeks_bore_out():
