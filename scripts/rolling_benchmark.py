@@ -487,9 +487,9 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
             f"{o['realised_bias']:+.2%} | {_f(o['baseline_rmspe'])} | {o['skill']:.3f} | "
             f"{o['gate_error']:+.1%} | {_served_cell(o)} |"
         )
-    alternatives = [o.get("estimates") for o in result["origins"]]
-    if all(alternatives):
-        methods = list(alternatives[0])
+    recorded = [o.get("estimates") for o in result["origins"]]
+    if all(recorded):
+        methods = list(recorded[0])
         lines += ["", f"{level} The gate's estimate, made each way", "",
                   "Each way of making the gate's figure from the same windows, against what "
                   "was realised (signed error; flattery is a negative one):", "",
