@@ -47,6 +47,7 @@ import yaml  # noqa: E402
 
 from rossmann_forecast.model.boosters import MEMBERS  # noqa: E402
 from rossmann_forecast.pipelines.validation.estimate import (  # noqa: E402
+    HOLDOUT,
     PRODUCTION_COMPARISONS,
     SEASON,
     alternatives,
@@ -147,6 +148,11 @@ def gate_figure(gate: dict[str, Any]) -> float:
     return float(verdict.get("estimate_rmspe", verdict.get(GATE_METRIC)))
 
 
+def _validation_conf() -> dict[str, Any]:
+    """The gate's settings as conf/base gives them (the rule the benchmark recomputes)."""
+    return yaml.safe_load((ROOT / "conf/base/parameters_validation.yml").read_text())["validation"]
+
+
 def estimates(
     windows: list[dict[str, Any]] | None, cv: float | None, first_date: str | None = None
 ) -> dict[str, float] | None:
@@ -159,8 +165,7 @@ def estimates(
     """
     if not windows:
         return None
-    validation = yaml.safe_load((ROOT / "conf/base/parameters_validation.yml").read_text())
-    validation = validation["validation"]
+    validation = _validation_conf()
     result = alternatives(windows, validation.get("baseline_ratio_exponent"))
     season = next((w for w in windows if w["name"] == SEASON), None)
     lag = pd.Timedelta(days=validation["season_lag_days"])
@@ -297,15 +302,14 @@ def season_exponents(origins: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Where the season changed (``validation.season_change_factor``), the power of the median
     baseline's ratio that would have carried the holdout's figure to what was realised: what
     ``validation.baseline_ratio_exponent`` stands for, measured on this data."""
-    validation = yaml.safe_load((ROOT / "conf/base/parameters_validation.yml").read_text())
-    factor = validation["validation"].get("season_change_factor")
+    factor = _validation_conf().get("season_change_factor")
     found = []
     for o in origins:
         windows = o.get("gate_windows")
         change = season_change(windows, factor) if windows else None
         if change is None or not change["changes"]:
             continue
-        holdout = next(w["rmspe"] for w in windows if w["name"] == "holdout")
+        holdout = next(w["rmspe"] for w in windows if w["name"] == HOLDOUT)
         found.append({
             "origin": o["origin"],
             "ratio": change["ratio"],
