@@ -47,17 +47,21 @@ def test_an_unknown_library_is_an_error_not_a_fallback():
         booster("catboots")
 
 
+def _noisy_fit(name: str, seed: int) -> tuple[np.ndarray, np.ndarray, MemberSpec]:
+    """2,000 noisy rows (so that sampling changes the trees) and the configured member."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2_000, 5)).astype("float32")
+    y = 8.0 + x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.3, size=2_000)
+    members = yaml.safe_load((CONF / "parameters_training.yml").read_text())["training"]
+    return x, y, MemberSpec.from_params(members["members"][name])
+
+
 @pytest.mark.parametrize("name", MEMBERS)
 def test_each_booster_reads_its_row_share_parameter(name):
     """``Booster.row_share`` names the parameter the library samples each tree's rows by: the
     configured booster with a smaller share fits another model (a wrong name would be ignored
     or refused)."""
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(2_000, 5)).astype("float32")
-    y = 8.0 + x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.3, size=2_000)
-    spec = MemberSpec.from_params(
-        yaml.safe_load((CONF / "parameters_training.yml").read_text())["training"]["members"][name]
-    )
+    x, y, spec = _noisy_fit(name, seed=1)
     adapter = booster(spec.library)
     share = adapter.row_share
 
@@ -65,6 +69,24 @@ def test_each_booster_reads_its_row_share_parameter(name):
     sparser = adapter.predict(adapter.fit({**spec.params, share: 0.2}, 20, x, y), x)
 
     assert not np.allclose(as_configured, sparser)
+
+
+@pytest.mark.parametrize("name", MEMBERS)
+def test_each_booster_reads_its_seed_parameter(name):
+    """``Booster.seed_param`` names the parameter that seeds the library's row and feature
+    sampling (the tuning pipeline's seed check refits with it): the configured booster with
+    another value fits another model, and with the configured value the same one."""
+    x, y, spec = _noisy_fit(name, seed=2)
+    adapter = booster(spec.library)
+    seed = adapter.seed_param
+    assert seed in spec.params  # conf sets it, so tuning's trial 0 is what trains
+
+    as_configured = adapter.predict(adapter.fit(spec.params, 20, x, y), x)
+    again = adapter.predict(adapter.fit(dict(spec.params), 20, x, y), x)
+    reseeded = adapter.predict(adapter.fit({**spec.params, seed: 7}, 20, x, y), x)
+
+    np.testing.assert_array_equal(again, as_configured)
+    assert not np.allclose(as_configured, reseeded)
 
 
 def _member(**settings):

@@ -29,6 +29,7 @@ class Booster:
     requirement: str  # the pip distribution the logged model pins
     suffix: str  # the file the booster is saved to, in the library's own format
     row_share: str  # the parameter: the share of the fit's rows each tree samples
+    seed_param: str  # the parameter that seeds its row and feature sampling
     fit: Callable[[dict[str, Any], int, np.ndarray, np.ndarray], Any]
     predict: Callable[[Any, np.ndarray], np.ndarray]
     load: Callable[[Path], Any]
@@ -79,6 +80,7 @@ BOOSTERS: dict[str, Booster] = {
         requirement="lightgbm",
         suffix="model.txt",
         row_share="bagging_fraction",
+        seed_param="seed",
         fit=_fit_lightgbm,
         predict=lambda model, x: model.predict(x),
         load=lambda path: lgb.Booster(model_file=str(path)),
@@ -89,6 +91,7 @@ BOOSTERS: dict[str, Booster] = {
         requirement="xgboost-cpu",  # same module, without 469 MB of CUDA libraries
         suffix="model.ubj",
         row_share="subsample",
+        seed_param="seed",
         fit=_fit_xgboost,
         predict=lambda model, x: model.inplace_predict(x),
         load=_load_xgboost,
@@ -99,6 +102,7 @@ BOOSTERS: dict[str, Booster] = {
         requirement="catboost",
         suffix="model.cbm",
         row_share="subsample",
+        seed_param="random_seed",
         fit=_fit_catboost,
         predict=lambda model, x: model.predict(x),
         load=_load_catboost,

@@ -6,12 +6,17 @@ local parameters file for tiny data and a tiny search, so that the tuned file la
 finds it (conf/local/parameters_tuned.yml) and the next run picks it up.
 """
 
+import json
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
 
 from tests.conftest import make_kedro_project
 
+CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 MEMBERS = ("lightgbm", "xgboost", "catboost")
 SMALL = """
 data_processing:
@@ -58,6 +63,38 @@ def test_tuning_shows_progress_and_writes_a_parameters_file(tuned):
     # Parameters that were not searched keep their conf value.
     assert members["lightgbm"]["params"]["objective"] == "regression"
     assert members["catboost"]["library"] == "catboost"
+
+
+def test_the_file_holds_the_trial_the_seed_check_chose(tuned):
+    """Per booster exactly one trial is chosen: the best, or trial 0 (conf's parameters) when
+    the best did not beat it under tuning.seed_check_seeds too; the file holds its values."""
+    project, result, client = tuned
+    tuned_file = project.path / "conf" / "local" / "parameters_tuned.yml"
+    members = yaml.safe_load(tuned_file.read_text())["training"]["members"]
+    experiment = client.get_experiment_by_name("rossmann-forecast")
+    (parent,) = [
+        r
+        for r in client.search_runs([experiment.experiment_id])
+        if "mlflow.parentRunId" not in r.data.tags
+    ]
+    for member in MEMBERS:
+        trials = pd.read_csv(
+            project.path / "data" / "08_reporting" / "tuning" / f"{member}_trials.csv"
+        )
+        (chosen,) = trials.loc[trials["chosen"] == 1].itertuples()
+        best = int(trials.loc[trials["rmspe"].idxmin(), "number"])
+        assert chosen.number in (0, best)
+        if best != 0:  # re-scored with seed 7, both of them
+            checked = trials.set_index("number")["rmspe_seed_7"]
+            assert checked[[0, best]].notna().all()
+            gain = yaml.safe_load((CONF / "parameters_tuning.yml").read_text())["tuning"][
+                "seed_check_min_gain"
+            ]
+            assert (chosen.number == best) == (checked[best] < checked[0] * (1 - gain))
+        for name, value in json.loads(chosen.params).items():
+            written = members[member]["num_rounds" if name == "num_rounds" else "params"]
+            assert (written if name == "num_rounds" else written[name]) == value
+        assert parent.data.metrics[f"tuning.{member}.chosen_trial"] == chosen.number
 
 
 def test_every_trial_is_a_nested_run_of_the_tuning_run(tuned):

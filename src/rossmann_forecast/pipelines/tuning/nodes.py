@@ -3,9 +3,12 @@
 Each trial fits the booster with sampled parameters on the same rolling-origin folds as
 ``training`` (``training.cv``) and scores the pooled out-of-fold RMSPE. The current parameters
 from ``conf`` (clipped into the search space) are trial 0, so the best trial is never worse on
-CV than what trains today. The
-trials are returned as a table (logged as nested MLflow runs by the catalog) and the best
-parameters as a ``training.members`` fragment that the catalog writes as a parameters file a
+CV than what trains today. A best trial that beats trial 0 is then re-scored, with trial 0,
+under other seeds of the booster's sampling (``tuning.seed_check_seeds``): it is kept only if
+it beats trial 0 by ``tuning.seed_check_min_gain`` under every one of them, since a seed
+alone moves a booster's RMSPE about as much as most parameter changes do (docs/tuning.md).
+The trials are returned as a table (logged as nested MLflow runs by the catalog) and the
+chosen parameters as a ``training.members`` fragment that the catalog writes as a parameters file a
 later ``kedro run`` picks up (``conf/local/parameters_tuned.yml`` by default).
 """
 
@@ -15,6 +18,7 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +27,7 @@ import optuna
 import pandas as pd
 
 from rossmann_forecast.metrics import rmspe
+from rossmann_forecast.model.boosters import booster
 from rossmann_forecast.model.ensemble import (
     MEMBER_LABELS,
     MemberSpec,
@@ -137,16 +142,40 @@ def tune_member(
         member: ``params:training.members.<name>``: trial 0, and every parameter not searched.
         search_space: ``params:tuning.search_space.<library>``: ``name -> {type, low, high,
             log}`` (``num_rounds`` included).
-        tuning: ``params:tuning`` (``n_trials``, ``timeout_seconds``, ``seed``).
+        tuning: ``params:tuning`` (``n_trials``, ``timeout_seconds``, ``seed``,
+            ``seed_check_seeds``: the booster's seeds the best trial and trial 0 are re-scored
+            with after the study, empty: no check; ``seed_check_min_gain``: the relative gain
+            over trial 0 the best must show with each of them).
         feature_settings: The run's feature settings.
         fit_rows: ``params:training.fit_rows``, the row cap training fits with.
 
     Returns:
         The trials (``number``, ``state``, ``rmspe``, ``rmspe_<fold origin>``,
-        ``duration_seconds``, ``params`` as JSON) and the best member settings.
+        ``duration_seconds``, ``params`` as JSON, ``rmspe_seed_<seed>`` of the re-scored
+        trials, ``chosen``: 1 for the trial whose parameters are returned) and the chosen
+        member settings: the best trial's, or trial 0's when the seed check did not bear the
+        best out.
+
+    Raises:
+        ValueError: ``tuning.seed_check_seeds`` is not a list of integers or
+            ``tuning.seed_check_min_gain`` not a share in [0, 1) (before any fit).
     """
     spec = MemberSpec.from_params(member)
     label = MEMBER_LABELS[spec.library]
+    seeds = tuning.get("seed_check_seeds") or []
+    if not isinstance(seeds, list) or any(
+        isinstance(seed, bool) or not isinstance(seed, int) for seed in seeds
+    ):
+        raise ValueError(
+            f"tuning.seed_check_seeds must be a list of integer seeds (empty: no check), "
+            f"not {seeds!r}"
+        )
+    min_gain = tuning.get("seed_check_min_gain", 0.0)
+    if isinstance(min_gain, bool) or not isinstance(min_gain, int | float) or not 0 <= min_gain < 1:
+        raise ValueError(
+            f"tuning.seed_check_min_gain must be a share in [0, 1) (0.005: 0.5% better than "
+            f"conf's parameters with every seed), not {min_gain!r}"
+        )
     data = _FoldData.build(
         model_input_table, forecast_origins, cv, feature_settings, fit_rows, spec
     )
@@ -180,11 +209,20 @@ def tune_member(
     study.enqueue_trial(_current_values(member, search_space), skip_if_exists=True)
     study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=())
     trials = pd.DataFrame(records).assign(state="COMPLETE")
-    return trials, _best_member(member, trials, label)
+    _log_best(trials, label)
+
+    def rescore(values: dict[str, Any], seed: int) -> float:
+        settings = _member_with(member, values)
+        settings["params"][booster(spec.library).seed_param] = seed
+        return data.score(MemberSpec.from_params(settings))[0]
+
+    trials = seed_check(trials, seeds, rescore, label, float(min_gain))
+    chosen = trials.loc[trials["chosen"] == 1].iloc[0]
+    return trials, _member_with(member, json.loads(chosen["params"]))
 
 
-def _best_member(member: dict[str, Any], trials: pd.DataFrame, label: str) -> dict[str, Any]:
-    """``member`` with the best trial's parameters; logs how it compares with conf's (trial 0)."""
+def _log_best(trials: pd.DataFrame, label: str) -> None:
+    """How the study's best trial compares with conf's parameters (trial 0)."""
     best_trial = trials.loc[trials["rmspe"].idxmin()]
     logger.info(
         "Tuning %s... ✓ %d trials, best CV RMSPE %.4f (trial %d; conf's parameters: %.4f)",
@@ -194,7 +232,72 @@ def _best_member(member: dict[str, Any], trials: pd.DataFrame, label: str) -> di
         int(best_trial["number"]),
         float(trials.loc[trials["number"] == 0, "rmspe"].iloc[0]),
     )
-    return _member_with(member, json.loads(best_trial["params"]))
+
+
+def seed_check(
+    trials: pd.DataFrame,
+    seeds: list[int],
+    rescore: Callable[[dict[str, Any], int], float],
+    label: str,
+    min_gain: float = 0.0,
+) -> pd.DataFrame:
+    """Keep the study's best trial only if it beats trial 0 by ``min_gain`` (relative) under
+    every seed in ``seeds``.
+
+    The study scores every trial with the booster's configured seed, so the best of many
+    trials is partly the luckiest draw of the booster's row and feature sampling. The best
+    trial and trial 0 are fitted again on the same folds with each of ``seeds``
+    (``rescore(params, seed)`` -> pooled CV RMSPE); if the best's RMSPE is not below trial
+    0's times ``1 - min_gain`` with every one of them, trial 0 (what conf trains with) is
+    chosen.
+
+    Args:
+        trials: The study's trials (``number``, ``rmspe``, ``params`` as JSON).
+        seeds: The seeds to re-score with; empty: the best trial is chosen unchecked.
+        rescore: Pooled CV RMSPE of a parameter set fitted with a seed.
+        label: The booster's name in logs.
+        min_gain: The relative gain the best must show over trial 0 with each seed.
+
+    Returns:
+        ``trials`` with ``rmspe_seed_<seed>`` for the two re-scored trials and ``chosen``
+        (1 for the chosen trial, 0 for the others).
+    """
+    trials = trials.copy()
+    best = int(trials.loc[trials["rmspe"].idxmin(), "number"])
+    chosen = best
+    if seeds and best != 0:
+        params = {
+            number: json.loads(trials.loc[trials["number"] == number, "params"].iloc[0])
+            for number in (0, best)
+        }
+        verdicts = []
+        for seed in seeds:
+            scores = {number: rescore(values, seed) for number, values in params.items()}
+            for number, score in scores.items():
+                trials.loc[trials["number"] == number, f"rmspe_seed_{seed}"] = score
+            verdicts.append(scores[best] < scores[0] * (1 - min_gain))
+            logger.info(
+                "Tuning %s seed check, seed %d: trial %d CV RMSPE %.5f, conf's parameters "
+                "%.5f (%+.2f%%)",
+                label, seed, best, scores[best], scores[0], 100 * (scores[best] / scores[0] - 1),
+            )  # fmt: skip
+        if all(verdicts):
+            logger.info(
+                "Tuning %s... ✓ trial %d beats conf's parameters by more than %.1f%% with "
+                "seed %s too: its parameters are written",
+                label, best, 100 * min_gain, ", ".join(map(str, seeds)),
+            )  # fmt: skip
+        else:
+            chosen = 0
+            logger.warning(
+                "Tuning %s: trial %d beat conf's parameters with the configured seed but not "
+                "by more than %.1f%% with every seed of tuning.seed_check_seeds (%s): the "
+                "difference is within what a seed moves, so conf's parameters (trial 0) are "
+                "written",
+                label, best, 100 * min_gain, ", ".join(map(str, seeds)),
+            )  # fmt: skip
+    trials["chosen"] = (trials["number"] == chosen).astype(int)
+    return trials
 
 
 @dataclass(frozen=True)
@@ -266,7 +369,8 @@ def tuned_parameters(**best: dict[str, Any]) -> dict[str, Any]:
 
 
 def tuning_metrics(**trials_by_member: pd.DataFrame) -> dict[str, dict[str, float | int]]:
-    """Best and starting CV RMSPE per member, for kedro-mlflow's metrics dataset."""
+    """Best and starting CV RMSPE per member, and the trial written (``chosen_trial``: 0
+    when the seed check kept conf's parameters), for kedro-mlflow's metrics dataset."""
     metrics: dict[str, dict[str, float | int]] = {}
     for name, trials in trials_by_member.items():
         metrics[f"{name}.best_rmspe"] = {"value": float(trials["rmspe"].min()), "step": 0}
@@ -275,4 +379,6 @@ def tuning_metrics(**trials_by_member: pd.DataFrame) -> dict[str, dict[str, floa
             "step": 0,
         }
         metrics[f"{name}.trials"] = {"value": float(len(trials)), "step": 0}
+        chosen = trials.loc[trials["chosen"] == 1, "number"]
+        metrics[f"{name}.chosen_trial"] = {"value": float(chosen.iloc[0]), "step": 0}
     return metrics
