@@ -4,6 +4,7 @@ if it beats trial 0 under the seed check's other seeds."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -77,10 +78,13 @@ class _Rescore:
         return self.table[(trial, seed)]
 
 
-def test_the_best_trial_is_kept_when_it_wins_under_every_seed():
+def test_the_best_trial_is_kept_when_it_wins_under_every_seed(caplog):
     rescore = _Rescore({(0, 7): 0.110, (2, 7): 0.104, (0, 8): 0.109, (2, 8): 0.105})
 
-    trials = seed_check(_trials({0: 0.100, 1: 0.103, 2: 0.095}), [7, 8], rescore, "CatBoost")
+    with caplog.at_level(logging.INFO):
+        trials = seed_check(_trials({0: 0.100, 1: 0.103, 2: 0.095}), [7, 8], rescore, "CatBoost")
+
+    assert "by more than 0.0% with seeds 7, 8 too: its parameters are written" in caplog.text
 
     assert sorted(rescore.calls) == [(0, 7), (0, 8), (2, 7), (2, 8)]
     assert trials.set_index("number")["chosen"].to_dict() == {0: 0, 1: 0, 2: 1}

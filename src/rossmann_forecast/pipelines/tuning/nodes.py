@@ -284,8 +284,9 @@ def seed_check(
         if all(verdicts):
             logger.info(
                 "Tuning %s... ✓ trial %d beats conf's parameters by more than %.1f%% with "
-                "seed %s too: its parameters are written",
-                label, best, 100 * min_gain, ", ".join(map(str, seeds)),
+                "%s %s too: its parameters are written",
+                label, best, 100 * min_gain, "seed" if len(seeds) == 1 else "seeds",
+                ", ".join(map(str, seeds)),
             )  # fmt: skip
         else:
             chosen = 0
