@@ -24,10 +24,18 @@ the configured booster's, and the equal blend at the configured rounds is scored
 variant in its booster's place. The same protocol, so a parameter is judged by what it buys
 per origin and what it costs in fit time.
 
+``--seeds 42,7`` fits every booster and variant once per seed (the library's own seed
+parameter, ``Booster.seed_param``, set to it) and adds a table by seed: each booster alone at
+its configured rounds, the equal blend, each variant in its booster's place and whether it is
+better than the configured blend under every seed. A seed alone moves a booster by up to 2%
+over the real origins (docs/benchmarks.md), so a variant's gain counts only where it holds
+under every seed. The other tables are the first seed's.
+
 Usage: ``python scripts/rounds_study.py [--data DIR] [--origins 7] [--grid 100,200,...]
-[--variant BOOSTER:KEY=VALUE,...] [--label LABEL] [--env ENV] [--n-stores N]``. About 4
-minutes on the 82-store real dev slice and 12 on full-size synthetic data (4 origins) on 2
-cores, and each variant adds its booster's share.
+[--variant BOOSTER:KEY=VALUE,...] [--seeds S1,S2,...] [--label LABEL] [--env ENV]
+[--n-stores N]``. About 4 minutes on the 82-store real dev slice and 12 on full-size synthetic
+data (4 origins) on 2 cores; each variant adds its booster's share, and each seed after the
+first as much again.
 """
 
 from __future__ import annotations
@@ -164,6 +172,122 @@ def parse_variant(text: str, members: dict[str, dict[str, Any]]) -> tuple[str, d
     return label, {**member, "variant_of": booster}
 
 
+def parse_seeds(text: str | None) -> list[int | None]:
+    """``"42,7"`` -> ``[42, 7]``; none given -> ``[None]`` (each member's configured seed).
+
+    Raises:
+        ValueError: Not a comma-separated list of distinct integers.
+    """
+    if text is None:
+        return [None]
+    try:
+        seeds = [int(item) for item in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds {text!r}: expected integers separated by commas") from None
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {text!r}: a seed is given twice")
+    return seeds
+
+
+def seed_conflicts(members: dict[str, dict[str, Any]], variants: dict[str, str]) -> list[str]:
+    """The variants that set their library's seed parameter to something else than their
+    booster's (``--seeds`` sets every member's, so it would overwrite theirs)."""
+    conflicts = []
+    for name, of in variants.items():
+        param = BOOSTERS[members[name]["library"]].seed_param
+        if members[name]["params"].get(param) != members[of]["params"].get(param):
+            conflicts.append(f"{name} sets {param!r}")
+    return conflicts
+
+
+def with_seed(member: dict[str, Any], seed: int | None) -> dict[str, Any]:
+    """The member with its library's seed parameter (``Booster.seed_param``) set to ``seed``;
+    ``None`` leaves it as configured."""
+    if seed is None:
+        return member
+    param = BOOSTERS[member["library"]].seed_param
+    return {**member, "params": {**member["params"], param: seed}}
+
+
+def by_seed(
+    summaries: dict[int, dict[str, Any]],
+    configured: dict[str, int],
+    variants: dict[str, str],
+) -> dict[str, Any]:
+    """Mean over origins per seed: each member alone at its configured rounds, the equal blend,
+    each variant in its booster's place and its change against the blend under every seed.
+
+    Returns:
+        ``members`` and ``swapped`` (name -> seed -> mean RMSPE), ``blend`` (seed -> mean
+        RMSPE) and ``verdicts`` (variant -> ``better``, ``worse`` or ``mixed``: better under
+        every seed, worse under every seed, or neither: within a seed's reach).
+    """
+    seeds = list(summaries)
+
+    def mean(values: dict[str, float]) -> float:
+        return float(np.mean(list(values.values())))
+
+    members = {name: {seed: mean(summaries[seed]["alone"][name]) for seed in seeds}
+               for name in configured}  # fmt: skip
+    blend = {seed: mean(summaries[seed]["blends"][1.0]["rmspe"]) for seed in seeds}
+    swapped = {
+        name: {seed: mean(summaries[seed]["swapped"][name]) for seed in seeds} for name in variants
+    }
+    verdicts = {}
+    for name, scores in swapped.items():
+        better = [scores[seed] < blend[seed] for seed in seeds]
+        worse = [scores[seed] > blend[seed] for seed in seeds]
+        verdicts[name] = "better" if all(better) else "worse" if all(worse) else "mixed"
+    return {"members": members, "blend": blend, "swapped": swapped, "verdicts": verdicts}
+
+
+VERDICTS = {
+    "better": "better under every seed",
+    "worse": "worse under every seed",
+    "mixed": "mixed: within a seed's reach",
+}
+
+
+def render_by_seed(table: dict[str, Any], labels: dict[str, str]) -> str:
+    """The by-seed table as Markdown (``by_seed``'s result)."""
+    seeds = list(table["blend"])
+    lines = ["## By seed: mean over origins at the configured rounds", ""]
+    lines.append("| | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | spread |")
+    lines.append("|---|" + "---:|" * (len(seeds) + 2))
+
+    def row(label: str, scores: dict[int, float], against: dict[int, float] | None) -> str:
+        cells = []
+        for seed in seeds:
+            cell = f"{scores[seed]:.4f}"
+            if against is not None:
+                cell += f" ({(scores[seed] / against[seed] - 1) * 100:+.1f}%)"
+            cells.append(cell)
+        values = list(scores.values())
+        return (
+            f"| {label} | " + " | ".join(cells)
+            + f" | {np.mean(values):.4f} | {(max(values) / min(values) - 1) * 100:.1f}% |"
+        )  # fmt: skip
+
+    for name, scores in table["members"].items():
+        lines.append(row(f"{labels.get(name) or BOOSTERS[name].label} alone", scores, None))
+    lines.append(row("the equal blend (x1)", table["blend"], None))
+    for name, scores in table["swapped"].items():
+        label = labels.get(name, name)
+        lines.append(row(f"x1, {label} in its booster's place", scores, table["blend"]))
+    if table["verdicts"]:
+        lines += ["", "Each variant against the configured blend with the same seed:", ""]
+        lines += [
+            f"- {labels.get(name, name)}: {VERDICTS[verdict]}"
+            for name, verdict in table["verdicts"].items()
+        ]
+    lines.append("")
+    lines.append(
+        "Spread: the largest over the smallest, less one. A variant's gain counts only where it "
+        "holds under every seed; the configured blend's spread is what a seed alone moves it."
+    )
+    return "\n".join(lines) + "\n"
+
+
 def blend_rounds(configured: dict[str, int], multiple: float, largest: int) -> dict[str, int]:
     """The configured rounds times ``multiple``, capped at the largest fitted."""
     return {name: min(round(k * multiple), largest) for name, k in configured.items()}
@@ -175,8 +299,9 @@ def summarise(
     grid: list[int],
     variants: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Per member: the level-free RMSPE by rounds (mean over origins and per origin); the equal
-    blend at multiples of the configured rounds; seconds per 100 rounds.
+    """Per member: the level-free RMSPE by rounds (mean over origins and per origin) and at its
+    configured rounds (``alone``); the equal blend at multiples of the configured rounds;
+    seconds per 100 rounds.
 
     ``variants`` (name -> the member it stands in for) are members of ``configured`` too: they
     get a curve, and the blend at the configured rounds with each in its member's place.
@@ -215,6 +340,13 @@ def summarise(
             )
             for o, s in scored.items()
         }
+    alone = {
+        name: {
+            str(o.date()): level_free_rmspe(s["actual"], s["logs"][name][min(k, max(grid))])
+            for o, s in scored.items()
+        }
+        for name, k in configured.items()
+    }
     per_100 = {
         name: float(np.mean([s["seconds"][name] for s in scored.values()])) / max(grid) * 100
         for name in configured
@@ -223,6 +355,7 @@ def summarise(
         "curves": curves,
         "blends": blends,
         "swapped": swapped,
+        "alone": alone,
         "seconds_per_100_rounds": per_100,
     }
 
@@ -281,7 +414,7 @@ def project_parameters(project: Path, env: str | None) -> dict[str, Any]:
     return loader["parameters"]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="folder of Kaggle files")
     parser.add_argument("--n-stores", type=int, default=1115, help="synthetic stores")
@@ -294,11 +427,18 @@ def main() -> None:
         default=[],
         help="BOOSTER:KEY=VALUE,... also fitted and blended in its booster's place (repeatable)",
     )
+    parser.add_argument(
+        "--seeds", default=None, help="S1,S2,...: fit every booster once per seed (by-seed table)"
+    )
     parser.add_argument("--label", default=None)
     parser.add_argument("--results", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    grid = sorted({int(k) for k in args.grid.split(",")})
-    count = args.origins or (7 if args.data else 4)
+    return parser.parse_args()
+
+
+def model_input(args: argparse.Namespace) -> tuple[pd.DataFrame, dict, dict, dict[str, Any]]:
+    """In a throwaway copy of the project, the real ``kedro run --pipelines data_processing``:
+    the training table, its feature settings, its forecast origins and the copy's training
+    parameters."""
     with tempfile.TemporaryDirectory(prefix="rounds-study-") as tmp:
         base = Path(tmp)
         raw = args.data.resolve() if args.data else None
@@ -312,33 +452,16 @@ def main() -> None:
             if not result.ok:
                 print(result.output[-4000:])
                 sys.exit(f"kedro {' '.join(step)} failed")
-        model_input = project / "data" / "05_model_input"
-        table = pd.read_parquet(model_input / "model_input_table.parquet")
-        settings = json.loads((model_input / "feature_settings.json").read_text())
-        origins_file = json.loads((model_input / "forecast_origins.json").read_text())
-        params = project_parameters(project, args.env)["training"]
-    config = FeatureConfig.from_params(settings)
-    names = feature_names(config)
-    members = {name: params["members"][name] for name in MEMBERS}
-    labels, variants = {}, {}
-    for k, text in enumerate(args.variant, start=1):
-        label, member = parse_variant(text, {name: members[name] for name in MEMBERS})
-        name = f"variant{k}"
-        variants[name] = member.pop("variant_of")
-        labels[name] = label
-        members[name] = member
-    configured = {name: int(member["num_rounds"]) for name, member in members.items()}
-    rounds = sorted(
-        set(grid) | {k for m in MULTIPLES for k in blend_rounds(configured, m, max(grid)).values()}
-    )
-    origins = study_origins(table, pd.Timestamp(origins_file["holdout_origin"]), count)
-    scored = {
-        origin: score_origin(
-            table, origin, members, names, params.get("fit_rows"), rounds, level_feature(config)
+        folder = project / "data" / "05_model_input"
+        return (
+            pd.read_parquet(folder / "model_input_table.parquet"),
+            json.loads((folder / "feature_settings.json").read_text()),
+            json.loads((folder / "forecast_origins.json").read_text()),
+            project_parameters(project, args.env)["training"],
         )
-        for origin in origins
-    }
-    summary = summarise(scored, configured, grid, variants)
+
+
+def header_text(args: argparse.Namespace, origins: list, seeds: list[int | None]) -> str:
     commit, dirty = git_commit(ROOT)
     data = (
         f"the Kaggle files in `{args.data.name}`"
@@ -355,13 +478,57 @@ def main() -> None:
         "per origin on the rows before it and scored on the 42 days after it, with the "
         "period's level error taken out (see the script's docstring)."
     )
-    write_study(
-        render(summary, configured, header, labels),
-        args.results,
-        commit,
-        "rounds-study",
-        args.label,
+    if seeds != [None]:
+        header += (
+            f" Every booster fitted with seeds {', '.join(map(str, seeds))}; the tables before "
+            f"the last are seed {seeds[0]}'s."
+        )
+    return header
+
+
+def main() -> None:
+    args = parse_args()
+    grid = sorted({int(k) for k in args.grid.split(",")})
+    count = args.origins or (7 if args.data else 4)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as error:
+        sys.exit(str(error))
+    table, settings, origins_file, params = model_input(args)
+    config = FeatureConfig.from_params(settings)
+    names = feature_names(config)
+    members = {name: params["members"][name] for name in MEMBERS}
+    labels, variants = {}, {}
+    for k, text in enumerate(args.variant, start=1):
+        label, member = parse_variant(text, {name: members[name] for name in MEMBERS})
+        name = f"variant{k}"
+        variants[name] = member.pop("variant_of")
+        labels[name] = label
+        members[name] = member
+    conflicts = seed_conflicts(members, variants) if seeds != [None] else []
+    if conflicts:
+        sys.exit(f"--seeds sets every booster's seed, but {'; '.join(conflicts)}")
+    configured = {name: int(member["num_rounds"]) for name, member in members.items()}
+    rounds = sorted(
+        set(grid) | {k for m in MULTIPLES for k in blend_rounds(configured, m, max(grid)).values()}
     )
+    origins = study_origins(table, pd.Timestamp(origins_file["holdout_origin"]), count)
+    summaries = {}
+    for seed in seeds:
+        if seed is not None:
+            print(f"seed {seed}", flush=True)
+        seeded = {name: with_seed(member, seed) for name, member in members.items()}
+        scored = {
+            origin: score_origin(
+                table, origin, seeded, names, params.get("fit_rows"), rounds, level_feature(config)
+            )
+            for origin in origins
+        }
+        summaries[seed] = summarise(scored, configured, grid, variants)
+    text = render(summaries[seeds[0]], configured, header_text(args, origins, seeds), labels)
+    if seeds != [None]:
+        text += "\n" + render_by_seed(by_seed(summaries, configured, variants), labels)
+    write_study(text, args.results, git_commit(ROOT)[0], "rounds-study", args.label)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,15 @@ import pytest
 from rounds_study import (
     ROOT,
     blend_rounds,
+    by_seed,
     level_free_rmspe,
+    parse_seeds,
     parse_variant,
+    render_by_seed,
+    seed_conflicts,
     study_origins,
     summarise,
+    with_seed,
 )
 
 ACTUAL = np.array([1000.0, 2000.0, 1500.0, 800.0, 1200.0])
@@ -115,12 +120,87 @@ def test_the_blend_with_a_variant_puts_it_in_its_boosters_place():
     assert swapped < configured_blend["rmspe"]["2015-01-03"]
 
 
+def test_seeds_are_distinct_integers_and_none_means_as_configured():
+    assert parse_seeds(None) == [None]
+    assert parse_seeds("42,7") == [42, 7]
+    with pytest.raises(ValueError, match=r"--seeds '42,x': expected integers"):
+        parse_seeds("42,x")
+    with pytest.raises(ValueError, match=r"--seeds '7,7': a seed is given twice"):
+        parse_seeds("7,7")
+
+
+def test_a_seed_goes_to_each_librarys_own_seed_parameter():
+    catboost = {"library": "catboost", "num_rounds": 10, "params": {"depth": 6}}
+    xgboost = {"library": "xgboost", "num_rounds": 10, "params": {"seed": 42}}
+
+    assert with_seed(catboost, 7)["params"] == {"depth": 6, "random_seed": 7}
+    assert with_seed(xgboost, 7)["params"] == {"seed": 7}
+    assert with_seed(xgboost, None) is xgboost
+    assert catboost["params"] == {"depth": 6}  # the member itself is not touched
+
+
+def test_a_variant_that_sets_its_own_seed_conflicts_with_seeds():
+    members = {
+        "catboost": {"library": "catboost", "params": {"random_seed": 42}},
+        "variant1": {"library": "catboost", "params": {"random_seed": 7}},
+        "variant2": {"library": "catboost", "params": {"random_seed": 42, "depth": 8}},
+    }
+
+    conflicts = seed_conflicts(members, {"variant1": "catboost", "variant2": "catboost"})
+
+    assert conflicts == ["variant1 sets 'random_seed'"]
+
+
+def _summary(blend: float, variant: float, members: dict[str, float]) -> dict:
+    """A summary as ``summarise`` returns it, one origin, every score given."""
+    origin = "2015-01-03"
+    return {
+        "alone": {name: {origin: score} for name, score in members.items()},
+        "blends": {1.0: {"rounds": {}, "rmspe": {origin: blend}}},
+        "swapped": {"variant1": {origin: variant}},
+    }
+
+
+def test_a_variant_counts_as_better_only_under_every_seed():
+    configured = {"lightgbm": 10, "variant1": 10}
+    members = {"lightgbm": 0.100, "variant1": 0.099}
+    # Better with seed 42, worse with seed 7: within a seed's reach.
+    mixed = by_seed(
+        {42: _summary(0.100, 0.098, members), 7: _summary(0.100, 0.101, members)},
+        configured,
+        {"variant1": "lightgbm"},
+    )
+    better = by_seed(
+        {42: _summary(0.100, 0.098, members), 7: _summary(0.102, 0.101, members)},
+        configured,
+        {"variant1": "lightgbm"},
+    )
+    worse = by_seed(
+        {42: _summary(0.100, 0.101, members), 7: _summary(0.100, 0.100 + 1e-6, members)},
+        configured,
+        {"variant1": "lightgbm"},
+    )
+
+    assert mixed["verdicts"] == {"variant1": "mixed"}
+    assert better["verdicts"] == {"variant1": "better"}
+    assert worse["verdicts"] == {"variant1": "worse"}
+    assert better["blend"] == {42: 0.100, 7: 0.102}
+    assert better["members"]["lightgbm"] == {42: 0.100, 7: 0.100}
+    text = render_by_seed(mixed, {"variant1": "LightGBM (num_leaves=127)"})
+    assert "| the equal blend (x1) | 0.1000 | 0.1000 | 0.1000 | 0.0% |" in text
+    assert (
+        "| x1, LightGBM (num_leaves=127) in its booster's place | 0.0980 (-2.0%) | 0.1010 (+1.0%) "
+        "| 0.0995 | 3.1% |" in text
+    )
+    assert "- LightGBM (num_leaves=127): mixed: within a seed's reach" in text
+
+
 def test_a_tiny_run_scores_every_booster_at_every_number_of_rounds(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "KEDRO_ENV"}}
     completed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "rounds_study.py"), "--env", "test",
          "--n-stores", "30", "--origins", "2", "--grid", "10,20,40",
-         "--variant", "catboost:bootstrap_type=Bernoulli,subsample=0.5",
+         "--variant", "catboost:bootstrap_type=Bernoulli,subsample=0.5", "--seeds", "5,6",
          "--results", str(tmp_path), "--label", "tiny"],
         env=env, capture_output=True, text=True, check=False, timeout=900,
     )  # fmt: skip
@@ -139,3 +219,10 @@ def test_a_tiny_run_scores_every_booster_at_every_number_of_rounds(tmp_path):
     variant = "CatBoost \\(bootstrap_type=Bernoulli, subsample=0.5\\)"
     assert re.search(rf"^\| {variant} \| 30 \| [\d.]+ \| ", text, re.MULTILINE), text
     assert re.search(rf"^\| x1, {variant} in its booster's place \| ", text, re.MULTILINE), text
+    # With --seeds, every booster is fitted under each seed, and the seeds really differ:
+    # CatBoost (random_strength) never fits the same trees with another seed.
+    assert "Every booster fitted with seeds 5, 6; the tables before the last are seed 5's." in text
+    by_seed = text.split("## By seed: mean over origins at the configured rounds")[1]
+    row = re.search(r"^\| CatBoost alone \| ([\d.]+) \| ([\d.]+) \| ", by_seed, re.MULTILINE)
+    assert row and row.group(1) != row.group(2), by_seed
+    assert re.search(rf"^- {variant}: (better|worse|mixed)", by_seed, re.MULTILINE), by_seed
