@@ -27,9 +27,10 @@ per origin and what it costs in fit time.
 ``--seeds 42,7`` fits every booster and variant once per seed (the library's own seed
 parameter, ``Booster.seed_param``, set to it) and adds a table by seed: each booster alone at
 its configured rounds, the equal blend, each variant in its booster's place and whether it is
-better than the configured blend under every seed. A seed alone moves a booster by up to 2%
-over the real origins (docs/benchmarks.md), so a variant's gain counts only where it holds
-under every seed. The other tables are the first seed's.
+better than the configured blend under every seed. A seed alone moves a booster by up to 3%
+and the blend by up to 2.4% over the real dev slice's 7 origins (docs/benchmarks.md), so a
+variant's gain counts only where it holds under every seed. The other tables are the first
+seed's.
 
 Usage: ``python scripts/rounds_study.py [--data DIR] [--origins 7] [--grid 100,200,...]
 [--variant BOOSTER:KEY=VALUE,...] [--seeds S1,S2,...] [--label LABEL] [--env ENV]
