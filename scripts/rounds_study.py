@@ -202,12 +202,11 @@ def seed_conflicts(members: dict[str, dict[str, Any]], variants: dict[str, str])
 
 
 def with_seed(member: dict[str, Any], seed: int | None) -> dict[str, Any]:
-    """The member with its library's seed parameter (``Booster.seed_param``) set to ``seed``;
+    """The member with its library's seed parameter (``Booster.seeded``) set to ``seed``;
     ``None`` leaves it as configured."""
     if seed is None:
         return member
-    param = BOOSTERS[member["library"]].seed_param
-    return {**member, "params": {**member["params"], param: seed}}
+    return {**member, "params": BOOSTERS[member["library"]].seeded(member["params"], seed)}
 
 
 def by_seed(

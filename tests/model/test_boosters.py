@@ -74,17 +74,24 @@ def test_each_booster_reads_its_row_share_parameter(name):
 @pytest.mark.parametrize("name", MEMBERS)
 def test_each_booster_reads_its_seed_parameter(name):
     """``Booster.seed_param`` names the parameter that seeds the library's row and feature
-    sampling (the tuning pipeline's seed check refits with it): the configured booster with
-    another value fits another model, and with the configured value the same one."""
+    sampling, and ``Booster.seeded`` sets it (the tuning pipeline's seed check and the rounds
+    study refit with it): the configured booster with another seed fits another model, with
+    the configured one the same model, and the configured parameters are left as they were."""
     x, y, spec = _noisy_fit(name, seed=2)
     adapter = booster(spec.library)
     seed = adapter.seed_param
     assert seed in spec.params  # conf sets it, so tuning's trial 0 is what trains
+    configured = dict(spec.params)
 
     as_configured = adapter.predict(adapter.fit(spec.params, 20, x, y), x)
-    again = adapter.predict(adapter.fit(dict(spec.params), 20, x, y), x)
-    reseeded = adapter.predict(adapter.fit({**spec.params, seed: 7}, 20, x, y), x)
+    again = adapter.predict(
+        adapter.fit(adapter.seeded(spec.params, spec.params[seed]), 20, x, y), x
+    )
+    reseeded_params = adapter.seeded(spec.params, 7)
+    reseeded = adapter.predict(adapter.fit(reseeded_params, 20, x, y), x)
 
+    assert reseeded_params[seed] == 7
+    assert spec.params == configured
     np.testing.assert_array_equal(again, as_configured)
     assert not np.allclose(as_configured, reseeded)
 

@@ -34,6 +34,10 @@ class Booster:
     predict: Callable[[Any, np.ndarray], np.ndarray]
     load: Callable[[Path], Any]
 
+    def seeded(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        """A copy of ``params`` with this library's own seed parameter set to ``seed``."""
+        return {**params, self.seed_param: seed}
+
     def save(self, model: Any, path: Path) -> None:
         """All three libraries write their own format with ``save_model(path)``."""
         model.save_model(str(path))

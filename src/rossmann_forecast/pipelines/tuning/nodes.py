@@ -213,7 +213,7 @@ def tune_member(
 
     def rescore(values: dict[str, Any], seed: int) -> float:
         settings = _member_with(member, values)
-        settings["params"][booster(spec.library).seed_param] = seed
+        settings["params"] = booster(spec.library).seeded(settings["params"], seed)
         return data.score(MemberSpec.from_params(settings))[0]
 
     trials = seed_check(trials, seeds, rescore, label, float(min_gain))
