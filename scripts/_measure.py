@@ -25,6 +25,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
+import numpy as np
+
 
 def packages() -> tuple[str, ...]:
     """The libraries whose versions a result depends on, each booster's from its table."""
@@ -217,8 +220,51 @@ def run_measured(
     )
 
 
-def machine() -> dict[str, Any]:
-    """What the figures were measured on: cores, memory, CPU, load, Python and library versions."""
+# A fixed piece of work like a run's fits (one LightGBM fit of a seeded float32 matrix with
+# the project's LightGBM settings, fixed here so that a change of conf does not change it),
+# timed before a benchmark's runs. The same work on every host and every day: this host's
+# CPU is as fast as on another day if it takes as long, so a slower benchmark figure can be
+# told apart from a slower host (the same model code's `make run` has taken 5.3 to 7.4 minutes
+# here on different days).
+REFERENCE_FIT = {
+    "rows": 200_000, "features": 40, "rounds": 100,
+    "params": {
+        "objective": "regression", "learning_rate": 0.1, "num_leaves": 63,
+        "min_data_in_leaf": 100, "feature_fraction": 0.7, "bagging_fraction": 0.7,
+        "bagging_freq": 1, "max_bin": 127, "num_threads": 2, "seed": 42, "verbosity": -1,
+        "deterministic": True, "force_row_wise": True,
+    },
+}  # fmt: skip
+
+
+def reference_fit(repeats: int = 3, rows: int | None = None) -> dict[str, Any]:
+    """``REFERENCE_FIT`` timed ``repeats`` times: the median wall and CPU seconds of one fit,
+    the work it did (``rows``, ``rounds``) and a checksum of its predictions, the same on
+    every host with the same LightGBM (its version is in ``machine()['versions']``)."""
+    rows = int(rows or REFERENCE_FIT["rows"])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, REFERENCE_FIT["features"]), dtype=np.float32)
+    y = np.sin(x[:, 0]) + x[:, 1] * x[:, 2] + np.abs(x[:, 3]) + 0.1 * rng.standard_normal(rows)
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        model = lgb.train(
+            REFERENCE_FIT["params"], lgb.Dataset(x, y), num_boost_round=REFERENCE_FIT["rounds"]
+        )
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return {
+        "wall_s": round(float(np.median(walls)), 3),
+        "cpu_s": round(float(np.median(cpus)), 3),
+        "rows": rows,
+        "rounds": REFERENCE_FIT["rounds"],
+        "checksum": round(float(model.predict(x[:1000]).sum()), 6),
+    }
+
+
+def machine(reference: bool = False) -> dict[str, Any]:
+    """What the figures were measured on: cores, memory, CPU, load, Python and library versions;
+    with ``reference``, how long ``reference_fit`` takes on it now."""
     memory_kib = next(
         int(line.split()[1])
         for line in Path("/proc/meminfo").read_text().splitlines()
@@ -236,7 +282,7 @@ def machine() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
-    return {
+    described = {
         "cores": os.cpu_count(),
         "memory_gib": round(memory_kib / 1024**2, 1),
         "cpu": cpu,
@@ -245,6 +291,9 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": versions,
     }
+    if reference:
+        described["reference_fit"] = reference_fit()
+    return described
 
 
 def git_commit(root: Path) -> tuple[str, bool]:

@@ -437,13 +437,18 @@ def main() -> None:
     result: dict[str, Any] = {
         "schema": 1, "kind": "real" if source else "synthetic", "created": now_utc(),
         "commit": commit, "dirty": dirty, "command": "make benchmark" + options,
-        "machine": machine(), "steps": [], "targets": [],
+        "machine": machine(reference=True), "steps": [], "targets": [],
         # A run with parts skipped or another size is kept, never on the page
         # (benchmark_report.latest).
         "headline": not args.skip and args.cut_days == parser.get_default("cut_days")
         and (args.data is not None or args.n_stores == parser.get_default("n_stores")),
     }  # fmt: skip
-    print(f"Benchmark in {base} ({result['machine']['cores']} cores)", flush=True)
+    reference = result["machine"]["reference_fit"]
+    print(
+        f"Benchmark in {base} ({result['machine']['cores']} cores; reference fit "
+        f"{reference['wall_s']:.2f} s, {reference['cpu_s']:.2f} s CPU)",
+        flush=True,
+    )
 
     project, env = make_project(base / "full", args.n_stores, source)
     make_run(kedro, project, env, source, result)

@@ -67,17 +67,32 @@ def _measured(target: dict[str, Any]) -> str:
     return f"{text} ({target['detail']})" if target.get("detail") else text
 
 
+def reference_note(machine: dict[str, Any]) -> str:
+    """How long the fixed reference fit took on the host before the runs
+    (``_measure.reference_fit``), for telling a slower figure from a slower host; empty for a
+    result recorded without it."""
+    reference = machine.get("reference_fit")
+    if not reference:
+        return ""
+    return (
+        f"a reference LightGBM fit (the same work on every host: {reference['rows']:,} rows, "
+        f"{reference['rounds']} rounds) took {reference['wall_s']:.2f} s, "
+        f"{reference['cpu_s']:.2f} s CPU"
+    )
+
+
 def header(result: dict[str, Any]) -> str:
     """Which command, commit and machine a result comes from."""
     machine = result["machine"]
     versions = ", ".join(f"{name} {v}" for name, v in machine["versions"].items())
     dirty = " with uncommitted changes" if result.get("dirty") else ""
     load = "/".join(f"{x:g}" for x in machine["load_average_at_start"])
+    reference = reference_note(machine)
     return (
         f"`{result['command']}` at commit `{result['commit']}`{dirty}, {result['created']}, on "
         f"{result['data']['description']}. Machine: {machine['cores']} cores, "
-        f"{machine['memory_gib']:g} GiB ({machine['cpu']}), load average {load} at the start; "
-        f"Python {machine['python']}, {versions}."
+        f"{machine['memory_gib']:g} GiB ({machine['cpu']}), load average {load} at the start"
+        f"{'; ' + reference if reference else ''}; Python {machine['python']}, {versions}."
     )
 
 

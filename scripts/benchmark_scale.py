@@ -119,7 +119,7 @@ def main() -> None:
     commit, dirty = git_commit(ROOT)
     result: dict[str, Any] = {
         "schema": 1, "kind": "scale", "created": now_utc(), "commit": commit, "dirty": dirty,
-        "command": "make benchmark-scale", "machine": machine(),
+        "command": "make benchmark-scale", "machine": machine(reference=True),
         "limits": {"max_rss_gib": args.max_rss_gib, "timeout_s": args.timeout_s},
         "data": {"description": f"synthetic chains of {', '.join(f'{n:,}' for n in args.sizes)} "
                  f"stores (ceiling {args.max_rss_gib:g} GiB resident, {args.timeout_s:.0f} s "

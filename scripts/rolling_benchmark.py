@@ -66,7 +66,12 @@ from rossmann_forecast.segments import (  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import git_commit, machine, now_utc, run_measured  # noqa: E402
-from benchmark_report import result_stem, update_page, write_result  # noqa: E402
+from benchmark_report import (  # noqa: E402
+    reference_note,
+    result_stem,
+    update_page,
+    write_result,
+)
 
 from benchmark import KAGGLE_FILES, make_project  # noqa: E402
 
@@ -461,6 +466,11 @@ def _served_cell(o: dict[str, Any]) -> str:
     return cell
 
 
+def _reference(machine: dict[str, Any]) -> str:
+    note = reference_note(machine)
+    return f"; {note}" if note else ""
+
+
 def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
     """The per-origin table, the verdicts, the plot, the segments and the targets (no title)."""
     s = result["summary"]
@@ -469,7 +479,8 @@ def render_body(result: dict[str, Any], level: str = "##") -> list[str]:
         f"{' with uncommitted changes' if result['dirty'] else ''}, {result['created']}, on "
         f"{result['data']['description']}: {s['origins']} origins every {result['step_days']} "
         f"days, {result['horizon_days']} days forecast from each, "
-        f"{result['wall_s'] / 60:.1f} min on {result['machine']['cores']} cores.", "",
+        f"{result['wall_s'] / 60:.1f} min on {result['machine']['cores']} cores"
+        f"{_reference(result['machine'])}.", "",
         f"**Mean realised RMSPE over origins: {s['mean_realised_rmspe']:.4f}** (worst "
         f"{s['worst_realised_rmspe']:.4f} from {s['worst_origin']}; median baseline "
         f"{s['mean_baseline_rmspe']:.4f}; skill mean {s['mean_skill']:.3f}, worst "
@@ -751,6 +762,12 @@ def main() -> None:
     if args.rescore:
         rescore(args.rescore, args.first_date)
         return
+    host = machine(reference=True)  # before the runs: the load and the reference fit at start
+    print(
+        f"Reference fit on this host: {host['reference_fit']['wall_s']:.2f} s "
+        f"({host['reference_fit']['cpu_s']:.2f} s CPU)",
+        flush=True,
+    )
     started = time.perf_counter()
     kedro = str(Path(sys.executable).with_name("kedro"))
     base = Path(tempfile.mkdtemp(prefix="rossmann-rolling-"))
@@ -783,7 +800,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "schema": 1, "kind": "rolling-real" if args.data else "rolling-synthetic",
         "created": now_utc(), "commit": commit, "dirty": dirty,
-        "command": "make benchmark-rolling" + options, "machine": machine(),
+        "command": "make benchmark-rolling" + options, "machine": host,
         "data": {"description": description, "label": args.data.name if args.data else
                  "synthetic", "n_stores": stores},
         "step_days": args.step_days, "horizon_days": args.horizon, "origins": records,

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from _measure import host_steal_ticks, machine, run_measured, steal_pct
+from _measure import host_steal_ticks, machine, reference_fit, run_measured, steal_pct
 
 ALLOCATE = "import time; block = bytearray({mib} * 1024 * 1024); block[::4096] = b'x' * len(block[::4096]); time.sleep({sleep})"
 
@@ -46,6 +46,21 @@ def test_machine_names_cores_memory_and_versions() -> None:
     assert described["cores"] == os.cpu_count()
     assert described["memory_gib"] > 0
     assert "kedro" in described["versions"] and "mlflow" in described["versions"]
+    assert "lightgbm" in described["versions"]  # the reference fit's work depends on it
+    assert "reference_fit" not in described  # timed only where a benchmark asks for it
+
+
+def test_the_reference_fit_does_the_same_work_every_time() -> None:
+    """A slower host is told from slower code by fixed work timed before the runs: the same
+    model every time (its predictions' checksum), in positive wall and CPU seconds."""
+    first = reference_fit(repeats=1, rows=20_000)
+    again = reference_fit(repeats=2, rows=20_000)
+    other = reference_fit(repeats=1, rows=30_000)
+
+    assert first["checksum"] == again["checksum"]
+    assert other["checksum"] != first["checksum"]  # the checksum is the work's, not a constant
+    assert first["rows"] == 20_000 and first["rounds"] == 100
+    assert first["wall_s"] > 0 and first["cpu_s"] > 0
 
 
 def test_a_small_command_from_a_big_process_reports_its_own_peak(tmp_path: Path) -> None:
