@@ -220,14 +220,16 @@ def run_measured(
     )
 
 
-# A fixed piece of work like a run's fits (one LightGBM fit of a seeded float32 matrix with
-# the project's LightGBM settings, fixed here so that a change of conf does not change it),
-# timed before a benchmark's runs. The same work on every host and every day: this host's
-# CPU is as fast as on another day if it takes as long, so a slower benchmark figure can be
-# told apart from a slower host (the same model code's `make run` has taken 5.3 to 7.4 minutes
-# here on different days).
+# A fixed piece of work like a run's fits (one LightGBM fit of a seeded float32 matrix of the
+# shape a full-size run's fits draw, 400,000 rows of about 60 features, with the project's
+# LightGBM settings, fixed here so that a change of conf does not change it), timed before a
+# benchmark's runs. The same work on every host and every day: this host is as fast as on
+# another day if it takes as long, so a slower benchmark figure can be told apart from a
+# slower host (the same model code's `make run` has taken 5.3 to 7.4 minutes here on
+# different days and hosts). A smaller matrix would not do: on an Intel Xeon host, runs that
+# fit 200,000 rows took as long as on the AMD EPYC one and runs that fit 400,000 rows 16% longer.
 REFERENCE_FIT = {
-    "rows": 200_000, "features": 40, "rounds": 100,
+    "rows": 400_000, "features": 60, "rounds": 100,
     "params": {
         "objective": "regression", "learning_rate": 0.1, "num_leaves": 63,
         "min_data_in_leaf": 100, "feature_fraction": 0.7, "bagging_fraction": 0.7,
@@ -237,7 +239,7 @@ REFERENCE_FIT = {
 }  # fmt: skip
 
 
-def reference_fit(repeats: int = 3, rows: int | None = None) -> dict[str, Any]:
+def reference_fit(repeats: int = 2, rows: int | None = None) -> dict[str, Any]:
     """``REFERENCE_FIT`` timed ``repeats`` times: the median wall and CPU seconds of one fit,
     the work it did (``rows``, ``rounds``) and a checksum of its predictions, the same on
     every host with the same LightGBM (its version is in ``machine()['versions']``)."""

@@ -68,13 +68,13 @@ def test_markdown_shows_every_target_with_its_verdict_and_the_accuracy() -> None
 def test_the_header_gives_the_reference_fit_where_the_result_has_it() -> None:
     """How long fixed work took on the host before the runs, beside the load: a result
     recorded before the reference fit existed renders as it did."""
-    reference = {"wall_s": 2.58, "cpu_s": 5.02, "rows": 200_000, "rounds": 100, "checksum": 1.0}
+    reference = {"wall_s": 8.31, "cpu_s": 16.07, "rows": 400_000, "rounds": 100, "checksum": 1.0}
     result = {**synthetic_result(), "machine": {**MACHINE, "reference_fit": reference}}
 
     text = render_markdown(result)
     assert (
         "load average 0.1/0.2/0.3 at the start; a reference LightGBM fit (the same work on every "
-        "host: 200,000 rows, 100 rounds) took 2.58 s, 5.02 s CPU; Python 3.11.9" in text
+        "host: 400,000 rows, 100 rounds) took 8.31 s, 16.07 s CPU; Python 3.11.9" in text
     )
     assert "reference" not in render_markdown(synthetic_result())
 
