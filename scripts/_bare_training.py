@@ -3,7 +3,7 @@
 Run by ``benchmark.py`` from a project copy after ``kedro run`` (it reads the run's
 ``model_input_table``, ``forecast_origins`` and ``feature_settings`` and the project's
 parameters). For every booster it makes the fits the training pipeline makes, on the same rows
-(the same ``training.fit_rows`` sample), the same matrices and the same parameters: one per CV
+(the same ``training.fit_rows`` sample; the CV folds' with its ``cv_max_rows``), the same matrices and the same parameters: one per CV
 fold, the backtest and the served model. Only the library calls are timed (building the
 library's dataset and boosting), nothing of the project's code around them, and the script
 prints one JSON line: every fit's seconds and their sum.
@@ -25,7 +25,12 @@ from kedro.config import OmegaConfigLoader
 from rossmann_forecast.model.boosters import booster
 from rossmann_forecast.model.ensemble import MemberSpec
 from rossmann_forecast.model.features import FeatureConfig, feature_names, level_feature
-from rossmann_forecast.pipelines.training.nodes import fit_arrays, fold_origins, member_positions
+from rossmann_forecast.pipelines.training.nodes import (
+    cv_fit_rows,
+    fit_arrays,
+    fold_origins,
+    member_positions,
+)
 
 
 def fit(library: str, params: dict[str, Any], rounds: int, x: np.ndarray, y: np.ndarray) -> None:
@@ -45,23 +50,23 @@ def main() -> None:
     holdout = pd.Timestamp(origins["holdout_origin"])
 
     dates = table["Date"]
+    fit_rows = training.get("fit_rows")
     subsets = [
-        (f"cv fold {k}", (dates < origin).to_numpy(), origin)
+        (f"cv fold {k}", (dates < origin).to_numpy(), origin, cv_fit_rows(fit_rows))
         for k, origin in enumerate(fold_origins(origins, training["cv"]), start=1)
         if (table["block_origin"] == origin).any()
     ]
     subsets += [
-        ("backtest", (dates < holdout).to_numpy(), holdout),
-        ("served", np.ones(len(table), bool), None),
+        ("backtest", (dates < holdout).to_numpy(), holdout, fit_rows),
+        ("served", np.ones(len(table), bool), None, fit_rows),
     ]
     fits = []
     for member, spec in training["members"].items():
-        for role, where, origin in subsets:
-            # The pipeline's own draw, matrix (row-major float32) and target: the same input,
-            # so that only what happens around the library calls differs.
-            positions, drawn = member_positions(
-                where, training.get("fit_rows"), MemberSpec.from_params(spec)
-            )
+        for role, where, origin, cap in subsets:
+            # The pipeline's own draw (the CV folds' with training.fit_rows.cv_max_rows),
+            # matrix (row-major float32) and target: the same input, so that only what
+            # happens around the library calls differs.
+            positions, drawn = member_positions(where, cap, MemberSpec.from_params(spec))
             known_at = None if origin is None else (origin, config.counter_cap_days)
             relative = level if drawn.relative_to_level else None
             x, y = fit_arrays(table, positions, names, relative, known_at)

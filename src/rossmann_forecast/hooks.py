@@ -72,13 +72,15 @@ class ParametersCheckHook:
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
         """Check the feature settings (``data_processing.features``) if the pipeline builds
         features, each booster's settings (``training.members.<name>``: library, rounds,
-        ``relative_to_level``) and ``training.quantiles.levels`` if the pipeline reads them
+        ``relative_to_level``), ``training.fit_rows.cv_max_rows`` and
+        ``training.quantiles.levels`` if the pipeline reads them
         (training does, after minutes of cross-validation), and the gate's estimate settings
         if it gates (the gate runs after training and registration).
 
         Raises:
             click.ClickException: A feature setting is unknown or its windows are not whole
-                days, the levels are not an increasing list inside (0, 1) with 0.5, or
+                days, ``cv_max_rows`` is not a positive whole number, the levels are not
+                an increasing list inside (0, 1) with 0.5, or
                 ``validation.estimate``, ``estimate_fallback``, ``baseline_ratio_exponent``
                 or ``season_change_factor`` is not one the gate knows; the message names the
                 parameter.
@@ -99,6 +101,12 @@ class ParametersCheckHook:
                     raise ValueError(
                         f"Parameter {dataset.removeprefix('params:')}: {exc}"
                     ) from None
+            if "params:training.fit_rows" in inputs:
+                from rossmann_forecast.pipelines.training.nodes import (  # noqa: PLC0415
+                    cv_fit_rows,
+                )
+
+                cv_fit_rows(catalog.load("params:training.fit_rows"))
             if "params:training.quantiles" in inputs:
                 from rossmann_forecast.model.intervals import (  # noqa: PLC0415
                     check_day_classes,

@@ -16,6 +16,7 @@ from rossmann_forecast.pipelines.data_processing.nodes import (
 )
 from rossmann_forecast.pipelines.training.nodes import (
     cross_validate_member,
+    cv_fit_rows,
     fit_arrays,
     fit_backtest_member,
     fit_ensemble_weights,
@@ -252,6 +253,42 @@ def test_cv_leaves_out_a_store_without_a_level_for_every_member(small_table, rel
     assert sorted(oof["Store"].unique()) == stores[1:]
     assert len(oof) == int((block & (table["Store"] != stores[0])).sum())
     assert np.isfinite(oof["log_prediction"]).all()
+
+
+def test_the_cv_folds_draw_with_their_own_cap_and_the_fits_keep_theirs(small_table):
+    """``cv_max_rows`` caps the folds' draw alone: the folds forecast as if ``max_rows`` were
+    that cap, and the backtest fit is the one ``max_rows`` alone draws."""
+    table, origins, settings = small_table
+    cv = {"fold_offsets_days": [42]}
+    (origin,) = fold_origins(origins, cv)
+    cap = int((table["Date"] < origin).sum()) // 3
+    both = {"max_rows": None, "cv_max_rows": cap, "seed": 5}
+
+    capped = cross_validate_member(table, origins, cv, LIGHTGBM, settings, both)
+    same = cross_validate_member(
+        table, origins, cv, LIGHTGBM, settings, {"max_rows": cap, "seed": 5}
+    )
+    uncapped = cross_validate_member(table, origins, cv, LIGHTGBM, settings, {"max_rows": None})
+
+    np.testing.assert_array_equal(capped["log_prediction"], same["log_prediction"])
+    assert not np.allclose(capped["log_prediction"], uncapped["log_prediction"])
+    holdout_block = table.loc[table["block_origin"] == origins["holdout_origin"]]
+    x = holdout_block[feature_names(FeatureConfig.from_params(settings))].to_numpy("float32")
+    backtests = [
+        predict_member(*fit_backtest_member(table, origins, LIGHTGBM, settings, rows), x)
+        for rows in (both, {"max_rows": None}, {"max_rows": cap, "seed": 5})
+    ]
+    np.testing.assert_array_equal(backtests[0], backtests[1])
+    assert not np.allclose(backtests[0], backtests[2])
+    assert cv_fit_rows(both) == {"max_rows": cap, "cv_max_rows": cap, "seed": 5}
+    for unset in ({"max_rows": 10, "cv_max_rows": None}, {"max_rows": 10}, None):
+        assert cv_fit_rows(unset) is unset
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "many", True])
+def test_a_cv_cap_that_is_not_a_count_of_rows_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match=r"training\.fit_rows\.cv_max_rows .*not "):
+        cv_fit_rows({"max_rows": 400_000, "cv_max_rows": bad})
 
 
 @pytest.mark.parametrize("relative", [False, True])

@@ -76,6 +76,29 @@ def fit_positions(where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None
     return np.sort(positions[state.choice(len(positions), size=int(max_rows), replace=False)])
 
 
+def cv_fit_rows(fit_rows: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The row cap the CV folds draw with: ``fit_rows`` with ``max_rows`` set to its
+    ``cv_max_rows`` (absent or null: the folds draw as the backtest and served fits do).
+
+    The folds only serve to measure: their out-of-fold forecasts set the blend's scale and
+    calibrate the quantiles, while the gate judges the backtest and users get the served fit.
+    A fold fitted on fewer rows errs a little more, which widens the band a little and
+    leaves the forecasts' level as it was (docs/benchmarks.md, "Fewer rows for the CV folds").
+
+    Raises:
+        ValueError: ``cv_max_rows`` is not a positive whole number or null.
+    """
+    cv_rows = (fit_rows or {}).get("cv_max_rows")
+    if cv_rows is None:
+        return fit_rows
+    if isinstance(cv_rows, bool) or not isinstance(cv_rows, int) or cv_rows < 1:
+        raise ValueError(
+            "training.fit_rows.cv_max_rows must be a positive whole number of rows (or null: "
+            f"the CV folds draw training.fit_rows.max_rows), not {cv_rows!r}"
+        )
+    return {**fit_rows, "max_rows": cv_rows}
+
+
 def member_positions(
     where: pd.Series | np.ndarray, fit_rows: dict[str, Any] | None, spec: MemberSpec
 ) -> tuple[np.ndarray, MemberSpec]:
@@ -170,7 +193,8 @@ def cross_validate_member(
         cv: ``params:training.cv`` (``fold_offsets_days``).
         member: ``params:training.members.<name>``.
         feature_settings: The run's feature settings.
-        fit_rows: ``params:training.fit_rows`` (``max_rows``, ``seed``): see ``fit_positions``.
+        fit_rows: ``params:training.fit_rows`` (``max_rows``, ``seed``): see ``fit_positions``;
+            the folds draw with its ``cv_max_rows`` (``cv_fit_rows``).
 
     Returns:
         ``Store``, ``Date``, ``fold``, ``fold_origin``, ``Sales``, ``log_prediction`` and the
@@ -185,6 +209,7 @@ def cross_validate_member(
     names, level = feature_names(config), level_feature(config)
     holdout = _origin(forecast_origins, "holdout_origin")
     origins = fold_origins(forecast_origins, cv)
+    fit_rows = cv_fit_rows(fit_rows)
     parts = []
     for fold, origin in enumerate(origins, start=1):
         if origin >= holdout:
