@@ -211,3 +211,24 @@ def test_the_configured_members_pass_the_parameter_check():
 
     ParametersCheckHook().before_pipeline_run(FITS, catalog)
     assert members["xgboost"]["relative_to_level"] is True
+
+
+DRAWS = Pipeline([Node(identity, "params:training.fit_rows", "drawn", name="draw_rows")])
+
+
+def test_a_bad_cv_row_cap_stops_the_run_before_any_node_naming_it():
+    catalog = DataCatalog()
+    catalog["params:training.fit_rows"] = MemoryDataset({"max_rows": 400_000, "cv_max_rows": 0})
+
+    with pytest.raises(click.ClickException, match=r"training\.fit_rows\.cv_max_rows .*not 0"):
+        ParametersCheckHook().before_pipeline_run(DRAWS, catalog)
+
+
+def test_the_configured_row_caps_pass_the_parameter_check():
+    conf = Path(__file__).resolve().parents[1] / "conf/base/parameters_training.yml"
+    fit_rows = yaml.safe_load(conf.read_text())["training"]["fit_rows"]
+    catalog = DataCatalog()
+    catalog["params:training.fit_rows"] = MemoryDataset(fit_rows)
+
+    ParametersCheckHook().before_pipeline_run(DRAWS, catalog)
+    assert 0 < fit_rows["cv_max_rows"] <= fit_rows["max_rows"]
