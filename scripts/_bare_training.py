@@ -3,10 +3,11 @@
 Run by ``benchmark.py`` from a project copy after ``kedro run`` (it reads the run's
 ``model_input_table``, ``forecast_origins`` and ``feature_settings`` and the project's
 parameters). For every booster it makes the fits the training pipeline makes, on the same rows
-(the same ``training.fit_rows`` sample; the CV folds' with its ``cv_max_rows``), the same matrices and the same parameters: one per CV
-fold, the backtest and the served model. Only the library calls are timed (building the
-library's dataset and boosting), nothing of the project's code around them, and the script
-prints one JSON line: every fit's seconds and their sum.
+(the same ``training.fit_rows`` sample; the CV folds' with its ``cv_max_rows``), the same
+matrices and the same parameters: one per CV fold, the backtest and the served model. Only
+the library calls are timed (building the library's dataset and boosting), nothing of the
+project's code around them, and the script prints one JSON line: every fit's seconds and
+their sum.
 
 Usage: ``python scripts/_bare_training.py`` (from the project copy's root).
 """
